@@ -1,0 +1,63 @@
+// The error vocabulary shared by every layer. Each carries the public `code` of API.md; the GraphQL
+// layer turns them into `extensions` and masks everything else.
+
+export type Issue = { path: (string | number)[]; message: string };
+
+export abstract class ConvergeError extends Error {
+  abstract readonly code: string;
+  /** Extra public fields that go to `extensions` beside `code`. */
+  extensions(): Record<string, unknown> {
+    return {};
+  }
+}
+
+export class ValidationError extends ConvergeError {
+  readonly code = 'BAD_USER_INPUT';
+  constructor(readonly issues: Issue[]) {
+    super(
+      issues.length === 0
+        ? 'Invalid input'
+        : `Invalid input: ${issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
+    );
+  }
+  override extensions() {
+    return { issues: this.issues };
+  }
+}
+
+export class NotFoundError extends ConvergeError {
+  readonly code = 'NOT_FOUND';
+}
+
+export class RuleViolationError extends ConvergeError {
+  readonly code = 'RULE_VIOLATION';
+}
+
+export class ConcurrencyConflictError extends ConvergeError {
+  readonly code = 'CONCURRENCY_CONFLICT';
+  constructor(
+    readonly streamId: string,
+    readonly expectedVersion: number | 'no_stream',
+    readonly actualVersion: number,
+  ) {
+    super(`Stream ${streamId} is at version ${actualVersion}, expected ${expectedVersion === 'no_stream' ? 'no stream' : expectedVersion}`);
+  }
+  override extensions() {
+    return { actualVersion: this.actualVersion };
+  }
+}
+
+export class IdempotencyConflictError extends ConvergeError {
+  readonly code = 'IDEMPOTENCY_CONFLICT';
+  constructor(readonly commandId: string) {
+    super(`commandId ${commandId} was already used for a different command`);
+  }
+}
+
+export class UnauthenticatedError extends ConvergeError {
+  readonly code = 'UNAUTHENTICATED';
+}
+
+export class ForbiddenError extends ConvergeError {
+  readonly code = 'FORBIDDEN';
+}

@@ -1,0 +1,47 @@
+// Messages are discriminated unions { type, data, metadata }: events past tense, commands imperative.
+import type { Position } from './position.ts';
+
+export type Metadata = {
+  /** Id the caller gave the command for idempotency, if any. */
+  commandId?: string;
+  correlationId?: string;
+  causationId?: string;
+  /** The authenticated caller, if any. */
+  userId?: string;
+};
+
+export type Message<Type extends string = string, Data = unknown> = {
+  type: Type;
+  data: Data;
+};
+
+export type Event<Type extends string = string, Data = unknown> = Message<Type, Data>;
+
+/** What every command carries besides its data: the caller, the clock, fresh ids, the concurrency wish. */
+export type CommandMetadata = Metadata & {
+  /** The time the command was received; deciders take time from here, never from the clock. */
+  now: Date;
+  /** A fresh unique id, for a command that creates something (a new stream's id). */
+  newId: string;
+  /** The stream version the caller expects; absent means "retry on conflict". */
+  expectedVersion?: number;
+};
+
+export type Command<Type extends string = string, Data = unknown> = Message<Type, Data> & {
+  metadata: CommandMetadata;
+};
+
+/** An event as read back from the store. */
+export type StoredEvent<E extends Event = Event> = E & {
+  streamId: string;
+  streamType: string;
+  version: number;
+  schemaVersion: number;
+  metadata: Metadata;
+  position: Position;
+  createdAt: string;
+};
+
+export function assertNever(value: never, what = 'value'): never {
+  throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
+}

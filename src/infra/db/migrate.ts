@@ -1,0 +1,26 @@
+// Applies the drizzle-kit migrations in drizzle/ at start-up. Two processes starting at once take
+// turns on an advisory lock, so the second finds the work done.
+import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import type { Database } from './client.ts';
+
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../drizzle', import.meta.url));
+
+// Any fixed 64-bit key; it only has to differ from the projection locks (which hash names).
+const MIGRATION_LOCK_KEY = 7_221_305_501;
+
+export async function migrate(database: Database, migrationsFolder = MIGRATIONS_FOLDER): Promise<void> {
+  if (database.kind === 'pglite') {
+    await migratePglite(database.db as never, { migrationsFolder });
+    return;
+  }
+  const session = await database.reserveSession();
+  try {
+    await session.rows(sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
+    await migratePostgres(database.db as never, { migrationsFolder });
+  } finally {
+    await session.release(); // ends the session, which releases the lock
+  }
+}

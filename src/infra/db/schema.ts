@@ -1,0 +1,37 @@
+// Tables of the generic core: the event log, recorded commands, projection checkpoints.
+// drizzle-kit generates the migrations in drizzle/ from this file and the domain's read models.
+import { sql } from 'drizzle-orm';
+import { bigint, customType, index, integer, jsonb, pgTable, text, timestamp, unique } from 'drizzle-orm/pg-core';
+
+/** PostgreSQL's 64-bit transaction id; always carried as text and parsed to bigint. */
+export const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' });
+
+export const events = pgTable(
+  'events',
+  {
+    globalPosition: bigint('global_position', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    transactionId: xid8('transaction_id').notNull().default(sql`pg_current_xact_id()`),
+    streamId: text('stream_id').notNull(),
+    streamType: text('stream_type').notNull(),
+    version: integer('version').notNull(),
+    type: text('type').notNull(),
+    schemaVersion: integer('schema_version').notNull().default(1),
+    data: jsonb('data').notNull(),
+    metadata: jsonb('metadata').notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    unique('events_stream_version_key').on(t.streamId, t.version),
+    index('events_global_order_idx').on(t.transactionId, t.globalPosition),
+  ],
+);
+
+export const commands = pgTable('commands', {
+  commandId: text('command_id').primaryKey(),
+  inputHash: text('input_hash').notNull(),
+  streamId: text('stream_id').notNull(),
+  version: integer('version').notNull(),
+  transactionId: xid8('transaction_id').notNull(),
+  globalPosition: bigint('global_position', { mode: 'bigint' }).notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});

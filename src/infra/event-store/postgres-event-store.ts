@@ -1,0 +1,184 @@
+// The event store on PostgreSQL (or PGlite): the DESIGN.md ordering rule, expected versions, commands
+// recorded for idempotency, and a wake-up notification, each append in ONE statement (one round trip).
+import { sql, type SQL } from 'drizzle-orm';
+import { ConcurrencyConflictError } from '../../core/errors.ts';
+import {
+  currentSchemaVersion,
+  DuplicateCommandError,
+  upcast,
+  type AppendOptions,
+  type AppendResult,
+  type CommandRecord,
+  type EventSchemas,
+  type EventStore,
+  type NewEvent,
+} from '../../core/event-store.ts';
+import type { Metadata, StoredEvent } from '../../core/messages.ts';
+import { positionFromDb, type Position } from '../../core/position.ts';
+import type { Executor } from '../db/client.ts';
+
+export const EVENTS_CHANNEL = 'converge_events';
+
+type EventRow = {
+  stream_id: string;
+  stream_type: string;
+  version: number;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: Metadata;
+  tx: string;
+  pos: string;
+  created_at: string;
+};
+
+const EVENT_COLUMNS = sql.raw(`stream_id, stream_type, version, type, schema_version, data, metadata,
+  transaction_id::text as tx, global_position::text as pos,
+  to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at`);
+
+/** Only transactions that can no longer commit before anything later: see DESIGN.md. */
+export const VISIBLE = sql.raw(`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`);
+
+export function readAllQuery(after: Position, limit: number): SQL {
+  return sql`select ${EVENT_COLUMNS} from events
+    where (transaction_id, global_position) > (${after.tx.toString()}::xid8, ${after.pos.toString()}::bigint)
+      and ${VISIBLE}
+    order by transaction_id, global_position
+    limit ${limit}`;
+}
+
+export type PostgresEventStore = EventStore & {
+  /** readAll on a given executor, e.g. inside a projection's transaction. */
+  readAllWith(executor: Executor, after: Position, limit: number): Promise<StoredEvent[]>;
+  toStoredEvent(row: EventRow): StoredEvent;
+};
+
+type PgError = { code?: string; constraint_name?: string; constraint?: string };
+const constraintOf = (error: unknown) => {
+  const e = error as PgError;
+  return e?.code === '23505' ? (e.constraint_name ?? e.constraint ?? '') : undefined;
+};
+
+export function createPostgresEventStore(deps: { db: Executor; schemas?: EventSchemas }): PostgresEventStore {
+  const { db } = deps;
+  const schemas = deps.schemas ?? {};
+
+  const toStoredEvent = (row: EventRow): StoredEvent => ({
+    type: row.type,
+    data: upcast(schemas, row.type, row.schema_version, row.data),
+    streamId: row.stream_id,
+    streamType: row.stream_type,
+    version: row.version,
+    schemaVersion: currentSchemaVersion(schemas, row.type),
+    metadata: row.metadata,
+    position: positionFromDb(row.tx, row.pos),
+    createdAt: row.created_at,
+  });
+
+  const streamVersion = async (streamId: string) => {
+    const [row] = await db.rows<{ v: number }>(
+      sql`select coalesce(max(version), 0)::int as v from events where stream_id = ${streamId}`,
+    );
+    return row?.v ?? 0;
+  };
+
+  const appendOnce = async (streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> => {
+    const expected = options.expectedVersion;
+    // One prepared statement serves every mode: null = any, 0 = no stream, n = exactly n.
+    const expectedParam = expected === 'any' ? null : expected === 'no_stream' ? 0 : expected;
+    const payload = JSON.stringify(
+      events.map((e) => ({
+        type: e.type,
+        schemaVersion: currentSchemaVersion(schemas, e.type),
+        data: e.data,
+        metadata: e.metadata ?? {},
+      })),
+    );
+    const [row] = await db.rows<{ previous: number; version: number | null; tx: string | null; pos: string | null }>(sql`
+      with head as (
+        select coalesce(max(version), 0)::int as v from events where stream_id = ${streamId}
+      ), ins as (
+        insert into events (stream_id, stream_type, version, type, schema_version, data, metadata)
+        select ${streamId}, ${options.streamType}, head.v + e.n::int, e.value->>'type',
+               (e.value->>'schemaVersion')::int, e.value->'data', e.value->'metadata'
+        from head, jsonb_array_elements(${payload}::jsonb) with ordinality as e(value, n)
+        where ${expectedParam}::int is null or head.v = ${expectedParam}::int
+        order by e.n
+        returning version, transaction_id, global_position
+      ), last as (
+        select version, transaction_id, global_position from ins order by global_position desc limit 1
+      ), cmd as (
+        insert into commands (command_id, input_hash, stream_id, version, transaction_id, global_position)
+        select ${options.command?.commandId ?? null}::text, ${options.command?.inputHash ?? null}::text,
+               ${streamId}, version, transaction_id, global_position
+        from last where ${options.command?.commandId ?? null}::text is not null
+      )
+      select head.v as previous, last.version, last.transaction_id::text as tx, last.global_position::text as pos,
+             case when last.version is not null then pg_notify(${EVENTS_CHANNEL}, '') end as notified
+      from head left join last on true`);
+    if (!row || row.version === null || row.tx === null || row.pos === null) {
+      throw new ConcurrencyConflictError(streamId, expected === 'any' ? 0 : expected, row?.previous ?? 0);
+    }
+    return { streamId, version: row.version, position: positionFromDb(row.tx, row.pos) };
+  };
+
+  const store: PostgresEventStore = {
+    async append(streamId, events, options) {
+      if (events.length === 0) throw new Error('append needs at least one event');
+      // `any` has nothing to conflict with but a racing writer's version numbers: take the next ones.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await appendOnce(streamId, events, options);
+        } catch (error) {
+          const constraint = constraintOf(error);
+          if (constraint === 'commands_pkey' && options.command) throw new DuplicateCommandError(options.command.commandId);
+          if (constraint === 'events_stream_version_key') {
+            if (options.expectedVersion === 'any' && attempt < 10) continue;
+            const expected = options.expectedVersion === 'any' ? 0 : options.expectedVersion;
+            throw new ConcurrencyConflictError(streamId, expected, await streamVersion(streamId));
+          }
+          throw error;
+        }
+      }
+    },
+
+    async readStream(streamId) {
+      const rows = await db.rows<EventRow>(
+        sql`select ${EVENT_COLUMNS} from events where stream_id = ${streamId} order by version`,
+      );
+      const events = rows.map(toStoredEvent);
+      return { version: events.at(-1)?.version ?? 0, events };
+    },
+
+    readAll: (after, limit) => store.readAllWith(db, after, limit),
+
+    async readAllWith(executor, after, limit) {
+      const rows = await executor.rows<EventRow>(readAllQuery(after, limit));
+      return rows.map(toStoredEvent);
+    },
+
+    async findCommand(commandId): Promise<CommandRecord | null> {
+      const [row] = await db.rows<{ input_hash: string; stream_id: string; version: number; tx: string; pos: string }>(sql`
+        select input_hash, stream_id, version, transaction_id::text as tx, global_position::text as pos
+        from commands where command_id = ${commandId}`);
+      if (!row) return null;
+      return {
+        commandId,
+        inputHash: row.input_hash,
+        streamId: row.stream_id,
+        version: row.version,
+        position: positionFromDb(row.tx, row.pos),
+      };
+    },
+
+    async headPosition() {
+      const [row] = await db.rows<{ tx: string; pos: string }>(sql`
+        select transaction_id::text as tx, global_position::text as pos from events
+        where ${VISIBLE} order by transaction_id desc, global_position desc limit 1`);
+      return row ? positionFromDb(row.tx, row.pos) : null;
+    },
+
+    toStoredEvent,
+  };
+  return store;
+}

@@ -1,0 +1,28 @@
+// The Order decider: the four commands' decide functions behind one exhaustive switch.
+import type { Decider } from '../core/decider.ts';
+import { assertNever } from '../core/messages.ts';
+import { decideAddOrderItem, type AddOrderItem } from './commands/add-order-item.ts';
+import { decideCancelOrder, type CancelOrder } from './commands/cancel-order.ts';
+import { decideCreateOrder, type CreateOrder } from './commands/create-order.ts';
+import { decideShipOrder, type ShipOrder } from './commands/ship-order.ts';
+import type { OrderEvent } from './events.ts';
+import { evolve, initialState, type OrderState } from './order.ts';
+
+export type OrderCommand = CreateOrder | AddOrderItem | CancelOrder | ShipOrder;
+
+export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
+  switch (command.type) {
+    case 'CreateOrder':
+      return decideCreateOrder(command, state);
+    case 'AddOrderItem':
+      return decideAddOrderItem(command, state);
+    case 'CancelOrder':
+      return decideCancelOrder(command, state);
+    case 'ShipOrder':
+      return decideShipOrder(command, state);
+    default:
+      return assertNever(command, 'order command');
+  }
+}
+
+export const orderDecider: Decider<OrderCommand, OrderEvent, OrderState> = { decide, evolve, initialState };

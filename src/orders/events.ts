@@ -1,0 +1,28 @@
+// The Order stream's events. Amounts are Money strings with two fraction digits; times are ISO-8601 UTC.
+import type { Event } from '../core/messages.ts';
+import type { EventSchemas } from '../core/event-store.ts';
+
+export const ORDER_STREAM_TYPE = 'Order';
+
+export type Address = { line1: string; city: string; postalCode: string; country: string };
+export type OrderLine = { productId: string; quantity: number; unitPrice: string };
+
+export type OrderCreated = Event<
+  'OrderCreated',
+  { orderId: string; customerId: string; items: OrderLine[]; shippingAddress: Address; createdAt: string }
+>;
+export type OrderItemAdded = Event<'OrderItemAdded', { orderId: string; addedAt: string } & OrderLine>;
+export type OrderCancelled = Event<'OrderCancelled', { orderId: string; reason: string; cancelledAt: string }>;
+export type OrderShipped = Event<'OrderShipped', { orderId: string; shippedAt: string }>;
+
+export type OrderEvent = OrderCreated | OrderItemAdded | OrderCancelled | OrderShipped;
+
+export const ORDER_EVENT_TYPES: readonly OrderEvent['type'][] = ['OrderCreated', 'OrderItemAdded', 'OrderCancelled', 'OrderShipped'];
+
+/** Every Order event is at its first schema version; an upcaster goes here when a shape changes. */
+export const orderEventSchemas: EventSchemas = {
+  OrderCreated: { version: 1 },
+  OrderItemAdded: { version: 1 },
+  OrderCancelled: { version: 1 },
+  OrderShipped: { version: 1 },
+};

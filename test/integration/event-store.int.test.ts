@@ -1,0 +1,224 @@
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ConcurrencyConflictError } from '../../src/core/errors.ts';
+import { DuplicateCommandError, type NewEvent } from '../../src/core/event-store.ts';
+import { decodeToken, encodeToken, START } from '../../src/core/position.ts';
+import { createPostgresEventStore, EVENTS_CHANNEL, type PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
+import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
+
+const ev = (n: number): NewEvent => ({ type: 'Happened', data: { n } });
+const opts = (expectedVersion: 'any' | 'no_stream' | number) => ({ streamType: 'Test', expectedVersion });
+
+describe(`event store on ${driverName}`, () => {
+  let t: TestDatabase;
+  let store: PostgresEventStore;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    store = createPostgresEventStore({ db: t.database });
+  });
+  beforeEach(() => t.reset());
+  afterAll(() => t.close());
+
+  describe('expected version', () => {
+    it('no_stream appends version 1 and refuses a second time', async () => {
+      expect((await store.append('s', [ev(1)], opts('no_stream'))).version).toBe(1);
+      const error = await store.append('s', [ev(2)], opts('no_stream')).catch((e) => e);
+      expect(error).toBeInstanceOf(ConcurrencyConflictError);
+      expect(error.actualVersion).toBe(1);
+    });
+
+    it('an exact version appends only when the stream is at exactly it, behind or ahead', async () => {
+      await store.append('s', [ev(1), ev(2)], opts('no_stream'));
+      expect((await store.append('s', [ev(3)], opts(2))).version).toBe(3);
+      for (const stale of [2, 5]) {
+        const error = await store.append('s', [ev(9)], opts(stale)).catch((e) => e);
+        expect(error).toBeInstanceOf(ConcurrencyConflictError);
+        expect(error.actualVersion).toBe(3);
+      }
+      const { version, events } = await store.readStream('s');
+      expect(version).toBe(3);
+      expect(events.map((e) => [e.version, (e.data as { n: number }).n])).toEqual([
+        [1, 1],
+        [2, 2],
+        [3, 3],
+      ]);
+    });
+
+    it('any appends after whatever is there', async () => {
+      expect((await store.append('s', [ev(1)], opts('any'))).version).toBe(1);
+      expect((await store.append('s', [ev(2), ev(3)], opts('any'))).version).toBe(3);
+    });
+
+    it('50 concurrent appends at the same expected version: one wins, 49 conflict, versions contiguous', async () => {
+      await store.append('s', [ev(0)], opts('no_stream'));
+      const results = await Promise.allSettled(
+        Array.from({ length: 50 }, (_, i) => store.append('s', [ev(i), ev(i)], opts(1))),
+      );
+      const ok = results.filter((r) => r.status === 'fulfilled');
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(ok).toHaveLength(1);
+      expect(failed).toHaveLength(49);
+      for (const f of failed) expect(f.reason).toBeInstanceOf(ConcurrencyConflictError);
+      const { events } = await store.readStream('s');
+      expect(events.map((e) => e.version)).toEqual([1, 2, 3]);
+    });
+
+    it('concurrent appends with any all land, versions contiguous', async () => {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.append('s', [ev(i)], opts('any'))));
+      const { events } = await store.readStream('s');
+      expect(events.map((e) => e.version)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    });
+  });
+
+  it('records a command with its events and refuses the same command id again, appending nothing', async () => {
+    const command = { commandId: 'cmd-1', inputHash: 'h' };
+    const first = await store.append('s', [ev(1)], { ...opts('no_stream'), command });
+    expect(await store.findCommand('cmd-1')).toEqual({ commandId: 'cmd-1', inputHash: 'h', streamId: 's', version: 1, position: first.position });
+    const error = await store.append('t', [ev(2)], { ...opts('no_stream'), command }).catch((e) => e);
+    expect(error).toBeInstanceOf(DuplicateCommandError);
+    expect((await store.readStream('t')).version).toBe(0);
+    expect(await store.readAll(START, 100)).toHaveLength(1);
+  });
+
+  it('reads all in global order, in batches, and knows its head', async () => {
+    expect(await store.headPosition()).toBeNull();
+    for (let i = 0; i < 5; i++) await store.append(`s${i % 2}`, [ev(i)], opts('any'));
+    const first = await store.readAll(START, 3);
+    const rest = await store.readAll(first.at(-1)!.position, 100);
+    const all = [...first, ...rest];
+    expect(all.map((e) => (e.data as { n: number }).n)).toEqual([0, 1, 2, 3, 4]);
+    expect(await store.headPosition()).toEqual(all.at(-1)!.position);
+    expect(all[0]).toMatchObject({ streamId: 's0', streamType: 'Test', type: 'Happened', version: 1, schemaVersion: 1, metadata: {} });
+    expect(all[0]!.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  it('round-trips a position above 2^53 exactly', async () => {
+    const big = 2n ** 53n + 3n;
+    await t.database.rows(sql.raw(`alter table events alter column global_position restart with ${big}`));
+    const a = await store.append('s', [ev(1)], opts('any'));
+    const b = await store.append('s', [ev(2)], opts('any'));
+    expect(a.position.pos).toBe(big);
+    expect(b.position.pos).toBe(big + 1n);
+    expect(decodeToken(encodeToken(b.position))).toEqual(b.position);
+    const after = await store.readAll(a.position, 10);
+    expect(after.map((e) => e.position)).toEqual([b.position]);
+    expect((await store.readStream('s')).events.map((e) => e.position.pos)).toEqual([big, big + 1n]);
+  });
+
+  it('upcasts old event shapes on read and writes the current schema version', async () => {
+    await store.append('s', [{ type: 'Renamed', data: { name: 'Ada Lovelace' } }], opts('no_stream'));
+    const v2 = createPostgresEventStore({
+      db: t.database,
+      schemas: {
+        Renamed: {
+          version: 2,
+          upcasters: {
+            1: (d: { name: string }) => {
+              const [first, ...rest] = d.name.split(' ');
+              return { firstName: first, lastName: rest.join(' ') };
+            },
+          },
+        },
+      },
+    });
+    await v2.append('s', [{ type: 'Renamed', data: { firstName: 'Grace', lastName: 'Hopper' } }], opts(1));
+    const { events } = await v2.readStream('s');
+    expect(events.map((e) => [e.schemaVersion, e.data])).toEqual([
+      [2, { firstName: 'Ada', lastName: 'Lovelace' }],
+      [2, { firstName: 'Grace', lastName: 'Hopper' }],
+    ]);
+    const stored = await t.database.rows<{ schema_version: number }>(sql`select schema_version from events order by version`);
+    expect(stored.map((r) => r.schema_version)).toEqual([1, 2]);
+  });
+
+  it('sends a small wake-up notification on every append, and none for a refused one', async () => {
+    const payloads: string[] = [];
+    let waiting: (() => void) | undefined;
+    const next = () => new Promise<void>((r) => (waiting = r));
+    const unlisten = await t.database.listen(EVENTS_CHANNEL, (p) => {
+      payloads.push(p);
+      waiting?.();
+    });
+    try {
+      let woken = next();
+      await store.append('s', [ev(1), ev(2)], opts('any'));
+      await woken;
+      woken = next();
+      await store.append('s', [ev(3)], opts('any'));
+      await woken;
+      expect(payloads).toHaveLength(2);
+      await expect(store.append('s', [ev(4)], opts(1))).rejects.toThrow(ConcurrencyConflictError);
+      woken = next();
+      await store.append('s', [ev(5)], opts('any'));
+      await woken;
+      // Notifications arrive in commit order, so the refused append would have come before this one.
+      expect(payloads).toHaveLength(3);
+      expect(Buffer.byteLength(payloads.join(''))).toBeLessThan(100);
+    } finally {
+      await unlisten();
+    }
+  });
+
+  it('a rolled-back append never stalls read-all', async () => {
+    await store.append('s', [ev(0)], opts('any'));
+    await t.database
+      .transaction(async (tx) => {
+        await createPostgresEventStore({ db: tx }).append('s', [ev(1)], opts('any'));
+        throw new Error('roll back');
+      })
+      .catch(() => {});
+    await store.append('s', [ev(2)], opts('any'));
+    const all = await store.readAll(START, 100);
+    expect(all.map((e) => (e.data as { n: number }).n)).toEqual([0, 2]);
+  });
+
+  describe.skipIf(!onPostgres)('with concurrent transactions (PostgreSQL only: PGlite has one connection)', () => {
+    type Gate = { open(): void; wait: Promise<void> };
+    const gate = (): Gate => {
+      let open!: () => void;
+      const wait = new Promise<void>((r) => (open = r));
+      return { open, wait };
+    };
+
+    async function holdAppend(n: number, commit: boolean) {
+      const appended = gate();
+      const release = gate();
+      const done = t.database
+        .transaction(async (tx) => {
+          await createPostgresEventStore({ db: tx }).append('slow', [ev(n)], opts('any'));
+          appended.open();
+          await release.wait;
+          if (!commit) throw new Error('roll back');
+        })
+        .catch((e: Error) => {
+          if (commit) throw e;
+        });
+      await appended.wait;
+      return { finish: async () => (release.open(), done) };
+    }
+
+    it('an append that took its position first but commits last is invisible until it commits, then read in order', async () => {
+      await store.append('fast', [ev(0)], opts('any'));
+      const checkpoint = (await store.readAll(START, 100)).at(-1)!.position;
+      const slow = await holdAppend(1, true);
+      const fast = await store.append('fast', [ev(2)], opts('any'));
+      const [slowRow] = await t.database.rows<{ pos: string }>(sql`select max(global_position)::text as pos from events where stream_id = 'slow'`);
+      expect(slowRow?.pos).toBeNull(); // not committed, so not even visible as a row
+      // The fast one has committed, but reading it now would let the slow one land behind the checkpoint.
+      expect(await store.readAll(checkpoint, 100)).toEqual([]);
+      await slow.finish();
+      const after = await store.readAll(checkpoint, 100);
+      expect(after.map((e) => (e.data as { n: number }).n)).toEqual([1, 2]);
+      expect(after[0]!.position.pos < fast.position.pos).toBe(true);
+    });
+
+    it('a rolled-back concurrent append releases read-all as soon as it ends', async () => {
+      await store.append('fast', [ev(0)], opts('any'));
+      const slow = await holdAppend(1, false);
+      await store.append('fast', [ev(2)], opts('any'));
+      expect((await store.readAll(START, 100)).map((e) => (e.data as { n: number }).n)).toEqual([0]);
+      await slow.finish();
+      expect((await store.readAll(START, 100)).map((e) => (e.data as { n: number }).n)).toEqual([0, 2]);
+    });
+  });
+});

@@ -1,0 +1,82 @@
+// Test databases: a fresh PostgreSQL database per call when TEST_DATABASE_URL is set, else an
+// in-memory PGlite. Either way migrated, and dropped again by `close`.
+import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { openDatabase, type Database, type DatabaseOptions } from '../../src/infra/db/client.ts';
+import { migrate } from '../../src/infra/db/migrate.ts';
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
+export const driverName = TEST_DATABASE_URL ? 'postgres' : 'pglite';
+export const onPostgres = TEST_DATABASE_URL !== undefined;
+
+export type TestDatabase = {
+  database: Database;
+  options: DatabaseOptions;
+  /** Another connection pool on the same database (PostgreSQL only: PGlite has one connection). */
+  openAnother(): Promise<Database>;
+  /** Empties every table (identities restarted), for a fresh start between tests of one file. */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+};
+
+async function truncateAll(database: Database) {
+  const tables = await database.rows<{ name: string }>(
+    sql`select quote_ident(tablename) as name from pg_tables where schemaname = 'public'`,
+  );
+  if (tables.length > 0) {
+    await database.rows(sql.raw(`truncate ${tables.map((t) => t.name).join(', ')} restart identity`));
+  }
+}
+
+function withDatabaseName(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export async function createTestDatabase(opts: { poolMax?: number; migrate?: boolean } = {}): Promise<TestDatabase> {
+  const migrated = opts.migrate ?? true;
+  if (!TEST_DATABASE_URL) {
+    const options = { pgliteDir: 'memory://' } as const;
+    const database = await openDatabase(options);
+    if (migrated) await migrate(database);
+    return {
+      database,
+      options,
+      openAnother: () => Promise.reject(new Error('PGlite has a single connection')),
+      reset: () => truncateAll(database),
+      close: () => database.close(),
+    };
+  }
+  const name = `converge_test_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const options = { url: withDatabaseName(TEST_DATABASE_URL, name), poolMax: opts.poolMax ?? 20 };
+  const database = await openDatabase(options);
+  if (migrated) await migrate(database);
+  const others: Database[] = [];
+  return {
+    database,
+    options,
+    async openAnother() {
+      const other = await openDatabase(options);
+      others.push(other);
+      return other;
+    },
+    reset: () => truncateAll(database),
+    async close() {
+      await Promise.all([database, ...others].map((d) => d.close()));
+      const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+      try {
+        await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}

@@ -1,0 +1,29 @@
+// Builders for Order commands and events in tests.
+import type { CommandMetadata } from '../../src/core/messages.ts';
+import { parseOrderCommand, type CommandContext } from '../../src/orders/commands/parse.ts';
+import type { OrderCommand } from '../../src/orders/decider.ts';
+
+export const NOW = new Date('2026-11-27T12:00:00.000Z');
+
+export const address = { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
+
+export const createOrderInput = (overrides: Record<string, unknown> = {}) => ({
+  customerId: 'customer-1',
+  items: [{ productId: 'p-1', quantity: 2, unitPrice: '9.99' }],
+  shippingAddress: address,
+  ...overrides,
+});
+
+export function command<T extends OrderCommand['type']>(
+  type: T,
+  input: Record<string, unknown>,
+  context: CommandContext = {},
+): Extract<OrderCommand, { type: T }> {
+  return parseOrderCommand(type, input, { now: NOW, ...context });
+}
+
+export const meta = (overrides: Partial<CommandMetadata> = {}): CommandMetadata => ({
+  now: NOW,
+  newId: 'order-1',
+  ...overrides,
+});

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+describe('config', () => {
+  it('has the defaults of API.md', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 4000,
+      host: '127.0.0.1',
+      database: { pgliteDir: './.data/pglite' },
+      consistencyTimeoutMs: 5000,
+      logLevel: 'info',
+      graphiql: true,
+      projections: true,
+    });
+  });
+
+  it('uses PostgreSQL when DATABASE_URL is set', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db' }).database).toMatchObject({ url: 'postgres://u@h/db' });
+  });
+
+  it('turns GraphiQL off under production, unless asked', () => {
+    const secret = 'x'.repeat(32);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret }).graphiql).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, GRAPHIQL: 'on' }).graphiql).toBe(true);
+  });
+
+  it('refuses a bad value with one line naming the variable', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ PORT: 'abc' }, /^PORT: /],
+      [{ PORT: '70000' }, /^PORT: /],
+      [{ CONSISTENCY_TIMEOUT_MS: '-1' }, /^CONSISTENCY_TIMEOUT_MS: /],
+      [{ PROJECTIONS: 'maybe' }, /^PROJECTIONS: must be "on" or "off"/],
+      [{ GRAPHIQL: 'yes' }, /^GRAPHIQL: /],
+      [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
+      [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: /],
+      [{ NODE_ENV: 'production' }, /^JWT_SECRET: must be set when NODE_ENV=production/],
+    ];
+    for (const [env, message] of cases) {
+      let error: unknown;
+      try {
+        loadConfig(env);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, JSON.stringify(env)).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(message);
+      expect((error as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('never echoes a secret or a database URL back', () => {
+    expect(() => loadConfig({ JWT_SECRET: 'short-secret' })).toThrow(/^JWT_SECRET: (?!.*short-secret)/);
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://user:pw@h/db' })).toThrow(/^DATABASE_URL: (?!.*pw)/);
+  });
+});

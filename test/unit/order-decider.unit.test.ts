@@ -1,0 +1,108 @@
+import { describe, it } from 'vitest';
+import { NotFoundError, RuleViolationError, ValidationError } from '../../src/core/errors.ts';
+import { orderDecider } from '../../src/orders/decider.ts';
+import type { OrderEvent } from '../../src/orders/events.ts';
+import { deciderSpec } from '../support/decider-spec.ts';
+import { address, command, createOrderInput, NOW } from '../support/orders.ts';
+
+const spec = deciderSpec(orderDecider);
+const at = NOW.toISOString();
+const orderId = 'order-1';
+
+const created: OrderEvent = {
+  type: 'OrderCreated',
+  data: {
+    orderId,
+    customerId: 'customer-1',
+    items: [{ productId: 'p-1', quantity: 2, unitPrice: '9.99' }],
+    shippingAddress: address,
+    createdAt: at,
+  },
+};
+const itemAdded = (productId = 'p-2'): OrderEvent => ({
+  type: 'OrderItemAdded',
+  data: { orderId, productId, quantity: 1, unitPrice: '1.00', addedAt: at },
+});
+const cancelled: OrderEvent = { type: 'OrderCancelled', data: { orderId, reason: 'changed my mind', cancelledAt: at } };
+const shipped: OrderEvent = { type: 'OrderShipped', data: { orderId, shippedAt: at } };
+
+const addItem = () => command('AddOrderItem', { orderId, productId: 'p-2', quantity: 1, unitPrice: 1 });
+const cancel = () => command('CancelOrder', { orderId, reason: 'changed my mind' });
+const ship = () => command('ShipOrder', { orderId });
+
+describe('CreateOrder', () => {
+  it('given nothing, creates the order with its id, lines and time from the metadata', () => {
+    spec.given([]).when(command('CreateOrder', createOrderInput(), { newId: orderId })).then([created]);
+  });
+
+  it('given an existing order with that id, is a rule violation', () => {
+    spec.given([created]).when(command('CreateOrder', createOrderInput(), { newId: orderId })).thenThrows(RuleViolationError, /already exists/);
+  });
+
+  it('given nothing, refuses an order without lines or with more than 100 as bad input (decider guard)', () => {
+    const base = command('CreateOrder', createOrderInput(), { newId: orderId });
+    spec.given([]).when({ ...base, data: { ...base.data, items: [] } }).thenThrows(ValidationError, /items/);
+    const many = Array.from({ length: 101 }, (_, i) => ({ productId: `p-${i}`, quantity: 1, unitPrice: '1.00' }));
+    spec.given([]).when({ ...base, data: { ...base.data, items: many } }).thenThrows(ValidationError, /items/);
+  });
+});
+
+describe('AddOrderItem', () => {
+  it('given a placed order, adds a new line', () => {
+    spec.given([created]).when(addItem()).then([itemAdded()]);
+  });
+
+  it('given no order, is NOT_FOUND', () => {
+    spec.given([]).when(addItem()).thenThrows(NotFoundError, /order-1 not found/);
+  });
+
+  it('given a cancelled order, is a rule violation', () => {
+    spec.given([created, cancelled]).when(addItem()).thenThrows(RuleViolationError, /only while the order is PLACED.*CANCELLED/);
+  });
+
+  it('given a shipped order, is a rule violation', () => {
+    spec.given([created, shipped]).when(addItem()).thenThrows(RuleViolationError, /SHIPPED/);
+  });
+
+  it('given an order with 100 lines, refuses the 101st', () => {
+    const ninetyNine = Array.from({ length: 99 }, (_, i) => itemAdded(`p-${i}`));
+    spec.given([created, ...ninetyNine.slice(0, 98)]).when(addItem()).then([itemAdded()]);
+    spec.given([created, ...ninetyNine]).when(addItem()).thenThrows(RuleViolationError, /maximum of 100 lines/);
+  });
+});
+
+describe('CancelOrder', () => {
+  it('given a placed order, cancels it with the reason', () => {
+    spec.given([created, itemAdded()]).when(cancel()).then([cancelled]);
+  });
+
+  it('given no order, is NOT_FOUND', () => {
+    spec.given([]).when(cancel()).thenThrows(NotFoundError);
+  });
+
+  it('given a shipped order, is a rule violation', () => {
+    spec.given([created, shipped]).when(cancel()).thenThrows(RuleViolationError, /Only a PLACED order can be cancelled.*SHIPPED/);
+  });
+
+  it('given a cancelled order, is a rule violation', () => {
+    spec.given([created, cancelled]).when(cancel()).thenThrows(RuleViolationError, /CANCELLED/);
+  });
+});
+
+describe('ShipOrder', () => {
+  it('given a placed order, ships it', () => {
+    spec.given([created]).when(ship()).then([shipped]);
+  });
+
+  it('given no order, is NOT_FOUND', () => {
+    spec.given([]).when(ship()).thenThrows(NotFoundError);
+  });
+
+  it('given a cancelled order, is a rule violation', () => {
+    spec.given([created, cancelled]).when(ship()).thenThrows(RuleViolationError, /Only a PLACED order can be shipped.*CANCELLED/);
+  });
+
+  it('given a shipped order, is a rule violation', () => {
+    spec.given([created, shipped]).when(ship()).thenThrows(RuleViolationError, /SHIPPED/);
+  });
+});
