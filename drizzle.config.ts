@@ -2,6 +2,6 @@ import { defineConfig } from 'drizzle-kit';
 
 export default defineConfig({
   dialect: 'postgresql',
-  schema: ['./src/infra/db/schema.ts'],
+  schema: ['./src/infra/db/schema.ts', './src/orders/read-model.ts'],
   out: './drizzle',
 });

@@ -5,18 +5,13 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import type { SQL } from 'drizzle-orm';
-import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import type { Db, Executor, Tx, TxExecutor } from './executor.ts';
 
-export type Db = PgDatabase<PgQueryResultHKT, Record<string, never>>;
-export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
-/** Runs a drizzle `sql` query and returns its rows, on the pool or inside a transaction. */
-export type Executor = {
-  rows<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
-};
+export type { Db, Executor, Tx, TxExecutor } from './executor.ts';
 
 /** A session of its own (not from the pool), for session-level advisory locks. */
 export type Session = Executor & {
@@ -28,7 +23,7 @@ export type Session = Executor & {
 export type Database = Executor & {
   kind: 'postgres' | 'pglite';
   db: Db;
-  transaction<T>(work: (tx: Executor & { db: Tx }) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: TxExecutor) => Promise<T>): Promise<T>;
   /** Calls onNotify per notification; onConnect after the listener (re)connects, so a caller can re-read. */
   listen(channel: string, onNotify: (payload: string) => void, onConnect?: () => void): Promise<() => Promise<void>>;
   reserveSession(): Promise<Session>;
@@ -47,7 +42,7 @@ function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
-const txExecutor = (tx: Tx): Executor & { db: Tx } => ({
+const txExecutor = (tx: Tx): TxExecutor => ({
   db: tx,
   rows: async <T>(query: SQL) => rowsOf<T>(await tx.execute(query)),
 });

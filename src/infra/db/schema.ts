@@ -35,3 +35,20 @@ export const commands = pgTable('commands', {
   globalPosition: bigint('global_position', { mode: 'bigint' }).notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * One row per projection: where it is, what state it is in, and the shadow copy's position while a
+ * blue/green rebuild runs. Updated in the same transaction as the projection's read model.
+ */
+export const projections = pgTable('projections', {
+  name: text('name').primaryKey(),
+  state: text('state').notNull().default('RUNNING'),
+  positionTx: xid8('position_tx').notNull().default(sql`'0'::xid8`),
+  position: bigint('position', { mode: 'bigint' }).notNull().default(sql`0`),
+  lastError: text('last_error'),
+  errorPositionTx: xid8('error_position_tx'),
+  errorPosition: bigint('error_position', { mode: 'bigint' }),
+  rebuildPositionTx: xid8('rebuild_position_tx'),
+  rebuildPosition: bigint('rebuild_position', { mode: 'bigint' }),
+  updatedAt: timestamp('updated_at', { withTimezone: true }),
+});

@@ -1,0 +1,103 @@
+// The one composition root: opens nothing by itself, wires everything it is given. createServices builds
+// the command side, the query side, the projections and the consistency tracker on a database.
+import { createCommandBus, type CommandBus } from './core/command-bus.ts';
+import type { CommandResult } from './core/command-handler.ts';
+import { consistencyMiddleware, createConsistencyTracker, type ConsistencyContext, type ConsistencyTracker } from './core/consistency.ts';
+import { createKeyedLock } from './core/keyed-lock.ts';
+import type { ProjectionStatus } from './core/projection.ts';
+import type { RunnerLog } from './core/projection-runner.ts';
+import { createQueryBus, type QueryBus } from './core/query-bus.ts';
+import type { Database } from './infra/db/client.ts';
+import { createPostgresEventStore, type PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
+import { createProjectionAdmin, type ProjectionAdmin } from './infra/projections/admin.ts';
+import { createProjectionHost, type ProjectionHost } from './infra/projections/host.ts';
+import { startProgressFeed } from './infra/projections/progress-feed.ts';
+import type { OrderCommand } from './orders/decider.ts';
+import { orderEventSchemas } from './orders/events.ts';
+import { orderProjections, registerOrderCommands, registerOrderQueries } from './orders/module.ts';
+import { ORDER_QUERY_PROJECTIONS, type OrderQueries } from './orders/queries/index.ts';
+
+export type Queries = OrderQueries & {
+  projections: { params: Record<string, never>; result: ProjectionStatus[] };
+};
+
+export type QueryContext = { consistency?: ConsistencyContext };
+
+export type Services = {
+  database: Database;
+  store: PostgresEventStore;
+  commands: CommandBus<OrderCommand, CommandResult>;
+  queries: QueryBus<Queries, QueryContext>;
+  tracker: ConsistencyTracker;
+  admin: ProjectionAdmin;
+  /** The names of all projections, whichever process runs them. */
+  projectionNames: string[];
+  /** Present when this process runs projections (PROJECTIONS=on). */
+  host?: ProjectionHost;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+export type ServicesOptions = {
+  runProjections: boolean;
+  consistencyTimeoutMs: number;
+  log?: RunnerLog;
+  /** Tuning, mostly for tests. */
+  projectionBatchSize?: number;
+  projectionPollMs?: number;
+  lockRetryMs?: number;
+};
+
+export function createServices(database: Database, options: ServicesOptions): Services {
+  const store = createPostgresEventStore({ db: database, schemas: orderEventSchemas });
+  const projections = orderProjections();
+  const projectionNames = projections.map((p) => p.name);
+  const tracker = createConsistencyTracker(projectionNames);
+  const log = options.log;
+
+  const commands = createCommandBus<OrderCommand, CommandResult>();
+  registerOrderCommands(commands, { store, streamLock: createKeyedLock() });
+
+  const queries = createQueryBus<Queries, QueryContext>({
+    middleware: [consistencyMiddleware(tracker, options.consistencyTimeoutMs, ORDER_QUERY_PROJECTIONS)],
+  });
+  registerOrderQueries(queries, database);
+  const admin = createProjectionAdmin(database, store, projectionNames);
+  queries.register('projections', () => admin.status());
+
+  const host = options.runProjections
+    ? createProjectionHost({
+        database,
+        store,
+        projections,
+        tracker,
+        log,
+        batchSize: options.projectionBatchSize,
+        pollMs: options.projectionPollMs,
+        lockRetryMs: options.lockRetryMs,
+      })
+    : undefined;
+
+  let stopFeed: (() => Promise<void>) | undefined;
+  return {
+    database,
+    store,
+    commands,
+    queries,
+    tracker,
+    admin,
+    projectionNames,
+    host,
+    async start() {
+      await admin.status(); // makes sure every projection has its row
+      stopFeed = await startProgressFeed(database, tracker, (error) =>
+        log?.error('progress notification failed', { error: String(error) }),
+      );
+      await host?.start();
+    },
+    async stop() {
+      await host?.stop();
+      await stopFeed?.();
+    },
+  };
+}

@@ -1,0 +1,198 @@
+// Runs one projection: batches after the checkpoint, applied with the checkpoint in one transaction;
+// wakes on new events, polls slowly in case a wake-up was lost; a failing event stops only this
+// projection (FAILED, with the error and its position); a rebuild fills shadow tables beside the live
+// ones and swaps them in when caught up. The caller makes sure one runner per projection runs at a time
+// across processes (the storage's compare-and-set on the checkpoint keeps even two runners exact).
+import type { ConsistencyTracker } from './consistency.ts';
+import type { StoredEvent } from './messages.ts';
+import type { Position } from './position.ts';
+import type { Projection, ProjectionRecord, ProjectionStorage, StepResult, StepTarget } from './projection.ts';
+
+export type RunnerLog = {
+  info(message: string, details?: Record<string, unknown>): void;
+  error(message: string, details?: Record<string, unknown>): void;
+};
+
+export type ProjectionRunnerDeps<Tx> = {
+  projection: Projection<Tx>;
+  storage: ProjectionStorage<Tx>;
+  tracker?: ConsistencyTracker;
+  batchSize?: number;
+  /** The slow fallback poll: a lost notification delays progress by at most this. */
+  pollMs?: number;
+  /** Errors that mean "the database is away", not "this event cannot be applied". */
+  isTransient?: (error: unknown) => boolean;
+  log?: RunnerLog;
+};
+
+export type ProjectionRunner = {
+  readonly name: string;
+  start(): void;
+  /** Finishes the step in progress, then stops. */
+  stop(): Promise<void>;
+  /** New events may be there. */
+  wake(): void;
+  /** The projection's state may have been changed by an admin: re-read it. */
+  reload(): void;
+};
+
+const silentLog: RunnerLog = { info() {}, error() {} };
+
+export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): ProjectionRunner {
+  const { projection, storage, tracker } = deps;
+  const { name } = projection;
+  const batchSize = deps.batchSize ?? 500;
+  const pollMs = deps.pollMs ?? 2000;
+  const isTransient = deps.isTransient ?? (() => false);
+  const log = deps.log ?? silentLog;
+
+  let stopping = false;
+  let loop: Promise<void> | undefined;
+  let pending = true; // a wake-up that arrived while busy is not lost
+  let mustReload = true;
+  let wakeUp: (() => void) | undefined;
+
+  const idle = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (pending || stopping) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wakeUp = undefined;
+        resolve();
+      }
+      wakeUp = done;
+    });
+
+  // Unhandled events are read (so the checkpoint passes them) but never reach apply.
+  const applyHandled = (events: StoredEvent[], tx: Tx) => {
+    const handled = events.filter((e) => projection.handles.has(e.type));
+    return handled.length > 0 ? projection.apply(handled, tx) : Promise.resolve();
+  };
+
+  /** Runs a step; on an event that cannot be applied, finds it (one event at a time) and fails there. */
+  async function step(target: StepTarget, from: Position | null): Promise<StepResult | 'failed'> {
+    try {
+      return await storage.step(name, target, from, batchSize, applyHandled);
+    } catch (error) {
+      if (isTransient(error)) throw error;
+    }
+    // Through the failed batch one event at a time: the culprit fails alone, the others commit.
+    let at = from;
+    for (let n = 0; n < batchSize; n++) {
+      let current: StoredEvent | undefined;
+      try {
+        const result = await storage.step(name, target, at, 1, (events, tx) => {
+          current = events[0];
+          return applyHandled(events, tx);
+        });
+        if (result.kind === 'stale') return result;
+        if (result.to === null) return { kind: 'applied', read: 0, to: at }; // the failure did not repeat
+        at = result.to;
+        if (target === 'live') tracker?.advance(name, at);
+      } catch (error) {
+        if (isTransient(error) || !current) throw error;
+        const message = error instanceof Error ? error.message : String(error);
+        log.error('projection failed on an event', { projection: name, target, position: current.position, type: current.type, error: message });
+        await storage.fail(name, `${current.type} at ${current.streamId}@${current.version}: ${message}`, current.position);
+        return 'failed';
+      }
+    }
+    return { kind: 'applied', read: batchSize, to: at };
+  }
+
+  async function run() {
+    let record: ProjectionRecord | undefined;
+    let backoff = 100;
+    while (!stopping) {
+      try {
+        if (mustReload || !record) {
+          mustReload = false;
+          record = await storage.load(name);
+          if (record.position) tracker?.advance(name, record.position);
+        }
+        pending = false;
+        if (record.state === 'PAUSED' || record.state === 'FAILED') {
+          await idle(pollMs);
+          mustReload = true;
+          continue;
+        }
+        let busy = false;
+        const live = await step('live', record.position);
+        if (live === 'failed' || live.kind === 'stale') {
+          mustReload = true;
+          continue;
+        }
+        if (live.to) {
+          record.position = live.to;
+          tracker?.advance(name, live.to);
+          busy = live.read === batchSize;
+        }
+        if (record.state === 'REBUILDING') busy = (await rebuildStep(record)) || busy;
+        backoff = 100;
+        if (!busy) {
+          await idle(pollMs);
+          // The poll doubles as a check for state changes whose notification was lost.
+          if (!pending) mustReload = true;
+        }
+      } catch (error) {
+        // The database is away (or something unforeseen): wait, then start over from the stored checkpoint.
+        log.error('projection step failed; retrying', {
+          projection: name,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        mustReload = true;
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+  }
+
+  /** One rebuild step; true when there is more to do right away. */
+  async function rebuildStep(record: ProjectionRecord): Promise<boolean> {
+    if (record.rebuildPosition === null) {
+      log.info('projection rebuild starting', { projection: name });
+      await storage.prepareShadow(name, projection.tables);
+      mustReload = true;
+      return true;
+    }
+    const shadow = await step('shadow', record.rebuildPosition);
+    if (shadow === 'failed' || shadow.kind === 'stale') {
+      mustReload = true;
+      return false;
+    }
+    if (shadow.to) record.rebuildPosition = shadow.to;
+    if (shadow.read === batchSize) return true;
+    // Caught up: finish what is left and swap, in one transaction.
+    const swapped = await storage.swap(name, projection.tables, record.rebuildPosition, applyHandled);
+    mustReload = true;
+    if (swapped.kind === 'applied' && swapped.to) {
+      tracker?.advance(name, swapped.to);
+      log.info('projection rebuild swapped in', { projection: name });
+    }
+    return true;
+  }
+
+  return {
+    name,
+    start() {
+      if (loop) return;
+      stopping = false;
+      loop = run().finally(() => (loop = undefined));
+    },
+    async stop() {
+      stopping = true;
+      wakeUp?.();
+      await loop;
+    },
+    wake() {
+      pending = true;
+      wakeUp?.();
+    },
+    reload() {
+      mustReload = true;
+      pending = true;
+      wakeUp?.();
+    },
+  };
+}

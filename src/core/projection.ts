@@ -1,0 +1,70 @@
+// Projections: asynchronous folds of the global event order into read models, and the storage port
+// the runner needs (implemented on PostgreSQL in infra/projections).
+import type { StoredEvent } from './messages.ts';
+import type { Position } from './position.ts';
+
+export type Projection<Tx = unknown> = {
+  name: string;
+  /** Event types it applies; the checkpoint moves over all others. */
+  handles: ReadonlySet<string>;
+  /** Read-model tables it alone writes; a blue/green rebuild fills copies of these. */
+  tables: readonly string[];
+  /** Applies a batch (only handled events, in global order) inside the checkpoint's transaction. */
+  apply(events: StoredEvent[], tx: Tx): Promise<void>;
+};
+
+export type ProjectionState = 'RUNNING' | 'PAUSED' | 'REBUILDING' | 'FAILED';
+
+export type ProjectionRecord = {
+  name: string;
+  state: ProjectionState;
+  /** Last event applied (or passed over); null before the first. */
+  position: Position | null;
+  lastError: string | null;
+  errorPosition: Position | null;
+  /** The shadow copy's position while REBUILDING. */
+  rebuildPosition: Position | null;
+  updatedAt: string | null;
+};
+
+export type ProjectionStatus = ProjectionRecord & { lagEvents: number };
+
+export type StepTarget = 'live' | 'shadow';
+
+export type StepResult =
+  /** `to` is null when no event was read. */
+  | { kind: 'applied'; read: number; to: Position | null }
+  /** The stored checkpoint or state is not what the runner thought: re-load and start over. */
+  | { kind: 'stale' };
+
+/** What the runner needs from the database. Every method is one transaction. */
+export type ProjectionStorage<Tx> = {
+  load(name: string): Promise<ProjectionRecord>;
+  /**
+   * Reads up to `limit` events after `from` (the visible ones, in global order), passes them to
+   * `apply` and moves `target`'s checkpoint from `from` to the last one read, all in one transaction.
+   */
+  step(
+    name: string,
+    target: StepTarget,
+    from: Position | null,
+    limit: number,
+    apply: (events: StoredEvent[], tx: Tx) => Promise<void>,
+  ): Promise<StepResult>;
+  /** Records a failure at `at` and moves to FAILED, unless the checkpoint moved on meanwhile. */
+  fail(name: string, error: string, at: Position): Promise<void>;
+  /** Empties (re)creates the shadow copies of `tables` and sets the rebuild position to the start. */
+  prepareShadow(name: string, tables: readonly string[]): Promise<void>;
+  /**
+   * In one transaction: applies what the shadow still lacks (through `apply`), then swaps the shadow
+   * tables in for the live ones and makes the shadow position the live one.
+   */
+  swap(
+    name: string,
+    tables: readonly string[],
+    from: Position | null,
+    apply: (events: StoredEvent[], tx: Tx) => Promise<void>,
+  ): Promise<StepResult>;
+  /** Events after `from` that are visible now. */
+  lag(from: Position | null): Promise<number>;
+};

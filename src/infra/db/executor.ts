@@ -1,0 +1,22 @@
+// The driver-free database types that domain code may use: a drizzle database or transaction and a
+// way to run a raw `sql` query on it. Opening a real connection is infra/db/client.ts's job.
+import { sql, type SQL } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+
+export type Db = PgDatabase<PgQueryResultHKT, Record<string, never>>;
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** Runs a drizzle `sql` query and returns its rows, on the pool or inside a transaction. */
+export type Executor = {
+  rows<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
+};
+
+/** An executor inside a transaction, with the drizzle handle for the query builder. */
+export type TxExecutor = Executor & { db: Tx };
+
+/**
+ * A text[] parameter that both drivers pass the same way (drizzle would expand a JS array into a list
+ * and the drivers serialise arrays differently): one JSON parameter unpacked in SQL.
+ */
+export const textArray = (values: readonly string[]): SQL =>
+  sql`array(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;

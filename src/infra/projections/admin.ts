@@ -1,0 +1,66 @@
+// Projection status and the admin operations (pause, resume, rebuild). Any process may call these: they
+// change the projection's row and notify the process that runs it.
+import { sql } from 'drizzle-orm';
+import { NotFoundError, RuleViolationError } from '../../core/errors.ts';
+import type { ProjectionStatus } from '../../core/projection.ts';
+import type { Database } from '../db/client.ts';
+import { createProjectionStorage, CONTROL_CHANNEL, loadProjectionRecords } from './postgres-projection-storage.ts';
+import type { PostgresEventStore } from '../event-store/postgres-event-store.ts';
+
+export type ProjectionAdmin = {
+  status(): Promise<ProjectionStatus[]>;
+  pause(name: string): Promise<ProjectionStatus>;
+  resume(name: string): Promise<ProjectionStatus>;
+  rebuild(name: string): Promise<ProjectionStatus>;
+};
+
+export function createProjectionAdmin(database: Database, store: PostgresEventStore, names: readonly string[]): ProjectionAdmin {
+  const storage = createProjectionStorage(database, store);
+
+  const ensureRows = () =>
+    Promise.all(names.map((name) => database.rows(sql`insert into projections (name) values (${name}) on conflict (name) do nothing`)));
+
+  const statusOf = async (name: string): Promise<ProjectionStatus> => {
+    const [record] = await loadProjectionRecords(database, [name]);
+    if (!record) throw new NotFoundError(`No projection named ${name}`);
+    return { ...record, lagEvents: await storage.lag(record.position) };
+  };
+
+  const change = async (name: string, update: ReturnType<typeof sql>, allowedFrom: string[], what: string) => {
+    if (!names.includes(name)) throw new NotFoundError(`No projection named ${name}; there are ${names.join(', ')}`);
+    await ensureRows();
+    const changed = await database.rows(sql`update projections set ${update}, updated_at = now()
+      where name = ${name} and state = any(array[${sql.join(allowedFrom.map((s) => sql`${s}`), sql`, `)}]::text[])
+      returning name`);
+    if (changed.length === 0) {
+      const current = await statusOf(name);
+      throw new RuleViolationError(`Cannot ${what} projection ${name} while it is ${current.state}`);
+    }
+    await database.rows(sql`select pg_notify(${CONTROL_CHANNEL}, ${name})`);
+    return statusOf(name);
+  };
+
+  return {
+    async status() {
+      await ensureRows();
+      return Promise.all(names.map(statusOf));
+    },
+    pause: (name) => change(name, sql`state = 'PAUSED'`, ['RUNNING', 'REBUILDING', 'FAILED'], 'pause'),
+    resume: (name) =>
+      change(
+        name,
+        sql`state = case when rebuild_position is null then 'RUNNING' else 'REBUILDING' end,
+          last_error = null, error_position_tx = null, error_position = null`,
+        ['PAUSED', 'FAILED'],
+        'resume',
+      ),
+    rebuild: (name) =>
+      change(
+        name,
+        sql`state = 'REBUILDING', rebuild_position_tx = null, rebuild_position = null,
+          last_error = null, error_position_tx = null, error_position = null`,
+        ['RUNNING', 'PAUSED', 'FAILED', 'REBUILDING'],
+        'rebuild',
+      ),
+  };
+}

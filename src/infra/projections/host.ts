@@ -1,0 +1,126 @@
+// Hosts this process's share of the projection runners: each projection runs in exactly one process,
+// the one holding its advisory lock (on a session of its own, so the lock dies with the process or its
+// connection and another process takes over). Runners wake on append notifications, with a slow poll
+// behind them; after the listener reconnects they re-read from their checkpoints.
+import { sql } from 'drizzle-orm';
+import type { ConsistencyTracker } from '../../core/consistency.ts';
+import type { Projection } from '../../core/projection.ts';
+import { createProjectionRunner, type ProjectionRunner, type RunnerLog } from '../../core/projection-runner.ts';
+import type { Database, Session, TxExecutor } from '../db/client.ts';
+import { isTransientDbError } from '../db/errors.ts';
+import { EVENTS_CHANNEL, type PostgresEventStore } from '../event-store/postgres-event-store.ts';
+import { CONTROL_CHANNEL, createProjectionStorage } from './postgres-projection-storage.ts';
+
+/** First key of every projection lock; the second is hashtext(name). */
+const LOCK_CLASS = 7221;
+
+export type ProjectionHostOptions = {
+  database: Database;
+  store: PostgresEventStore;
+  projections: Projection<TxExecutor>[];
+  tracker?: ConsistencyTracker;
+  log?: RunnerLog;
+  batchSize?: number;
+  pollMs?: number;
+  /** How often a process that does not hold a projection's lock tries to take it. */
+  lockRetryMs?: number;
+};
+
+export type ProjectionHost = {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Names of the projections this process runs now. */
+  held(): string[];
+};
+
+export function createProjectionHost(options: ProjectionHostOptions): ProjectionHost {
+  const { database, projections } = options;
+  const log = options.log ?? { info() {}, error() {} };
+  const lockRetryMs = options.lockRetryMs ?? 1000;
+  const storage = createProjectionStorage(database, options.store);
+  const runners = new Map<string, ProjectionRunner>(
+    projections.map((projection) => [
+      projection.name,
+      createProjectionRunner({
+        projection,
+        storage,
+        tracker: options.tracker,
+        batchSize: options.batchSize,
+        pollMs: options.pollMs,
+        isTransient: isTransientDbError,
+        log,
+      }),
+    ]),
+  );
+  const held = new Set<string>();
+  let session: Session | undefined;
+  let stopped = true;
+  let timer: NodeJS.Timeout | undefined;
+  let unlisten: (() => Promise<void>)[] = [];
+
+  const releaseAll = async () => {
+    const names = [...held];
+    held.clear();
+    await Promise.all(names.map((name) => runners.get(name)!.stop()));
+  };
+
+  async function acquire() {
+    if (stopped) return;
+    try {
+      if (!session) {
+        const fresh = await database.reserveSession();
+        session = fresh;
+        void fresh.closed.then(async () => {
+          if (session !== fresh) return;
+          session = undefined;
+          if (!stopped) log.error('projection lock session lost; stopping runners until the locks are taken again');
+          await releaseAll();
+        });
+      }
+      for (const name of runners.keys()) {
+        if (held.has(name) || stopped) continue;
+        const [row] = await session.rows<{ ok: boolean }>(sql`select pg_try_advisory_lock(${LOCK_CLASS}, hashtext(${name})) as ok`);
+        if (row?.ok && !stopped) {
+          held.add(name);
+          log.info('projection lock taken; running', { projection: name });
+          runners.get(name)!.start();
+        }
+      }
+    } catch (error) {
+      log.error('projection lock attempt failed', { error: error instanceof Error ? error.message : String(error) });
+    } finally {
+      if (!stopped) timer = setTimeout(acquire, lockRetryMs);
+    }
+  }
+
+  const wakeAll = () => {
+    for (const name of held) runners.get(name)!.wake();
+  };
+
+  return {
+    async start() {
+      if (!stopped) return;
+      stopped = false;
+      unlisten = [
+        await database.listen(EVENTS_CHANNEL, wakeAll, wakeAll),
+        await database.listen(
+          CONTROL_CHANNEL,
+          (name) => runners.get(name)?.reload(),
+          () => runners.forEach((r) => r.reload()),
+        ),
+      ];
+      await acquire();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(timer);
+      await Promise.all(unlisten.map((u) => u().catch(() => {})));
+      await releaseAll();
+      const s = session;
+      session = undefined;
+      await s?.release().catch(() => {});
+    },
+    held: () => [...held],
+  };
+}

@@ -1,0 +1,34 @@
+// Feeds a process's consistency tracker with the progress of projections run anywhere: one LISTEN on
+// the progress channel, and a full re-read of the checkpoints whenever that listener (re)connects, so
+// progress announced while it was away is not missed.
+import type { ConsistencyTracker } from '../../core/consistency.ts';
+import { decodeToken } from '../../core/position.ts';
+import type { Database } from '../db/client.ts';
+import { loadProjectionRecords, PROGRESS_CHANNEL } from './postgres-projection-storage.ts';
+
+export async function startProgressFeed(
+  database: Database,
+  tracker: ConsistencyTracker,
+  onError: (error: unknown) => void = () => {},
+): Promise<() => Promise<void>> {
+  const reload = async () => {
+    for (const record of await loadProjectionRecords(database, tracker.projections())) {
+      if (record.position) tracker.advance(record.name, record.position);
+    }
+  };
+  const unlisten = await database.listen(
+    PROGRESS_CHANNEL,
+    (payload) => {
+      const [name, token] = payload.split(' ');
+      if (!name || !token) return;
+      try {
+        tracker.advance(name, decodeToken(token));
+      } catch (error) {
+        onError(error);
+      }
+    },
+    () => void reload().catch(onError),
+  );
+  await reload();
+  return unlisten;
+}

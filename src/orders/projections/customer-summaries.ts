@@ -1,0 +1,116 @@
+// The `customer_summaries` projection: per customer, orders placed, cancelled, spent (cancelled orders
+// left out) and the last order's time. Later events carry only the order id, so the projection keeps
+// its own small order table (customer_summary_orders) to know each order's customer and total.
+import { sql } from 'drizzle-orm';
+import type { StoredEvent } from '../../core/messages.ts';
+import { assertNever } from '../../core/messages.ts';
+import type { Projection } from '../../core/projection.ts';
+import { textArray, type TxExecutor } from '../../infra/db/executor.ts';
+import { ORDER_EVENT_TYPES, type OrderEvent } from '../events.ts';
+import { centsOf, formatMoney, lineTotal } from '../money.ts';
+import { CUSTOMER_SUMMARY_VIEW_COLUMNS, type CustomerSummaryView } from '../read-model.ts';
+
+export const CUSTOMER_SUMMARIES_PROJECTION = 'customer_summaries';
+
+type OrderFacts = { orderId: string; customerId: string; status: string; totalAmount: string };
+
+export function createCustomerSummariesProjection(): Projection<TxExecutor> {
+  return {
+    name: CUSTOMER_SUMMARIES_PROJECTION,
+    handles: new Set(ORDER_EVENT_TYPES),
+    tables: ['customer_summaries', 'customer_summary_orders'],
+    async apply(events, tx) {
+      const orderEvents = events as StoredEvent<OrderEvent>[];
+      const orders = new Map<string, OrderFacts>();
+      const known = [...new Set(orderEvents.filter((e) => e.type !== 'OrderCreated').map((e) => e.streamId))];
+      if (known.length > 0) {
+        const rows = await tx.rows<OrderFacts>(sql`select order_id as "orderId", customer_id as "customerId", status,
+          total_amount::text as "totalAmount" from customer_summary_orders where order_id = any(${textArray(known)})`);
+        for (const row of rows) orders.set(row.orderId, row);
+      }
+      const customerIds = new Set([...orders.values()].map((o) => o.customerId));
+      for (const e of orderEvents) if (e.type === 'OrderCreated') customerIds.add(e.data.customerId);
+      const summaries = new Map<string, CustomerSummaryView>();
+      if (customerIds.size > 0) {
+        const rows = await tx.rows<CustomerSummaryView>(sql`select ${CUSTOMER_SUMMARY_VIEW_COLUMNS}
+          from customer_summaries where customer_id = any(${textArray([...customerIds])})`);
+        for (const row of rows) summaries.set(row.customerId, row);
+      }
+      const touchedOrders = new Set<string>();
+      const touchedCustomers = new Set<string>();
+
+      for (const event of orderEvents) {
+        const orderId = event.streamId;
+        if (event.type === 'OrderCreated') {
+          const { customerId, items, createdAt } = event.data;
+          const total = items.reduce((sum, i) => sum + centsOf(lineTotal(i.quantity, i.unitPrice)), 0n);
+          orders.set(orderId, { orderId, customerId, status: 'PLACED', totalAmount: formatMoney(total) });
+          const s = summaries.get(customerId) ?? { customerId, orderCount: 0, cancelledCount: 0, totalSpent: '0.00', lastOrderAt: null };
+          summaries.set(customerId, {
+            ...s,
+            orderCount: s.orderCount + 1,
+            totalSpent: formatMoney(centsOf(s.totalSpent) + total),
+            lastOrderAt: s.lastOrderAt === null || createdAt > s.lastOrderAt ? createdAt : s.lastOrderAt,
+          });
+          touchedOrders.add(orderId);
+          touchedCustomers.add(customerId);
+          continue;
+        }
+        const order = orders.get(orderId);
+        if (!order) throw new Error(`${event.type} for order ${orderId}, which customer_summaries does not know`);
+        const summary = summaries.get(order.customerId);
+        if (!summary) throw new Error(`no summary for customer ${order.customerId} of order ${orderId}`);
+        switch (event.type) {
+          case 'OrderItemAdded': {
+            const amount = centsOf(lineTotal(event.data.quantity, event.data.unitPrice));
+            order.totalAmount = formatMoney(centsOf(order.totalAmount) + amount);
+            if (order.status !== 'CANCELLED') summary.totalSpent = formatMoney(centsOf(summary.totalSpent) + amount);
+            break;
+          }
+          case 'OrderCancelled':
+            if (order.status !== 'CANCELLED') {
+              summary.cancelledCount += 1;
+              summary.totalSpent = formatMoney(centsOf(summary.totalSpent) - centsOf(order.totalAmount));
+            }
+            order.status = 'CANCELLED';
+            break;
+          case 'OrderShipped':
+            order.status = 'SHIPPED';
+            break;
+          default:
+            assertNever(event, 'order event');
+        }
+        touchedOrders.add(orderId);
+        touchedCustomers.add(order.customerId);
+      }
+
+      if (touchedOrders.size > 0) {
+        const rows = [...touchedOrders].map((id) => {
+          const o = orders.get(id)!;
+          return { order_id: o.orderId, customer_id: o.customerId, status: o.status, total_amount: o.totalAmount };
+        });
+        await tx.rows(sql`insert into customer_summary_orders
+          select * from jsonb_populate_recordset(null::customer_summary_orders, ${JSON.stringify(rows)}::jsonb)
+          on conflict (order_id) do update set customer_id = excluded.customer_id, status = excluded.status,
+            total_amount = excluded.total_amount`);
+      }
+      if (touchedCustomers.size > 0) {
+        const rows = [...touchedCustomers].map((id) => {
+          const s = summaries.get(id)!;
+          return {
+            customer_id: s.customerId,
+            order_count: s.orderCount,
+            cancelled_count: s.cancelledCount,
+            total_spent: s.totalSpent,
+            last_order_at: s.lastOrderAt,
+          };
+        });
+        await tx.rows(sql`insert into customer_summaries
+          select * from jsonb_populate_recordset(null::customer_summaries, ${JSON.stringify(rows)}::jsonb)
+          on conflict (customer_id) do update set order_count = excluded.order_count,
+            cancelled_count = excluded.cancelled_count, total_spent = excluded.total_spent,
+            last_order_at = excluded.last_order_at`);
+      }
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Services } from '../../src/app.ts';
+import { decodeToken } from '../../src/core/position.ts';
+import { createTestDatabase, driverName, type TestDatabase } from '../support/db.ts';
+import { command } from '../support/orders.ts';
+import { addItem, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';
+
+const ALL = ['orders', 'customer_summaries'];
+
+describe(`projections on ${driverName}`, () => {
+  let t: TestDatabase;
+  let services: Services;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+  });
+  beforeEach(async () => {
+    await t.reset();
+    services = await startServices(t.database);
+  });
+  afterEach(() => services.stop());
+  afterAll(() => t.close());
+
+  const settle = async (token: string) => {
+    const { stale } = await services.tracker.waitFor(decodeToken(token), ALL, 10_000);
+    expect(stale).toBe(false);
+  };
+
+  it('projects orders and customer summaries, read through the query bus', async () => {
+    const a = await createOrder(services, { customerId: 'c-1' });
+    await addItem(services, a.streamId, 'p-3', '0.20');
+    const b = await createOrder(services, { customerId: 'c-1', items: [{ productId: 'x', quantity: 3, unitPrice: '0.10' }] });
+    const last = await services.commands.dispatch(command('CancelOrder', { orderId: b.streamId, reason: 'no longer needed' }));
+    await settle(last.consistencyToken);
+
+    const order = await services.queries.execute('order', { id: a.streamId }, {});
+    expect(order).toMatchObject({
+      id: a.streamId,
+      customerId: 'c-1',
+      status: 'PLACED',
+      itemCount: 3,
+      totalAmount: '20.18',
+      version: 2,
+      items: [
+        { productId: 'p-1', quantity: 2, unitPrice: '9.99', lineTotal: '19.98' },
+        { productId: 'p-3', quantity: 1, unitPrice: '0.20', lineTotal: '0.20' },
+      ],
+    });
+    expect(await services.queries.execute('order', { id: 'nope' }, {})).toBeNull();
+
+    const page = await services.queries.execute('customerOrders', { customerId: 'c-1' }, {});
+    expect(page).toMatchObject({ total: 2, page: 1, pageSize: 20, totalPages: 1 });
+    const cancelled = await services.queries.execute('customerOrders', { customerId: 'c-1', status: 'CANCELLED' }, {});
+    expect(cancelled.items.map((o) => [o.id, o.status, o.cancelReason])).toEqual([[b.streamId, 'CANCELLED', 'no longer needed']]);
+
+    expect(await services.queries.execute('customerSummary', { customerId: 'c-1' }, {})).toEqual({
+      customerId: 'c-1',
+      orderCount: 2,
+      cancelledCount: 1,
+      totalSpent: '20.18',
+      lastOrderAt: expect.stringMatching(/Z$/),
+    });
+    expect(await services.queries.execute('customerSummary', { customerId: 'c-2' }, {})).toBeNull();
+
+    const found = await services.queries.execute('searchOrders', { query: 'P-3' }, {});
+    expect(found.items.map((o) => o.id)).toEqual([a.streamId]);
+    const byCity = await services.queries.execute('searchOrders', { query: 'berl', sortBy: 'TOTAL_AMOUNT', sortOrder: 'ASC' }, {});
+    expect(byCity.items.map((o) => o.id)).toEqual([b.streamId, a.streamId]);
+    expect((await services.queries.execute('searchOrders', { query: '%' }, {})).total).toBe(0);
+
+    await expectOrdersMatchStore(t.database, services.store);
+    const statuses = await services.queries.execute('projections', {}, {});
+    expect(statuses.map((s) => [s.name, s.state, s.lagEvents])).toEqual([
+      ['orders', 'RUNNING', 0],
+      ['customer_summaries', 'RUNNING', 0],
+    ]);
+  });
+
+  it('waits for `after` on the projection behind the query, and answers stale on timeout', async () => {
+    const a = await createOrder(services);
+    const context = { consistency: { after: decodeToken(a.consistencyToken), stale: false } };
+    expect(await services.queries.execute('order', { id: a.streamId }, context)).toMatchObject({ version: 1 });
+    expect(context.consistency.stale).toBe(false);
+
+    await services.admin.pause('orders');
+    const b = await addItem(services, a.streamId);
+    const late = { consistency: { after: decodeToken(b.consistencyToken), stale: false } };
+    const started = Date.now();
+    // An API-only process (projections off) with a short timeout, fed by progress notifications.
+    const api = await startServices(t.database, { runProjections: false, consistencyTimeoutMs: 300 });
+    try {
+      expect(await api.queries.execute('order', { id: a.streamId }, late)).toMatchObject({ version: 1 });
+      expect(late.consistency.stale).toBe(true);
+      expect(Date.now() - started).toBeLessThan(5000);
+      await services.admin.resume('orders');
+      const fresh = { consistency: { after: decodeToken(b.consistencyToken), stale: false } };
+      expect(await api.queries.execute('order', { id: a.streamId }, fresh)).toMatchObject({ version: 2 });
+      expect(fresh.consistency.stale).toBe(false);
+    } finally {
+      await api.stop();
+    }
+  });
+});
+
