@@ -4,11 +4,11 @@ import { createCommandBus, type CommandBus } from './core/command-bus.ts';
 import type { CommandResult } from './core/command-handler.ts';
 import { consistencyMiddleware, createConsistencyTracker, type ConsistencyContext, type ConsistencyTracker } from './core/consistency.ts';
 import { createKeyedLock } from './core/keyed-lock.ts';
-import type { ProjectionStatus } from './core/projection.ts';
+import type { Projection, ProjectionStatus } from './core/projection.ts';
 import type { RunnerLog } from './core/projection-runner.ts';
 import { createQueryBus, type QueryBus } from './core/query-bus.ts';
-import type { Database } from './infra/db/client.ts';
-import { createPostgresEventStore, type PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
+import type { Database, TxExecutor } from './infra/db/client.ts';
+import { createAppendNotifier, createPostgresEventStore, type PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
 import { createProjectionAdmin, type ProjectionAdmin } from './infra/projections/admin.ts';
 import { createProjectionHost, type ProjectionHost } from './infra/projections/host.ts';
 import { startProgressFeed } from './infra/projections/progress-feed.ts';
@@ -42,6 +42,8 @@ export type ServicesOptions = {
   runProjections: boolean;
   consistencyTimeoutMs: number;
   log?: RunnerLog;
+  /** Replaces the domain's projections (tests wrap them to inject faults). */
+  projections?: (defaults: Projection<TxExecutor>[]) => Projection<TxExecutor>[];
   /** Tuning, mostly for tests. */
   projectionBatchSize?: number;
   projectionPollMs?: number;
@@ -49,11 +51,21 @@ export type ServicesOptions = {
 };
 
 export function createServices(database: Database, options: ServicesOptions): Services {
-  const store = createPostgresEventStore({ db: database, schemas: orderEventSchemas });
-  const projections = orderProjections();
+  const log = options.log;
+  // Local runners are woken directly; other processes by a notification sent after the commit.
+  const notifier = createAppendNotifier(database, (error) => log?.error('append notification failed', { error: String(error) }));
+  let host: ProjectionHost | undefined;
+  const store = createPostgresEventStore({
+    db: database,
+    schemas: orderEventSchemas,
+    onAppended: () => {
+      host?.wake();
+      notifier.poke();
+    },
+  });
+  const projections = options.projections ? options.projections(orderProjections()) : orderProjections();
   const projectionNames = projections.map((p) => p.name);
   const tracker = createConsistencyTracker(projectionNames);
-  const log = options.log;
 
   const commands = createCommandBus<OrderCommand, CommandResult>();
   registerOrderCommands(commands, { store, streamLock: createKeyedLock() });
@@ -65,7 +77,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
   const admin = createProjectionAdmin(database, store, projectionNames);
   queries.register('projections', () => admin.status());
 
-  const host = options.runProjections
+  host = options.runProjections
     ? createProjectionHost({
         database,
         store,

@@ -104,6 +104,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
   async function run() {
     let record: ProjectionRecord | undefined;
     let backoff = 100;
+    let hiddenDelayMs = 2;
     while (!stopping) {
       try {
         if (mustReload || !record) {
@@ -118,6 +119,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
           continue;
         }
         let busy = false;
+        let hidden = false;
         const live = await step('live', record.position);
         if (live === 'failed' || live.kind === 'stale') {
           mustReload = true;
@@ -128,10 +130,18 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
           tracker?.advance(name, live.to);
           busy = live.read === batchSize;
         }
+        hidden = live.pending === true;
         if (record.state === 'REBUILDING') busy = (await rebuildStep(record)) || busy;
         backoff = 100;
+        // Let timers and I/O in between batches: an embedded database answers without ever leaving
+        // the microtask queue, so a long catch-up would otherwise starve the rest of the process.
+        await new Promise((resolve) => setImmediate(resolve));
         if (!busy) {
-          await idle(pollMs);
+          // Events held back by an open older transaction become visible when it ends, and no
+          // notification says so: look again soon rather than at the slow poll.
+          const waitMs = hidden ? Math.min(hiddenDelayMs, pollMs) : pollMs;
+          hiddenDelayMs = hidden ? Math.min(hiddenDelayMs * 2, 100) : 2;
+          await idle(waitMs);
           // The poll doubles as a check for state changes whose notification was lost.
           if (!pending) mustReload = true;
         }

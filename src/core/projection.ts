@@ -32,8 +32,11 @@ export type ProjectionStatus = ProjectionRecord & { lagEvents: number };
 export type StepTarget = 'live' | 'shadow';
 
 export type StepResult =
-  /** `to` is null when no event was read. */
-  | { kind: 'applied'; read: number; to: Position | null }
+  /**
+   * `to` is null when no event was read. `pending`: committed events exist beyond what was read but
+   * are not visible yet (an older transaction is still open), so reading again soon will find them.
+   */
+  | { kind: 'applied'; read: number; to: Position | null; pending?: boolean }
   /** The stored checkpoint or state is not what the runner thought: re-load and start over. */
   | { kind: 'stale' };
 

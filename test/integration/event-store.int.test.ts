@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConcurrencyConflictError } from '../../src/core/errors.ts';
 import { DuplicateCommandError, type NewEvent } from '../../src/core/event-store.ts';
 import { decodeToken, encodeToken, START } from '../../src/core/position.ts';
-import { createPostgresEventStore, EVENTS_CHANNEL, type PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
+import { createAppendNotifier, createPostgresEventStore, EVENTS_CHANNEL, type PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
 
 const ev = (n: number): NewEvent => ({ type: 'Happened', data: { n } });
@@ -131,29 +131,33 @@ describe(`event store on ${driverName}`, () => {
     expect(stored.map((r) => r.schema_version)).toEqual([1, 2]);
   });
 
-  it('sends a small wake-up notification on every append, and none for a refused one', async () => {
+  it('sends a small wake-up notification after every append, and none for a refused one', async () => {
+    const notifying = createPostgresEventStore({ db: t.database, onAppended: createAppendNotifier(t.database).poke });
     const payloads: string[] = [];
-    let waiting: (() => void) | undefined;
-    const next = () => new Promise<void>((r) => (waiting = r));
+    let check = () => {};
+    const received = (n: number) =>
+      new Promise<void>((resolve) => {
+        check = () => payloads.length >= n && resolve();
+        check();
+      });
     const unlisten = await t.database.listen(EVENTS_CHANNEL, (p) => {
       payloads.push(p);
-      waiting?.();
+      check();
     });
     try {
-      let woken = next();
-      await store.append('s', [ev(1), ev(2)], opts('any'));
-      await woken;
-      woken = next();
-      await store.append('s', [ev(3)], opts('any'));
-      await woken;
-      expect(payloads).toHaveLength(2);
-      await expect(store.append('s', [ev(4)], opts(1))).rejects.toThrow(ConcurrencyConflictError);
-      woken = next();
-      await store.append('s', [ev(5)], opts('any'));
-      await woken;
-      // Notifications arrive in commit order, so the refused append would have come before this one.
+      for (let i = 1; i <= 3; i++) {
+        await notifying.append('s', [ev(i), ev(i)], opts('any'));
+        await received(i);
+        expect(payloads).toHaveLength(i);
+      }
+      await expect(notifying.append('s', [ev(4)], opts(1))).rejects.toThrow(ConcurrencyConflictError);
+      await new Promise((r) => setTimeout(r, 100));
       expect(payloads).toHaveLength(3);
       expect(Buffer.byteLength(payloads.join(''))).toBeLessThan(100);
+      // A burst of appends is covered by fewer notifications, the last sent after the last commit.
+      await Promise.all(Array.from({ length: 20 }, (_, i) => notifying.append(`b${i}`, [ev(i)], opts('no_stream'))));
+      await received(4);
+      expect(payloads.length).toBeLessThanOrEqual(3 + 20);
     } finally {
       await unlisten();
     }

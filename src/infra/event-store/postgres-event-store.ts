@@ -1,5 +1,10 @@
-// The event store on PostgreSQL (or PGlite): the DESIGN.md ordering rule, expected versions, commands
-// recorded for idempotency, and a wake-up notification, each append in ONE statement (one round trip).
+// The event store on PostgreSQL (or PGlite): the DESIGN.md ordering rule, expected versions, and commands
+// recorded for idempotency, each append in ONE statement (one round trip).
+//
+// The wake-up notification is sent after the commit, not inside the append's transaction: a NOTIFY holds
+// a server-wide lock from pre-commit until its commit record is flushed, which serialises every
+// notifying commit and defeats group commit (measured: 1.6k appends/s at concurrency 32 against 8.6k
+// without it). See createAppendNotifier.
 import { sql, type SQL } from 'drizzle-orm';
 import { ConcurrencyConflictError } from '../../core/errors.ts';
 import {
@@ -59,8 +64,15 @@ const constraintOf = (error: unknown) => {
   return e?.code === '23505' ? (e.constraint_name ?? e.constraint ?? '') : undefined;
 };
 
-export function createPostgresEventStore(deps: { db: Executor; schemas?: EventSchemas }): PostgresEventStore {
-  const { db } = deps;
+export type EventStoreDeps = {
+  db: Executor;
+  schemas?: EventSchemas;
+  /** Called after every append that committed (e.g. to wake local runners and notify other processes). */
+  onAppended?: (result: AppendResult) => void;
+};
+
+export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventStore {
+  const { db, onAppended } = deps;
   const schemas = deps.schemas ?? {};
 
   const toStoredEvent = (row: EventRow): StoredEvent => ({
@@ -113,8 +125,7 @@ export function createPostgresEventStore(deps: { db: Executor; schemas?: EventSc
                ${streamId}, version, transaction_id, global_position
         from last where ${options.command?.commandId ?? null}::text is not null
       )
-      select head.v as previous, last.version, last.transaction_id::text as tx, last.global_position::text as pos,
-             case when last.version is not null then pg_notify(${EVENTS_CHANNEL}, '') end as notified
+      select head.v as previous, last.version, last.transaction_id::text as tx, last.global_position::text as pos
       from head left join last on true`);
     if (!row || row.version === null || row.tx === null || row.pos === null) {
       throw new ConcurrencyConflictError(streamId, expected === 'any' ? 0 : expected, row?.previous ?? 0);
@@ -128,7 +139,9 @@ export function createPostgresEventStore(deps: { db: Executor; schemas?: EventSc
       // `any` has nothing to conflict with but a racing writer's version numbers: take the next ones.
       for (let attempt = 1; ; attempt++) {
         try {
-          return await appendOnce(streamId, events, options);
+          const result = await appendOnce(streamId, events, options);
+          onAppended?.(result);
+          return result;
         } catch (error) {
           const constraint = constraintOf(error);
           if (constraint === 'commands_pkey' && options.command) throw new DuplicateCommandError(options.command.commandId);
@@ -181,4 +194,38 @@ export function createPostgresEventStore(deps: { db: Executor; schemas?: EventSc
     toStoredEvent,
   };
   return store;
+}
+
+export type AppendNotifier = {
+  /** An append committed: make sure a notification goes out after it. */
+  poke(): void;
+};
+
+/**
+ * Sends the wake-up notification for appends, after their commit, at most one at a time: a poke while
+ * one is in flight asks for one more after it, so every append is followed by a notification sent
+ * after its commit, and a burst of appends costs a few notifications instead of one each. A
+ * notification lost to a crash between commit and NOTIFY only delays readers until their fallback poll.
+ */
+export function createAppendNotifier(db: Executor, onError: (error: unknown) => void = () => {}): AppendNotifier {
+  let inFlight = false;
+  let again = false;
+  const send = async () => {
+    inFlight = true;
+    do {
+      again = false;
+      try {
+        await db.rows(sql`select pg_notify(${EVENTS_CHANNEL}, '')`);
+      } catch (error) {
+        onError(error);
+      }
+    } while (again);
+    inFlight = false;
+  };
+  return {
+    poke() {
+      if (inFlight) again = true;
+      else void send();
+    },
+  };
 }

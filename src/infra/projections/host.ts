@@ -31,6 +31,8 @@ export type ProjectionHost = {
   stop(): Promise<void>;
   /** Names of the projections this process runs now. */
   held(): string[];
+  /** New events were appended (in this process): wake the runners held here. */
+  wake(): void;
 };
 
 export function createProjectionHost(options: ProjectionHostOptions): ProjectionHost {
@@ -122,5 +124,6 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
       await s?.release().catch(() => {});
     },
     held: () => [...held],
+    wake: wakeAll,
   };
 }

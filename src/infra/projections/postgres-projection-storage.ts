@@ -76,7 +76,8 @@ export function createProjectionStorage(database: Database, store: PostgresEvent
       return database.transaction(async (tx) => {
         const events = await store.readAllWith(tx, start, limit);
         const last = events.at(-1);
-        if (!last) return { kind: 'applied', read: 0, to: null } as const;
+        const pending = events.length < limit && (await hasPendingEvents(tx, last?.position ?? start));
+        if (!last) return { kind: 'applied', read: 0, to: null, pending } as const;
         const to = last.position;
         const moved =
           target === 'live'
@@ -92,7 +93,7 @@ export function createProjectionStorage(database: Database, store: PostgresEvent
         if (target === 'shadow') await useShadow(tx, name);
         await apply(events, tx);
         if (target === 'live') await notifyProgress(tx, name, to);
-        return { kind: 'applied', read: events.length, to } as const;
+        return { kind: 'applied', read: events.length, to, pending } as const;
       });
     },
 
@@ -164,6 +165,13 @@ export function createProjectionStorage(database: Database, store: PostgresEvent
       return row?.n ?? 0;
     },
   };
+}
+
+/** Committed events after `after` that the visibility rule still hides. */
+async function hasPendingEvents(tx: TxExecutor, after: Position): Promise<boolean> {
+  const [row] = await tx.rows<{ pending: boolean }>(sql`select exists(select 1 from events
+    where (transaction_id, global_position) > (${after.tx.toString()}::xid8, ${after.pos.toString()}::bigint)) as pending`);
+  return row?.pending === true;
 }
 
 /**

@@ -1,0 +1,304 @@
+// The projection guarantees of the projections issue: exactly-once effects across crashes, no event
+// skipped or repeated under out-of-order commits, recovery from a lost listener, poison events, and
+// blue/green rebuilds under load.
+import { sql } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Services } from '../../src/app.ts';
+import type { Projection } from '../../src/core/projection.ts';
+import { decodeToken, encodeToken, type Position } from '../../src/core/position.ts';
+import type { TxExecutor } from '../../src/infra/db/client.ts';
+import { createPostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
+import { orderEventSchemas } from '../../src/orders/events.ts';
+import { CUSTOMER_SUMMARY_VIEW_COLUMNS } from '../../src/orders/read-model.ts';
+import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
+import { address } from '../support/orders.ts';
+import { addItem, allEvents, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';
+
+const ALL = ['orders', 'customer_summaries'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Records every event it sees; the primary key turns a repeat into a failure. */
+const auditProjection: Projection<TxExecutor> = {
+  name: 'audit',
+  handles: new Set(['OrderCreated', 'OrderItemAdded', 'OrderCancelled', 'OrderShipped']),
+  tables: ['audit_events'],
+  async apply(events, tx) {
+    const rows = events.map((e) => ({ tx: e.position.tx.toString(), pos: e.position.pos.toString() }));
+    await tx.rows(sql`insert into audit_events (tx, pos)
+      select (r->>'tx')::xid8, (r->>'pos')::bigint from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r`);
+  },
+};
+
+describe(`projection guarantees on ${driverName}`, () => {
+  let t: TestDatabase;
+  let services: Services | undefined;
+  beforeAll(async () => {
+    t = await createTestDatabase({ poolMax: 45 });
+    await t.database.rows(sql`create table if not exists audit_events (tx xid8 not null, pos bigint primary key)`);
+  });
+  beforeEach(() => t.reset());
+  afterEach(async () => {
+    await services?.stop();
+    services = undefined;
+  });
+  afterAll(() => t.close());
+
+  const settled = async (s: Services, token: string, projections = ALL) => {
+    const { stale } = await s.tracker.waitFor(decodeToken(token), projections, 20_000);
+    expect(stale, `projections ${projections.join(', ')} reached ${token}`).toBe(false);
+  };
+
+  const headToken = async (s: Services) => encodeToken((await s.store.headPosition())!);
+
+  const expectSummariesMatchOrders = async () => {
+    // customer_summaries against the (separately verified) orders model.
+    const expected = await t.database.rows(sql`select customer_id as "customerId", count(*)::int as "orderCount",
+        (count(*) filter (where status = 'CANCELLED'))::int as "cancelledCount",
+        coalesce(sum(total_amount) filter (where status <> 'CANCELLED'), 0)::numeric(22,2)::text as "totalSpent"
+      from orders group by customer_id order by customer_id`);
+    const actual = await t.database.rows(sql`select customer_id as "customerId", order_count as "orderCount",
+        cancelled_count as "cancelledCount", total_spent::text as "totalSpent" from customer_summaries order by customer_id`);
+    expect(actual).toEqual(expected);
+  };
+
+  it('a crash between apply and commit leaves no double effect after the restart', async () => {
+    let crashes = 0;
+    services = await startServices(t.database, {
+      projections: (defaults) =>
+        defaults.map((p) => ({
+          ...p,
+          async apply(events, tx) {
+            await p.apply(events, tx);
+            // Every third batch dies after writing its read model, before the commit (as a killed
+            // process or a dropped connection would).
+            if (++crashes % 3 === 1) throw Object.assign(new Error('terminating connection'), { code: '57P01' });
+          },
+        })),
+    });
+    let last = '';
+    for (let i = 0; i < 10; i++) {
+      const order = await createOrder(services, { customerId: `c-${i % 3}` });
+      last = (await addItem(services, order.streamId)).consistencyToken;
+    }
+    await settled(services, last);
+    expect(crashes).toBeGreaterThan(3);
+    await expectOrdersMatchStore(t.database, services.store);
+    await expectSummariesMatchOrders();
+    const summaries = await t.database.rows<{ orderCount: number }>(sql`select ${CUSTOMER_SUMMARY_VIEW_COLUMNS} from customer_summaries`);
+    expect(summaries.reduce((n, s) => n + s.orderCount, 0)).toBe(10);
+  });
+
+  it('a poison event fails only its projection, with the error and position; resume applies it once after the fix', async () => {
+    let broken = true;
+    services = await startServices(t.database, {
+      projections: (defaults) =>
+        defaults.map((p) =>
+          p.name !== 'orders'
+            ? p
+            : {
+                ...p,
+                async apply(events, tx) {
+                  if (broken && events.some((e) => (e.data as { productId?: string }).productId === 'poison')) {
+                    throw new Error('cannot project a poison item');
+                  }
+                  await p.apply(events, tx);
+                },
+              },
+        ),
+    });
+    const order = await createOrder(services, { customerId: 'c-1' });
+    await addItem(services, order.streamId, 'fine-1');
+    const poison = await addItem(services, order.streamId, 'poison');
+    const after = await addItem(services, order.streamId, 'fine-2');
+    await settled(services, after.consistencyToken, ['customer_summaries']);
+
+    let status = (await services.admin.status()).find((s) => s.name === 'orders')!;
+    for (let i = 0; i < 100 && status.state !== 'FAILED'; i++) {
+      await sleep(50);
+      status = (await services.admin.status()).find((s) => s.name === 'orders')!;
+    }
+    expect(status.state).toBe('FAILED');
+    expect(status.lastError).toMatch(/OrderItemAdded at .*@3: cannot project a poison item/);
+    expect(status.errorPosition).toEqual(poison.position);
+    // The events before the poison one were applied; the other projection kept up.
+    expect(await services.queries.execute('order', { id: order.streamId }, {})).toMatchObject({ version: 2 });
+    const summaries = (await services.admin.status()).find((s) => s.name === 'customer_summaries')!;
+    expect(summaries).toMatchObject({ state: 'RUNNING', lagEvents: 0 });
+
+    broken = false;
+    await services.admin.resume('orders');
+    await settled(services, after.consistencyToken);
+    const fixed = await services.queries.execute('order', { id: order.streamId }, {});
+    expect(fixed?.items.map((i) => i.productId)).toEqual(['p-1', 'fine-1', 'poison', 'fine-2']);
+    expect((await services.admin.status()).find((s) => s.name === 'orders')).toMatchObject({ state: 'RUNNING', lastError: null });
+  });
+
+  it('a rebuild under writes and reads never serves an incomplete model, and ends equal to a fold from scratch', async () => {
+    services = await startServices(t.database, { projectionBatchSize: 20 });
+    const ids: string[] = [];
+    let last = '';
+    for (let i = 0; i < 120; i++) {
+      const o = await createOrder(services, { customerId: `c-${i % 7}` });
+      ids.push(o.streamId);
+      last = o.consistencyToken;
+    }
+    await settled(services, last);
+    const indexes = async () =>
+      (await t.database.rows<{ indexname: string }>(sql`select indexname from pg_indexes where schemaname = 'public' and tablename = 'orders' order by 1`)).map(
+        (r) => r.indexname,
+      );
+    const indexesBefore = await indexes();
+
+    let writing = true;
+    let reads = 0;
+    const writer = (async () => {
+      for (let i = 0; writing; i++) {
+        const o = await createOrder(services!, { customerId: `c-${i % 7}` });
+        ids.push(o.streamId);
+        await addItem(services!, ids[i % ids.length]!);
+        await new Promise((r) => setImmediate(r)); // PGlite answers in microtasks: let timers run
+      }
+    })();
+    const reader = (async () => {
+      let seen = 0;
+      while (writing) {
+        const [row] = await t.database.rows<{ n: number }>(sql`select count(*)::int as n from orders`);
+        // Never fewer orders than a read before: never an empty or half-built model.
+        expect(row!.n).toBeGreaterThanOrEqual(Math.max(seen, 120));
+        seen = row!.n;
+        reads++;
+        await sleep(5);
+      }
+    })();
+
+    await services.admin.rebuild('orders');
+    let state = 'REBUILDING';
+    const deadline = Date.now() + 30_000;
+    let sawRebuilding = false;
+    while (Date.now() < deadline) {
+      const s = (await services.admin.status()).find((x) => x.name === 'orders')!;
+      if (s.state === 'REBUILDING') sawRebuilding = true;
+      state = s.state;
+      if (s.state === 'RUNNING' && s.rebuildPosition === null) break;
+      await sleep(20);
+    }
+    writing = false;
+    await Promise.all([writer, reader]);
+    expect(sawRebuilding).toBe(true);
+    expect(state).toBe('RUNNING');
+    expect(reads).toBeGreaterThan(3);
+    await settled(services, await headToken(services));
+    await expectOrdersMatchStore(t.database, services.store);
+    expect(await indexes()).toEqual(indexesBefore);
+    const schemas = await t.database.rows(sql`select nspname from pg_namespace where nspname like 'converge_%'`);
+    expect(schemas).toEqual([]);
+  });
+
+  const concurrentWriters = async (writers: number, seconds: number) => {
+    const deadline = Date.now() + seconds * 1000;
+    let n = 0;
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        const streams: string[] = [];
+        while (Date.now() < deadline) {
+          const i = n++;
+          await t.database.transaction(async (tx) => {
+            const store = createPostgresEventStore({ db: tx, schemas: orderEventSchemas });
+            if (streams.length === 0 || i % 3 === 0) {
+              const orderId = `w${w}-${i}`;
+              streams.push(orderId);
+              await store.append(
+                orderId,
+                [{ type: 'OrderCreated', data: { orderId, customerId: `c-${w % 5}`, items: [{ productId: 'p', quantity: 1, unitPrice: '1.00' }], shippingAddress: address, createdAt: new Date().toISOString() } }],
+                { streamType: 'Order', expectedVersion: 'no_stream' },
+              );
+            } else {
+              const orderId = streams[i % streams.length]!;
+              await store.append(
+                orderId,
+                [{ type: 'OrderItemAdded', data: { orderId, productId: `p${i}`, quantity: 1, unitPrice: '0.10', addedAt: new Date().toISOString() } }],
+                { streamType: 'Order', expectedVersion: 'any' },
+              );
+            }
+            // Commit late, by a random delay, so that commits land out of position order.
+            await sleep(Math.random() * 15);
+          });
+        }
+      }),
+    );
+  };
+
+  const runs = onPostgres ? 10 : 1;
+  it(`${onPostgres ? 32 : 4} concurrent writers with randomly delayed commits: the read model equals the store, no event skipped or repeated (${runs} runs)`, async () => {
+    for (let run = 0; run < runs; run++) {
+      await t.reset();
+      services = await startServices(t.database, { projections: (d) => [...d, auditProjection], projectionBatchSize: 50 });
+      await concurrentWriters(onPostgres ? 32 : 4, onPostgres ? 1.5 : 1);
+      await settled(services, await headToken(services), [...ALL, 'audit']);
+      const events = await allEvents(services.store);
+      const audited = await t.database.rows<{ pos: string }>(sql`select pos::text as pos from audit_events order by audit_events.pos`);
+      const byPosition = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
+      expect(audited.map((r) => BigInt(r.pos)), `run ${run}`).toEqual(events.map((e) => e.position.pos).sort(byPosition));
+      expect(new Set(events.map((e) => e.position.pos)).size).toBe(events.length);
+      await expectOrdersMatchStore(t.database, services.store);
+      await expectSummariesMatchOrders();
+      expect((await services.admin.status()).every((s) => s.state === 'RUNNING')).toBe(true);
+      await services.stop();
+      services = undefined;
+    }
+  });
+
+  it.skipIf(!onPostgres)('the LISTEN connection killed while writes go on: progress resumes, nothing lost', async () => {
+    // A poll slower than the test: progress can only come from the re-connected listener.
+    services = await startServices(t.database, { projectionPollMs: 120_000 });
+    let last = '';
+    for (let round = 0; round < 3; round++) {
+      const writes = (async () => {
+        for (let i = 0; i < 20; i++) last = (await createOrder(services!, { customerId: `c-${i % 4}` })).consistencyToken;
+      })();
+      await sleep(20);
+      const killed = await t.database.rows<{ ok: boolean }>(sql`select pg_terminate_backend(pid) as ok from pg_stat_activity
+        where datname = current_database() and pid <> pg_backend_pid() and query ilike 'listen%'`);
+      expect(killed.length).toBeGreaterThan(0);
+      await writes;
+      await settled(services, last);
+    }
+    await expectOrdersMatchStore(t.database, services.store);
+    await expectSummariesMatchOrders();
+  });
+
+  it('waitFor is pushed: it resolves on the progress notification with no poll to help', async () => {
+    services = await startServices(t.database, { projectionPollMs: 120_000 });
+    const api = await startServices(t.database, { runProjections: false });
+    try {
+      const o = await createOrder(services);
+      const started = Date.now();
+      const { stale } = await api.tracker.waitFor(decodeToken(o.consistencyToken), ALL, 10_000);
+      expect(stale).toBe(false);
+      expect(Date.now() - started).toBeLessThan(2000);
+      await services.admin.pause('customer_summaries');
+      const p = await addItem(services, o.streamId);
+      expect(await api.tracker.waitFor(decodeToken(p.consistencyToken), ['customer_summaries'], 200)).toEqual({ stale: true });
+      expect(await api.tracker.waitFor(decodeToken(p.consistencyToken), ['orders'], 10_000)).toEqual({ stale: false });
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('reports lag while behind and resumes from a pause where it stopped', async () => {
+    services = await startServices(t.database);
+    await services.admin.pause('orders');
+    let token = '';
+    for (let i = 0; i < 5; i++) token = (await createOrder(services)).consistencyToken;
+    await settled(services, token, ['customer_summaries']);
+    const paused = (await services.admin.status()).find((s) => s.name === 'orders')!;
+    expect(paused).toMatchObject({ state: 'PAUSED', lagEvents: 5 });
+    await expect(services.admin.pause('nope')).rejects.toThrow(/No projection named nope/);
+    await expect(services.admin.resume('customer_summaries')).rejects.toThrow(/while it is RUNNING/);
+    await services.admin.resume('orders');
+    await settled(services, token);
+    expect((await services.admin.status()).find((s) => s.name === 'orders')).toMatchObject({ state: 'RUNNING', lagEvents: 0 });
+    const position: Position | null = (await services.admin.status())[0]!.position;
+    expect(position && encodeToken(position)).toBe(token);
+  });
+});
