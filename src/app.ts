@@ -1,5 +1,7 @@
-// The one composition root: opens nothing by itself, wires everything it is given. createServices builds
-// the command side, the query side, the projections and the consistency tracker on a database.
+// The one composition root. createServices wires the command side, the query side, the projections and
+// the consistency tracker on a database; buildApp opens the database and puts the HTTP server in front.
+import { sql } from 'drizzle-orm';
+import type { Config } from './config.ts';
 import { createCommandBus, type CommandBus } from './core/command-bus.ts';
 import type { CommandResult } from './core/command-handler.ts';
 import { consistencyMiddleware, createConsistencyTracker, type ConsistencyContext, type ConsistencyTracker } from './core/consistency.ts';
@@ -7,7 +9,10 @@ import { createKeyedLock } from './core/keyed-lock.ts';
 import type { Projection, ProjectionStatus } from './core/projection.ts';
 import type { RunnerLog } from './core/projection-runner.ts';
 import { createQueryBus, type QueryBus } from './core/query-bus.ts';
-import type { Database, TxExecutor } from './infra/db/client.ts';
+import { openDatabase, type Database, type TxExecutor } from './infra/db/client.ts';
+import { migrate, migrationsApplied } from './infra/db/migrate.ts';
+import { createHttpServer } from './infra/server/http.ts';
+import { createGraphQLHandler, GRAPHQL_PATH } from './graphql/yoga.ts';
 import { createAppendNotifier, createPostgresEventStore, type PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
 import { createProjectionAdmin, type ProjectionAdmin } from './infra/projections/admin.ts';
 import { createProjectionHost, type ProjectionHost } from './infra/projections/host.ts';
@@ -109,7 +114,76 @@ export function createServices(database: Database, options: ServicesOptions): Se
     },
     async stop() {
       await host?.stop();
-      await stopFeed?.();
+      // The connection may be gone already (that is often why we stop); nothing is left to undo then.
+      await stopFeed?.().catch(() => {});
+    },
+  };
+}
+
+export type Logger = {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+};
+
+export type App = {
+  services: Services;
+  /** The GraphQL handler as a fetch function (for tests and embedding). */
+  fetch: (request: Request) => Promise<Response>;
+  /** Listens on config.host:config.port; resolves to the GraphQL URL. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+};
+
+/** Opens the database, applies migrations, starts projections (where on) and builds the HTTP server. */
+export async function buildApp(config: Config, deps: { log: Logger }): Promise<App> {
+  const { log } = deps;
+  const database = await openDatabase(config.database);
+  try {
+    await migrate(database);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const services = createServices(database, {
+    runProjections: config.projections,
+    consistencyTimeoutMs: config.consistencyTimeoutMs,
+    log: {
+      info: (message, details) => log.info(details ?? {}, message),
+      error: (message, details) => log.error(details ?? {}, message),
+    },
+  });
+  const yoga = createGraphQLHandler({ services, graphiql: config.graphiql });
+  const http = createHttpServer({
+    yoga,
+    graphqlPath: GRAPHQL_PATH,
+    readiness: async () => {
+      const checks: Record<string, boolean | string> = {};
+      try {
+        checks.database = (await database.rows<{ ok: number }>(sql`select 1 as ok`))[0]?.ok === 1;
+        checks.migrations = await migrationsApplied(database);
+      } catch {
+        checks.database = false;
+      }
+      if (config.projections) checks.projections = services.host?.running() ?? false;
+      return { ready: Object.values(checks).every((v) => v === true), checks };
+    },
+  });
+  let started = false;
+  return {
+    services,
+    fetch: (request) => Promise.resolve(yoga.fetch(request)),
+    async start() {
+      await services.start();
+      started = true;
+      const address = await http.listen(config.port, config.host);
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${host}:${address.port}${GRAPHQL_PATH}`;
+    },
+    async stop() {
+      await http.close();
+      if (started) await services.stop();
+      await database.close();
     },
   };
 }

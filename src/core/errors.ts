@@ -6,21 +6,32 @@ export type Issue = { path: (string | number)[]; message: string };
 export abstract class ConvergeError extends Error {
   abstract readonly code: string;
   /** Extra public fields that go to `extensions` beside `code`. */
-  extensions(): Record<string, unknown> {
+  protected details(): Record<string, unknown> {
     return {};
+  }
+  /**
+   * What a client may see: `code` and the details. A property (not a method) on purpose: graphql-js
+   * copies `originalError.extensions` into the errors it wraps around one, e.g. for bad variables.
+   */
+  get extensions(): Record<string, unknown> {
+    return { code: this.code, ...this.details() };
   }
 }
 
 export class ValidationError extends ConvergeError {
   readonly code = 'BAD_USER_INPUT';
-  constructor(readonly issues: Issue[]) {
+  constructor(
+    readonly issues: Issue[],
+    message?: string,
+  ) {
     super(
-      issues.length === 0
+      message ??
+      (issues.length === 0
         ? 'Invalid input'
-        : `Invalid input: ${issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
+        : `Invalid input: ${issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`),
     );
   }
-  override extensions() {
+  protected override details() {
     return { issues: this.issues };
   }
 }
@@ -42,7 +53,7 @@ export class ConcurrencyConflictError extends ConvergeError {
   ) {
     super(`Stream ${streamId} is at version ${actualVersion}, expected ${expectedVersion === 'no_stream' ? 'no stream' : expectedVersion}`);
   }
-  override extensions() {
+  protected override details() {
     return { actualVersion: this.actualVersion };
   }
 }

@@ -1,5 +1,6 @@
 // Applies the drizzle-kit migrations in drizzle/ at start-up. Two processes starting at once take
 // turns on an advisory lock, so the second finds the work done.
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
@@ -23,4 +24,11 @@ export async function migrate(database: Database, migrationsFolder = MIGRATIONS_
   } finally {
     await session.release(); // ends the session, which releases the lock
   }
+}
+
+/** True when every migration in the journal is recorded as applied. */
+export async function migrationsApplied(database: Database, migrationsFolder = MIGRATIONS_FOLDER): Promise<boolean> {
+  const journal = JSON.parse(await readFile(`${migrationsFolder}/meta/_journal.json`, 'utf8')) as { entries: unknown[] };
+  const [row] = await database.rows<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+  return (row?.n ?? 0) >= journal.entries.length;
 }

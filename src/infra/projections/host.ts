@@ -33,6 +33,8 @@ export type ProjectionHost = {
   held(): string[];
   /** New events were appended (in this process): wake the runners held here. */
   wake(): void;
+  /** Started and not stopped: runs the projections whose locks it holds, tries for the others. */
+  running(): boolean;
 };
 
 export function createProjectionHost(options: ProjectionHostOptions): ProjectionHost {
@@ -125,5 +127,6 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
     },
     held: () => [...held],
     wake: wakeAll,
+    running: () => !stopped,
   };
 }

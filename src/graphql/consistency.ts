@@ -1,0 +1,14 @@
+// Read-your-writes for resolvers: a query context that waits for `after`, and the request-wide stale flag.
+import type { QueryContext } from '../app.ts';
+import type { Position } from '../core/position.ts';
+import type { GraphQLContext } from './context.ts';
+
+/** Runs `read` with a query context for `after`; a timed-out wait marks the whole response stale. */
+export async function readAfter<T>(ctx: GraphQLContext, after: Position | null | undefined, read: (q: QueryContext) => Promise<T>): Promise<T> {
+  const consistency = { after: after ?? undefined, stale: false };
+  try {
+    return await read({ consistency });
+  } finally {
+    if (consistency.stale) ctx.consistency.stale = true;
+  }
+}
