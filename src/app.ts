@@ -2,6 +2,7 @@
 // the consistency tracker on a database; buildApp opens the database and puts the HTTP server in front.
 import { sql } from 'drizzle-orm';
 import type { Config } from './config.ts';
+import type { Caller } from './core/caller.ts';
 import { createCommandBus, type CommandBus } from './core/command-bus.ts';
 import type { CommandResult } from './core/command-handler.ts';
 import { consistencyMiddleware, createConsistencyTracker, type ConsistencyContext, type ConsistencyTracker } from './core/consistency.ts';
@@ -12,6 +13,7 @@ import { createQueryBus, type QueryBus } from './core/query-bus.ts';
 import { openDatabase, type Database, type TxExecutor } from './infra/db/client.ts';
 import { migrate, migrationsApplied } from './infra/db/migrate.ts';
 import { createHttpServer } from './infra/server/http.ts';
+import { createAuthenticator } from './infra/auth/jwt.ts';
 import { createGraphQLHandler, GRAPHQL_PATH } from './graphql/yoga.ts';
 import { createAppendNotifier, createPostgresEventStore, type PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
 import { createProjectionAdmin, type ProjectionAdmin } from './infra/projections/admin.ts';
@@ -26,7 +28,7 @@ export type Queries = OrderQueries & {
   projections: { params: Record<string, never>; result: ProjectionStatus[] };
 };
 
-export type QueryContext = { consistency?: ConsistencyContext };
+export type QueryContext = { caller: Caller; consistency?: ConsistencyContext };
 
 export type Services = {
   database: Database;
@@ -78,9 +80,9 @@ export function createServices(database: Database, options: ServicesOptions): Se
   const queries = createQueryBus<Queries, QueryContext>({
     middleware: [consistencyMiddleware(tracker, options.consistencyTimeoutMs, ORDER_QUERY_PROJECTIONS)],
   });
-  registerOrderQueries(queries, database);
+  registerOrderQueries(queries, database, store);
   const admin = createProjectionAdmin(database, store, projectionNames);
-  queries.register('projections', () => admin.status());
+  queries.register('projections', (_params, { caller }) => admin.status(caller));
 
   host = options.runProjections
     ? createProjectionHost({
@@ -106,7 +108,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
     projectionNames,
     host,
     async start() {
-      await admin.status(); // makes sure every projection has its row
+      await admin.ensure(); // every projection has its row
       stopFeed = await startProgressFeed(database, tracker, (error) =>
         log?.error('progress notification failed', { error: String(error) }),
       );
@@ -153,9 +155,11 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
       error: (message, details) => log.error(details ?? {}, message),
     },
   });
-  const yoga = createGraphQLHandler({ services, graphiql: config.graphiql });
+  const auth = createAuthenticator(config.jwtSecret);
+  const yoga = createGraphQLHandler({ services, auth, graphiql: config.graphiql });
   const http = createHttpServer({
     yoga,
+    auth,
     graphqlPath: GRAPHQL_PATH,
     readiness: async () => {
       const checks: Record<string, boolean | string> = {};
@@ -174,9 +178,15 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     services,
     fetch: (request) => Promise.resolve(yoga.fetch(request)),
     async start() {
-      await services.start();
-      started = true;
+      // Listen first: a port in use fails the start before this process takes any projection lock.
       const address = await http.listen(config.port, config.host);
+      try {
+        await services.start();
+      } catch (error) {
+        await http.close();
+        throw error;
+      }
+      started = true;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       return `http://${host}:${address.port}${GRAPHQL_PATH}`;
     },

@@ -1,30 +1,34 @@
-// The environment of API.md, parsed once at start. A bad value stops start-up with one line naming it.
+// The environment (README, Configuration), parsed once at start. A bad value stops start-up with one line naming it.
 import { z } from 'zod';
 
 const onOff = z.enum(['on', 'off'], { message: 'must be "on" or "off"' });
-const port = z.coerce.number({ message: 'must be a port number' }).int('must be a port number').min(0).max(65535);
+const oneOf = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.enum(values, { message: `must be one of ${values.join(', ')}` });
+
+/** A whole number in [min, max], written in plain decimal digits (no "0x10", "1e3" or blanks). */
+const wholeNumber = (min: number, max: number, what = 'a whole number') =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be ${what} from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `must be ${what} from ${min} to ${max}`).max(max, `must be ${what} from ${min} to ${max}`));
 
 const schema = z
   .object({
-    PORT: port.default(4000),
-    HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
+    PORT: wholeNumber(0, 65535, 'a port number').default(4000),
+    HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
     DATABASE_URL: z
       .string()
       .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
       .optional(),
-    PGLITE_DIR: z.string().min(1, 'must not be empty').default('./.data/pglite'),
+    PGLITE_DIR: z.string().trim().min(1, 'must not be empty').default('./.data/pglite'),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit key)').optional(),
-    CONSISTENCY_TIMEOUT_MS: z.coerce
-      .number({ message: 'must be a number of milliseconds' })
-      .int('must be a whole number of milliseconds')
-      .min(0, 'must not be negative')
-      .max(600_000, 'must be at most 600000')
-      .default(5000),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    CONSISTENCY_TIMEOUT_MS: wholeNumber(0, 600_000, 'a number of milliseconds').default(5000),
+    LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    NODE_ENV: oneOf(['development', 'production', 'test']).default('development'),
     GRAPHIQL: onOff.optional(),
     PROJECTIONS: onOff.default('on'),
-    DB_POOL_MAX: z.coerce.number({ message: 'must be a number' }).int().min(1).max(1000).default(10),
+    DB_POOL_MAX: wholeNumber(1, 1000).default(10),
   })
   .transform((env) => ({
     port: env.PORT,

@@ -1,4 +1,5 @@
 // Messages are discriminated unions { type, data, metadata }: events past tense, commands imperative.
+import type { Caller } from './caller.ts';
 import type { Position } from './position.ts';
 
 export type Metadata = {
@@ -19,6 +20,8 @@ export type Event<Type extends string = string, Data = unknown> = Message<Type, 
 
 /** What every command carries besides its data: the caller, the clock, fresh ids, the concurrency wish. */
 export type CommandMetadata = Metadata & {
+  /** Who sends it; deciders check what this caller may do. */
+  caller: Caller;
   /** The time the command was received; deciders take time from here, never from the clock. */
   now: Date;
   /** A fresh unique id, for a command that creates something (a new stream's id). */

@@ -7,7 +7,7 @@ import type { GraphQLContext } from './context.ts';
 export async function readAfter<T>(ctx: GraphQLContext, after: Position | null | undefined, read: (q: QueryContext) => Promise<T>): Promise<T> {
   const consistency = { after: after ?? undefined, stale: false };
   try {
-    return await read({ consistency });
+    return await read({ caller: ctx.caller, consistency });
   } finally {
     if (consistency.stale) ctx.consistency.stale = true;
   }

@@ -1,10 +1,6 @@
 // What every resolver receives: the services, the caller, and the request's consistency outcome.
 import type { Services } from '../app.ts';
-
-export type Role = 'customer' | 'admin';
-
-/** The authenticated caller; in open development mode every caller is an admin. */
-export type Caller = { userId: string | null; roles: readonly Role[] };
+import type { Caller } from '../core/caller.ts';
 
 export type GraphQLContext = {
   services: Services;

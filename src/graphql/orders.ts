@@ -2,7 +2,6 @@
 // the orderChanged subscription. Resolvers only parse, dispatch and shape.
 import { Repeater } from 'graphql-yoga';
 import type { CommandResult } from '../core/command-handler.ts';
-import { NotFoundError } from '../core/errors.ts';
 import { parseOrderCommand } from '../orders/commands/parse.ts';
 import type { OrderCommand } from '../orders/decider.ts';
 import { ORDERS_PROJECTION } from '../orders/projections/orders.ts';
@@ -11,6 +10,7 @@ import type { CustomerSummaryView, OrderItemRow, OrderView } from '../orders/rea
 import type { Address } from '../orders/events.ts';
 import { builder } from './builder.ts';
 import { readAfter } from './consistency.ts';
+import { stopAtExpiry } from './expiry.ts';
 import type { GraphQLContext } from './context.ts';
 
 export const OrderStatusEnum = builder.enumType('OrderStatus', { values: ['PLACED', 'CANCELLED', 'SHIPPED'] as const });
@@ -148,7 +148,7 @@ const withoutNulls = (input: object) => Object.fromEntries(Object.entries(input)
 
 function dispatch(ctx: GraphQLContext, type: OrderCommand['type'], input: object) {
   const command = parseOrderCommand(type, withoutNulls(input), {
-    userId: ctx.caller.userId ?? undefined,
+    caller: ctx.caller,
     correlationId: ctx.requestId,
   });
   return ctx.services.commands.dispatch(command);
@@ -243,15 +243,15 @@ builder.subscriptionType({
 function orderChanges(ctx: GraphQLContext, id: string): AsyncIterable<OrderView> {
   const { services } = ctx;
   return new Repeater<OrderView>(async (push, stop) => {
-    // The event store is the truth about whether the order exists (the read model may lag).
-    const { version } = await services.store.readStream(id);
-    if (version === 0) throw new NotFoundError(`Order ${id} not found`);
-    let emitted = (await services.queries.execute('order', { id }, {}))?.version ?? 0;
+    // NOT_FOUND or FORBIDDEN before anything streams (asks the event store: the read model may lag).
+    await services.queries.execute('orderAccess', { id }, { caller: ctx.caller });
+    stopAtExpiry(ctx, stop);
+    let emitted = (await services.queries.execute('order', { id }, { caller: ctx.caller }))?.version ?? 0;
     // One read at a time; progress that arrives meanwhile is folded into one more read.
     let reading: Promise<void> | undefined;
     let again = false;
     const check = (): Promise<void> =>
-      services.queries.execute('order', { id }, {}).then(async (order) => {
+      services.queries.execute('order', { id }, { caller: ctx.caller }).then(async (order) => {
         if (order && order.version > emitted) {
           emitted = order.version;
           await push(order);

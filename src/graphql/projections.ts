@@ -5,6 +5,7 @@ import { encodeToken, isAtOrAfter, type Position } from '../core/position.ts';
 import type { ProjectionStatus } from '../core/projection.ts';
 import { builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
+import { stopAtExpiry } from './expiry.ts';
 
 const ProjectionStateEnum = builder.enumType('ProjectionState', { values: ['RUNNING', 'PAUSED', 'REBUILDING', 'FAILED'] as const });
 
@@ -40,7 +41,7 @@ builder.queryFields((t) => ({
   projections: t.field({
     type: [ProjectionStatusRef],
     description: 'Admin only.',
-    resolve: (_root, _args, ctx) => ctx.services.queries.execute('projections', {}, {}),
+    resolve: (_root, _args, ctx) => ctx.services.queries.execute('projections', {}, { caller: ctx.caller }),
   }),
 }));
 
@@ -49,19 +50,19 @@ builder.mutationFields((t) => ({
     type: ProjectionStatusRef,
     description: 'Admin only. Rebuilds blue/green: the old copy serves reads until the new one has caught up.',
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.services.admin.rebuild(name),
+    resolve: (_root, { name }, ctx) => ctx.services.admin.rebuild(name, ctx.caller),
   }),
   pauseProjection: t.field({
     type: ProjectionStatusRef,
     description: 'Admin only.',
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.services.admin.pause(name),
+    resolve: (_root, { name }, ctx) => ctx.services.admin.pause(name, ctx.caller),
   }),
   resumeProjection: t.field({
     type: ProjectionStatusRef,
     description: 'Admin only. Also restarts a FAILED projection at the event that failed.',
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.services.admin.resume(name),
+    resolve: (_root, { name }, ctx) => ctx.services.admin.resume(name, ctx.caller),
   }),
 }));
 
@@ -83,6 +84,7 @@ function projectionProgress(ctx: GraphQLContext, requested: string[] | undefined
   if (unknown.length > 0) throw new NotFoundError(`No projection named ${unknown.join(', ')}; there are ${projectionNames.join(', ')}`);
 
   return new Repeater<Progress>(async (push, stop) => {
+    stopAtExpiry(ctx, stop);
     const caughtUp = async (position: Position | null) => {
       if (until) return position !== null && isAtOrAfter(position, until);
       const head = await store.headPosition();

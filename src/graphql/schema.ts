@@ -5,11 +5,9 @@ import './scalars.ts';
 import './orders.ts';
 import './projections.ts';
 
-let schema: GraphQLSchema | undefined;
-
+/** A new schema object per call: each server gets its own, so no cache keyed by schema is shared. */
 export function buildSchema(): GraphQLSchema {
-  schema ??= builder.toSchema({ sortSchema: true });
-  return schema;
+  return builder.toSchema({ sortSchema: true });
 }
 
 export function printSortedSchema(): string {

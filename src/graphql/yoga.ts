@@ -6,6 +6,9 @@ import { createYoga, isAsyncIterable, type Plugin, type YogaServerInstance } fro
 import type { Services } from '../app.ts';
 import type { GraphQLContext } from './context.ts';
 import { maskError, withVariablePath } from './errors.ts';
+import { limitPlugins } from './limits.ts';
+import type { Authenticator } from '../infra/auth/jwt.ts';
+import type { Caller } from '../core/caller.ts';
 import type { Issue } from '../core/errors.ts';
 import { GraphQLError } from 'graphql';
 import { buildSchema } from './schema.ts';
@@ -39,6 +42,7 @@ query CustomerOrders($token: ConsistencyToken) {
 `;
 
 export type ServerContext = { req?: import('node:http').IncomingMessage };
+type WebSocketContext = { extra?: { caller?: Caller } };
 
 /** Adds `extensions.consistency = { stale: true }` when a read-your-writes wait timed out. */
 const useConsistencyExtension = (): Plugin<GraphQLContext> => ({
@@ -52,28 +56,40 @@ const useConsistencyExtension = (): Plugin<GraphQLContext> => ({
   },
 });
 
-/** BAD_USER_INPUT from a variable gets the variable's path into its issues (see withVariablePath). */
+/**
+ * A variable that does not coerce is bad user input, whoever refused it (graphql-js for an Int out of
+ * range, a scalar of ours for bad Money): BAD_USER_INPUT, with the variable's path in its issues.
+ */
 const useVariableIssuePaths = (): Plugin<GraphQLContext> => ({
   onResultProcess({ result, setResult }) {
     if (Array.isArray(result) || isAsyncIterable(result) || !result.errors?.length) return;
     let changed = false;
     const errors = result.errors.map((error) => {
-      const issues = error.extensions?.issues as Issue[] | undefined;
-      if (error.extensions?.code !== 'BAD_USER_INPUT' || !issues || !error.message.startsWith('Variable "$')) return error;
+      const code = error.extensions?.code;
+      if (!error.message.startsWith('Variable "$') || (code !== undefined && code !== 'BAD_USER_INPUT')) return error;
+      const reason = error.message.replace(/^Variable "\$[^"]+" (got invalid value .*?(at "[^"]+")?; )?/s, '');
+      const issues = (error.extensions?.issues as Issue[] | undefined) ?? [{ path: [], message: reason }];
       changed = true;
       return new GraphQLError(error.message, {
         nodes: error.nodes,
         source: error.source,
         positions: error.positions,
-        extensions: { ...error.extensions, issues: withVariablePath(error.message, issues) },
+        extensions: { ...error.extensions, code: 'BAD_USER_INPUT', issues: withVariablePath(error.message, issues) },
       });
     });
     if (changed) setResult({ ...result, errors });
   },
 });
 
-export function createGraphQLHandler(options: { services: Services; graphiql: boolean }): YogaServerInstance<ServerContext, GraphQLContext> {
-  const { services } = options;
+export type GraphQLHandlerOptions = {
+  services: Services;
+  auth: Authenticator;
+  /** GraphiQL, introspection and field suggestions, together. */
+  graphiql: boolean;
+};
+
+export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServerInstance<ServerContext, GraphQLContext> {
+  const { services, auth } = options;
   return createYoga<ServerContext, GraphQLContext>({
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
@@ -82,13 +98,13 @@ export function createGraphQLHandler(options: { services: Services; graphiql: bo
     maskedErrors: { maskError },
     graphiql: options.graphiql ? { title: 'Converge', defaultQuery: GRAPHIQL_EXAMPLE, subscriptionsProtocol: 'WS' } : false,
     renderGraphiQL,
-    context: () => ({
+    context: async (initial) => ({
       services,
-      // Open development mode: every caller is an admin (authentication comes with JWT_SECRET).
-      caller: { userId: null, roles: ['admin'] },
+      // Over WebSocket the caller was authenticated once, at connection_init (see websocket.ts).
+      caller: (initial as WebSocketContext).extra?.caller ?? (await auth.authenticate(initial.request?.headers.get('authorization'))),
       requestId: randomUUID(),
       consistency: { stale: false },
     }),
-    plugins: [useConsistencyExtension(), useVariableIssuePaths()],
+    plugins: [...limitPlugins({ introspection: options.graphiql }), useConsistencyExtension(), useVariableIssuePaths()],
   });
 }

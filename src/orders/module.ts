@@ -1,6 +1,8 @@
 // Registers the Orders domain on the buses and lists its projections. Everything it needs arrives as
 // arguments (see app.ts).
+import type { Caller } from '../core/caller.ts';
 import type { CommandBus } from '../core/command-bus.ts';
+import type { EventStore } from '../core/event-store.ts';
 import { createDeciderHandler, type CommandHandlerDeps, type CommandResult } from '../core/command-handler.ts';
 import type { Projection } from '../core/projection.ts';
 import type { QueryBus } from '../core/query-bus.ts';
@@ -12,6 +14,7 @@ import { createOrdersProjection } from './projections/orders.ts';
 import { customerOrdersQuery } from './queries/customer-orders.ts';
 import { customerSummaryQuery } from './queries/customer-summary.ts';
 import type { OrderQueries } from './queries/index.ts';
+import { orderAccessQuery } from './queries/order-access.ts';
 import { orderQuery } from './queries/order.ts';
 import { searchOrdersQuery } from './queries/search-orders.ts';
 
@@ -30,15 +33,22 @@ export function registerOrderCommands(bus: CommandBus<OrderCommand, CommandResul
   for (const type of ORDER_COMMAND_TYPES) bus.register(type, handle);
 }
 
-export function registerOrderQueries<Ctx>(bus: QueryBus<OrderQueries, Ctx>, db: Executor): void {
+/** Every Orders query is answered for a caller, and each handler checks what that caller may see. */
+export function registerOrderQueries<Ctx extends { caller: Caller }>(
+  bus: QueryBus<OrderQueries, Ctx>,
+  db: Executor,
+  store: EventStore,
+): void {
   const order = orderQuery(db);
   const customerOrders = customerOrdersQuery(db);
   const searchOrders = searchOrdersQuery(db);
   const customerSummary = customerSummaryQuery(db);
-  bus.register('order', (params) => order(params));
-  bus.register('customerOrders', (params) => customerOrders(params));
-  bus.register('searchOrders', (params) => searchOrders(params));
-  bus.register('customerSummary', (params) => customerSummary(params));
+  bus.register('order', (params, ctx) => order(params, ctx.caller));
+  bus.register('customerOrders', (params, ctx) => customerOrders(params, ctx.caller));
+  bus.register('searchOrders', (params, ctx) => searchOrders(params, ctx.caller));
+  bus.register('customerSummary', (params, ctx) => customerSummary(params, ctx.caller));
+  const orderAccess = orderAccessQuery(store);
+  bus.register('orderAccess', (params, ctx) => orderAccess(params, ctx.caller));
 }
 
 export function orderProjections(): Projection<TxExecutor>[] {

@@ -4,7 +4,7 @@ import { ConcurrencyConflictError } from '../../src/core/errors.ts';
 import { DuplicateCommandError, type NewEvent } from '../../src/core/event-store.ts';
 import { decodeToken, encodeToken, START } from '../../src/core/position.ts';
 import { createAppendNotifier, createPostgresEventStore, EVENTS_CHANNEL, type PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
-import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, driverName, onPostgres, settle, type TestDatabase } from '../support/db.ts';
 
 const ev = (n: number): NewEvent => ({ type: 'Happened', data: { n } });
 const opts = (expectedVersion: 'any' | 'no_stream' | number) => ({ streamType: 'Test', expectedVersion });
@@ -77,12 +77,14 @@ describe(`event store on ${driverName}`, () => {
     const error = await store.append('t', [ev(2)], { ...opts('no_stream'), command }).catch((e) => e);
     expect(error).toBeInstanceOf(DuplicateCommandError);
     expect((await store.readStream('t')).version).toBe(0);
+    await settle(t.database);
     expect(await store.readAll(START, 100)).toHaveLength(1);
   });
 
   it('reads all in global order, in batches, and knows its head', async () => {
     expect(await store.headPosition()).toBeNull();
     for (let i = 0; i < 5; i++) await store.append(`s${i % 2}`, [ev(i)], opts('any'));
+    await settle(t.database);
     const first = await store.readAll(START, 3);
     const rest = await store.readAll(first.at(-1)!.position, 100);
     const all = [...first, ...rest];
@@ -97,6 +99,7 @@ describe(`event store on ${driverName}`, () => {
     await t.database.rows(sql.raw(`alter table events alter column global_position restart with ${big}`));
     const a = await store.append('s', [ev(1)], opts('any'));
     const b = await store.append('s', [ev(2)], opts('any'));
+    await settle(t.database);
     expect(a.position.pos).toBe(big);
     expect(b.position.pos).toBe(big + 1n);
     expect(decodeToken(encodeToken(b.position))).toEqual(b.position);
@@ -172,6 +175,7 @@ describe(`event store on ${driverName}`, () => {
       })
       .catch(() => {});
     await store.append('s', [ev(2)], opts('any'));
+    await settle(t.database);
     const all = await store.readAll(START, 100);
     expect(all.map((e) => (e.data as { n: number }).n)).toEqual([0, 2]);
   });
@@ -203,6 +207,7 @@ describe(`event store on ${driverName}`, () => {
 
     it('an append that took its position first but commits last is invisible until it commits, then read in order', async () => {
       await store.append('fast', [ev(0)], opts('any'));
+      await settle(t.database);
       const checkpoint = (await store.readAll(START, 100)).at(-1)!.position;
       const slow = await holdAppend(1, true);
       const fast = await store.append('fast', [ev(2)], opts('any'));
@@ -211,6 +216,7 @@ describe(`event store on ${driverName}`, () => {
       // The fast one has committed, but reading it now would let the slow one land behind the checkpoint.
       expect(await store.readAll(checkpoint, 100)).toEqual([]);
       await slow.finish();
+      await settle(t.database);
       const after = await store.readAll(checkpoint, 100);
       expect(after.map((e) => (e.data as { n: number }).n)).toEqual([1, 2]);
       expect(after[0]!.position.pos < fast.position.pos).toBe(true);
@@ -218,10 +224,12 @@ describe(`event store on ${driverName}`, () => {
 
     it('a rolled-back concurrent append releases read-all as soon as it ends', async () => {
       await store.append('fast', [ev(0)], opts('any'));
+      await settle(t.database);
       const slow = await holdAppend(1, false);
       await store.append('fast', [ev(2)], opts('any'));
       expect((await store.readAll(START, 100)).map((e) => (e.data as { n: number }).n)).toEqual([0]);
       await slow.finish();
+      await settle(t.database);
       expect((await store.readAll(START, 100)).map((e) => (e.data as { n: number }).n)).toEqual([0, 2]);
     });
   });

@@ -2,6 +2,7 @@
 // skipped or repeated under out-of-order commits, recovery from a lost listener, poison events, and
 // blue/green rebuilds under load.
 import { sql } from 'drizzle-orm';
+import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app.ts';
 import type { Projection } from '../../src/core/projection.ts';
@@ -14,6 +15,7 @@ import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '.
 import { address } from '../support/orders.ts';
 import { addItem, allEvents, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';
 
+const sys = { caller: SYSTEM_CALLER };
 const ALL = ['orders', 'customer_summaries'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -112,25 +114,25 @@ describe(`projection guarantees on ${driverName}`, () => {
     const after = await addItem(services, order.streamId, 'fine-2');
     await settled(services, after.consistencyToken, ['customer_summaries']);
 
-    let status = (await services.admin.status()).find((s) => s.name === 'orders')!;
+    let status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')!;
     for (let i = 0; i < 100 && status.state !== 'FAILED'; i++) {
       await sleep(50);
-      status = (await services.admin.status()).find((s) => s.name === 'orders')!;
+      status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')!;
     }
     expect(status.state).toBe('FAILED');
     expect(status.lastError).toMatch(/OrderItemAdded at .*@3: cannot project a poison item/);
     expect(status.errorPosition).toEqual(poison.position);
     // The events before the poison one were applied; the other projection kept up.
-    expect(await services.queries.execute('order', { id: order.streamId }, {})).toMatchObject({ version: 2 });
-    const summaries = (await services.admin.status()).find((s) => s.name === 'customer_summaries')!;
+    expect(await services.queries.execute('order', { id: order.streamId }, sys)).toMatchObject({ version: 2 });
+    const summaries = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'customer_summaries')!;
     expect(summaries).toMatchObject({ state: 'RUNNING', lagEvents: 0 });
 
     broken = false;
-    await services.admin.resume('orders');
+    await services.admin.resume('orders', SYSTEM_CALLER);
     await settled(services, after.consistencyToken);
-    const fixed = await services.queries.execute('order', { id: order.streamId }, {});
+    const fixed = await services.queries.execute('order', { id: order.streamId }, sys);
     expect(fixed?.items.map((i) => i.productId)).toEqual(['p-1', 'fine-1', 'poison', 'fine-2']);
-    expect((await services.admin.status()).find((s) => s.name === 'orders')).toMatchObject({ state: 'RUNNING', lastError: null });
+    expect((await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')).toMatchObject({ state: 'RUNNING', lastError: null });
   });
 
   it('a rebuild under writes and reads never serves an incomplete model, and ends equal to a fold from scratch', async () => {
@@ -171,12 +173,12 @@ describe(`projection guarantees on ${driverName}`, () => {
       }
     })();
 
-    await services.admin.rebuild('orders');
+    await services.admin.rebuild('orders', SYSTEM_CALLER);
     let state = 'REBUILDING';
     const deadline = Date.now() + 30_000;
     let sawRebuilding = false;
     while (Date.now() < deadline) {
-      const s = (await services.admin.status()).find((x) => x.name === 'orders')!;
+      const s = (await services.admin.status(SYSTEM_CALLER)).find((x) => x.name === 'orders')!;
       if (s.state === 'REBUILDING') sawRebuilding = true;
       state = s.state;
       if (s.state === 'RUNNING' && s.rebuildPosition === null) break;
@@ -242,7 +244,7 @@ describe(`projection guarantees on ${driverName}`, () => {
       expect(new Set(events.map((e) => e.position.pos)).size).toBe(events.length);
       await expectOrdersMatchStore(t.database, services.store);
       await expectSummariesMatchOrders();
-      expect((await services.admin.status()).every((s) => s.state === 'RUNNING')).toBe(true);
+      expect((await services.admin.status(SYSTEM_CALLER)).every((s) => s.state === 'RUNNING')).toBe(true);
       await services.stop();
       services = undefined;
     }
@@ -276,7 +278,7 @@ describe(`projection guarantees on ${driverName}`, () => {
       const { stale } = await api.tracker.waitFor(decodeToken(o.consistencyToken), ALL, 10_000);
       expect(stale).toBe(false);
       expect(Date.now() - started).toBeLessThan(2000);
-      await services.admin.pause('customer_summaries');
+      await services.admin.pause('customer_summaries', SYSTEM_CALLER);
       const p = await addItem(services, o.streamId);
       expect(await api.tracker.waitFor(decodeToken(p.consistencyToken), ['customer_summaries'], 200)).toEqual({ stale: true });
       expect(await api.tracker.waitFor(decodeToken(p.consistencyToken), ['orders'], 10_000)).toEqual({ stale: false });
@@ -287,18 +289,18 @@ describe(`projection guarantees on ${driverName}`, () => {
 
   it('reports lag while behind and resumes from a pause where it stopped', async () => {
     services = await startServices(t.database);
-    await services.admin.pause('orders');
+    await services.admin.pause('orders', SYSTEM_CALLER);
     let token = '';
     for (let i = 0; i < 5; i++) token = (await createOrder(services)).consistencyToken;
     await settled(services, token, ['customer_summaries']);
-    const paused = (await services.admin.status()).find((s) => s.name === 'orders')!;
+    const paused = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')!;
     expect(paused).toMatchObject({ state: 'PAUSED', lagEvents: 5 });
-    await expect(services.admin.pause('nope')).rejects.toThrow(/No projection named nope/);
-    await expect(services.admin.resume('customer_summaries')).rejects.toThrow(/while it is RUNNING/);
-    await services.admin.resume('orders');
+    await expect(services.admin.pause('nope', SYSTEM_CALLER)).rejects.toThrow(/No projection named nope/);
+    await expect(services.admin.resume('customer_summaries', SYSTEM_CALLER)).rejects.toThrow(/while it is RUNNING/);
+    await services.admin.resume('orders', SYSTEM_CALLER);
     await settled(services, token);
-    expect((await services.admin.status()).find((s) => s.name === 'orders')).toMatchObject({ state: 'RUNNING', lagEvents: 0 });
-    const position: Position | null = (await services.admin.status())[0]!.position;
+    expect((await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')).toMatchObject({ state: 'RUNNING', lagEvents: 0 });
+    const position: Position | null = (await services.admin.status(SYSTEM_CALLER))[0]!.position;
     expect(position && encodeToken(position)).toBe(token);
   });
 });

@@ -1,3 +1,4 @@
+import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app.ts';
 import { decodeToken } from '../../src/core/position.ts';
@@ -5,6 +6,7 @@ import { createTestDatabase, driverName, type TestDatabase } from '../support/db
 import { command } from '../support/orders.ts';
 import { addItem, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';
 
+const sys = { caller: SYSTEM_CALLER };
 const ALL = ['orders', 'customer_summaries'];
 
 describe(`projections on ${driverName}`, () => {
@@ -32,7 +34,7 @@ describe(`projections on ${driverName}`, () => {
     const last = await services.commands.dispatch(command('CancelOrder', { orderId: b.streamId, reason: 'no longer needed' }));
     await settle(last.consistencyToken);
 
-    const order = await services.queries.execute('order', { id: a.streamId }, {});
+    const order = await services.queries.execute('order', { id: a.streamId }, sys);
     expect(order).toMatchObject({
       id: a.streamId,
       customerId: 'c-1',
@@ -45,30 +47,30 @@ describe(`projections on ${driverName}`, () => {
         { productId: 'p-3', quantity: 1, unitPrice: '0.20', lineTotal: '0.20' },
       ],
     });
-    expect(await services.queries.execute('order', { id: 'nope' }, {})).toBeNull();
+    expect(await services.queries.execute('order', { id: 'nope' }, sys)).toBeNull();
 
-    const page = await services.queries.execute('customerOrders', { customerId: 'c-1' }, {});
+    const page = await services.queries.execute('customerOrders', { customerId: 'c-1' }, sys);
     expect(page).toMatchObject({ total: 2, page: 1, pageSize: 20, totalPages: 1 });
-    const cancelled = await services.queries.execute('customerOrders', { customerId: 'c-1', status: 'CANCELLED' }, {});
+    const cancelled = await services.queries.execute('customerOrders', { customerId: 'c-1', status: 'CANCELLED' }, sys);
     expect(cancelled.items.map((o) => [o.id, o.status, o.cancelReason])).toEqual([[b.streamId, 'CANCELLED', 'no longer needed']]);
 
-    expect(await services.queries.execute('customerSummary', { customerId: 'c-1' }, {})).toEqual({
+    expect(await services.queries.execute('customerSummary', { customerId: 'c-1' }, sys)).toEqual({
       customerId: 'c-1',
       orderCount: 2,
       cancelledCount: 1,
       totalSpent: '20.18',
       lastOrderAt: expect.stringMatching(/Z$/),
     });
-    expect(await services.queries.execute('customerSummary', { customerId: 'c-2' }, {})).toBeNull();
+    expect(await services.queries.execute('customerSummary', { customerId: 'c-2' }, sys)).toBeNull();
 
-    const found = await services.queries.execute('searchOrders', { query: 'P-3' }, {});
+    const found = await services.queries.execute('searchOrders', { query: 'P-3' }, sys);
     expect(found.items.map((o) => o.id)).toEqual([a.streamId]);
-    const byCity = await services.queries.execute('searchOrders', { query: 'berl', sortBy: 'TOTAL_AMOUNT', sortOrder: 'ASC' }, {});
+    const byCity = await services.queries.execute('searchOrders', { query: 'berl', sortBy: 'TOTAL_AMOUNT', sortOrder: 'ASC' }, sys);
     expect(byCity.items.map((o) => o.id)).toEqual([b.streamId, a.streamId]);
-    expect((await services.queries.execute('searchOrders', { query: '%' }, {})).total).toBe(0);
+    expect((await services.queries.execute('searchOrders', { query: '%' }, sys)).total).toBe(0);
 
     await expectOrdersMatchStore(t.database, services.store);
-    const statuses = await services.queries.execute('projections', {}, {});
+    const statuses = await services.queries.execute('projections', {}, sys);
     expect(statuses.map((s) => [s.name, s.state, s.lagEvents])).toEqual([
       ['orders', 'RUNNING', 0],
       ['customer_summaries', 'RUNNING', 0],
@@ -77,13 +79,13 @@ describe(`projections on ${driverName}`, () => {
 
   it('waits for `after` on the projection behind the query, and answers stale on timeout', async () => {
     const a = await createOrder(services);
-    const context = { consistency: { after: decodeToken(a.consistencyToken), stale: false } };
+    const context = { caller: SYSTEM_CALLER, consistency: { after: decodeToken(a.consistencyToken), stale: false } };
     expect(await services.queries.execute('order', { id: a.streamId }, context)).toMatchObject({ version: 1 });
     expect(context.consistency.stale).toBe(false);
 
-    await services.admin.pause('orders');
+    await services.admin.pause('orders', SYSTEM_CALLER);
     const b = await addItem(services, a.streamId);
-    const late = { consistency: { after: decodeToken(b.consistencyToken), stale: false } };
+    const late = { caller: SYSTEM_CALLER, consistency: { after: decodeToken(b.consistencyToken), stale: false } };
     const started = Date.now();
     // An API-only process (projections off) with a short timeout, fed by progress notifications.
     const api = await startServices(t.database, { runProjections: false, consistencyTimeoutMs: 300 });
@@ -91,8 +93,8 @@ describe(`projections on ${driverName}`, () => {
       expect(await api.queries.execute('order', { id: a.streamId }, late)).toMatchObject({ version: 1 });
       expect(late.consistency.stale).toBe(true);
       expect(Date.now() - started).toBeLessThan(5000);
-      await services.admin.resume('orders');
-      const fresh = { consistency: { after: decodeToken(b.consistencyToken), stale: false } };
+      await services.admin.resume('orders', SYSTEM_CALLER);
+      const fresh = { caller: SYSTEM_CALLER, consistency: { after: decodeToken(b.consistencyToken), stale: false } };
       expect(await api.queries.execute('order', { id: a.streamId }, fresh)).toMatchObject({ version: 2 });
       expect(fresh.consistency.stale).toBe(false);
     } finally {

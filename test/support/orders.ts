@@ -1,4 +1,5 @@
 // Builders for Order commands and events in tests.
+import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import type { CommandMetadata } from '../../src/core/messages.ts';
 import { parseOrderCommand, type CommandContext } from '../../src/orders/commands/parse.ts';
 import type { OrderCommand } from '../../src/orders/decider.ts';
@@ -17,12 +18,13 @@ export const createOrderInput = (overrides: Record<string, unknown> = {}) => ({
 export function command<T extends OrderCommand['type']>(
   type: T,
   input: Record<string, unknown>,
-  context: CommandContext = {},
+  context: Partial<CommandContext> = {},
 ): Extract<OrderCommand, { type: T }> {
-  return parseOrderCommand(type, input, { now: NOW, ...context });
+  return parseOrderCommand(type, input, { caller: SYSTEM_CALLER, now: NOW, ...context });
 }
 
 export const meta = (overrides: Partial<CommandMetadata> = {}): CommandMetadata => ({
+  caller: SYSTEM_CALLER,
   now: NOW,
   newId: 'order-1',
   ...overrides,

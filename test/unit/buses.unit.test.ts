@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { createCommandBus } from '../../src/core/command-bus.ts';
 import { createKeyedLock } from '../../src/core/keyed-lock.ts';
 import type { Command } from '../../src/core/messages.ts';
@@ -6,7 +7,7 @@ import { createQueryBus } from '../../src/core/query-bus.ts';
 
 type Ping = Command<'Ping', { n: number }>;
 type Pong = Command<'Pong', { s: string }>;
-const metadata = { now: new Date(0), newId: 'x' };
+const metadata = { caller: SYSTEM_CALLER, now: new Date(0), newId: 'x' };
 
 describe('command bus', () => {
   it('dispatches by type through the middleware, outermost first', async () => {

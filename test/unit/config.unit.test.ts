@@ -28,7 +28,13 @@ describe('config', () => {
   it('refuses a bad value with one line naming the variable', () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{ PORT: 'abc' }, /^PORT: /],
-      [{ PORT: '70000' }, /^PORT: /],
+      [{ PORT: '70000' }, /^PORT: must be a port number from 0 to 65535/],
+      [{ PORT: ' ' }, /^PORT: /],
+      [{ PORT: '0x10' }, /^PORT: /],
+      [{ PORT: '1e3' }, /^PORT: /],
+      [{ DB_POOL_MAX: '0' }, /^DB_POOL_MAX: must be a whole number from 1 to 1000/],
+      [{ DB_POOL_MAX: '1.5' }, /^DB_POOL_MAX: /],
+      [{ NODE_ENV: 'staging' }, /^NODE_ENV: must be one of development, production, test/],
       [{ CONSISTENCY_TIMEOUT_MS: '-1' }, /^CONSISTENCY_TIMEOUT_MS: /],
       [{ PROJECTIONS: 'maybe' }, /^PROJECTIONS: must be "on" or "off"/],
       [{ GRAPHIQL: 'yes' }, /^GRAPHIQL: /],

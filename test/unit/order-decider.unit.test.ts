@@ -1,5 +1,5 @@
-import { describe, it } from 'vitest';
-import { NotFoundError, RuleViolationError, ValidationError } from '../../src/core/errors.ts';
+import { describe, expect, it } from 'vitest';
+import { ForbiddenError, NotFoundError, RuleViolationError, ValidationError } from '../../src/core/errors.ts';
 import { orderDecider } from '../../src/orders/decider.ts';
 import type { OrderEvent } from '../../src/orders/events.ts';
 import { deciderSpec } from '../support/decider-spec.ts';
@@ -104,5 +104,32 @@ describe('ShipOrder', () => {
 
   it('given a shipped order, is a rule violation', () => {
     spec.given([created, shipped]).when(ship()).thenThrows(RuleViolationError, /SHIPPED/);
+  });
+});
+
+describe('who may command an order', () => {
+  const alice = { userId: 'customer-1', roles: ['customer'] as const };
+  const bob = { userId: 'customer-2', roles: ['customer'] as const };
+  const admin = { userId: 'ops', roles: ['admin'] as const };
+
+  it('a customer creates orders only for itself', () => {
+    spec.given([]).when(command('CreateOrder', createOrderInput(), { newId: orderId, caller: alice })).then([created]);
+    spec.given([]).when(command('CreateOrder', createOrderInput(), { newId: orderId, caller: bob })).thenThrows(ForbiddenError);
+  });
+
+  it('a customer changes only its own orders; an admin any', () => {
+    for (const [type, input] of [
+      ['AddOrderItem', { orderId, productId: 'p-2', quantity: 1, unitPrice: 1 }],
+      ['CancelOrder', { orderId, reason: 'changed my mind' }],
+      ['ShipOrder', { orderId }],
+    ] as const) {
+      spec.given([created]).when(command(type, input, { caller: bob })).thenThrows(ForbiddenError, /order-1/);
+      expect(() => orderDecider.decide(command(type, input, { caller: alice }), orderDecider.evolve(orderDecider.initialState(), created))).not.toThrow();
+      expect(() => orderDecider.decide(command(type, input, { caller: admin }), orderDecider.evolve(orderDecider.initialState(), created))).not.toThrow();
+    }
+  });
+
+  it('an unknown order is NOT_FOUND whoever asks', () => {
+    spec.given([]).when(command('ShipOrder', { orderId }, { caller: bob })).thenThrows(NotFoundError);
   });
 });

@@ -1,7 +1,8 @@
 // Opens the database: PGlite (embedded, the default) or PostgreSQL through postgres.js when a URL is
 // given. Both come out as the same drizzle type plus the few things drizzle does not cover:
 // prepared fast-path queries, LISTEN, and a dedicated session for advisory locks.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import type { SQL } from 'drizzle-orm';
@@ -103,9 +104,55 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
   };
 }
 
+/** Thrown when another live process has the PGlite data directory open. */
+export class DataDirectoryInUseError extends Error {}
+
+/**
+ * PGlite is one process's database: a second process on the same directory would keep its own copy in
+ * memory and overwrite the other's writes. A lock file with our pid keeps it out (a stale one, whose
+ * process is gone, is taken over).
+ */
+function lockDataDirectory(dir: string): () => void {
+  const file = join(dir, 'converge.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number(readFileSync(file, 'utf8'));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new DataDirectoryInUseError(`PGLITE_DIR ${dir} is in use by process ${pid}; stop it or choose another PGLITE_DIR`);
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new DataDirectoryInUseError(`PGLITE_DIR ${dir} could not be locked`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function openPglite(dir: string): Promise<Database> {
-  if (dir !== 'memory://' && !dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
-  const client = await PGlite.create(dir, { extensions: { pg_trgm } });
+  const inMemory = dir.startsWith('memory://');
+  let unlock = () => {};
+  if (!inMemory) {
+    mkdirSync(dir, { recursive: true });
+    unlock = lockDataDirectory(dir);
+  }
+  let client: PGlite;
+  try {
+    client = await PGlite.create(dir, { extensions: { pg_trgm } });
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   await client.exec(`SET TIME ZONE 'UTC'`);
   const db = drizzlePglite({ client }) as unknown as Db;
   const rows = async <T>(query: SQL) => {
@@ -131,7 +178,11 @@ async function openPglite(dir: string): Promise<Database> {
     async close() {
       if (closed) return;
       closed = true;
-      await client.close();
+      try {
+        await client.close();
+      } finally {
+        unlock();
+      }
     },
   };
 }

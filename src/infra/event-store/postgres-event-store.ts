@@ -24,6 +24,9 @@ import type { Executor } from '../db/client.ts';
 
 export const EVENTS_CHANNEL = 'converge_events';
 
+/** How often an `any` append tries for the next version number before it gives up. */
+const ANY_ATTEMPTS = 100;
+
 type EventRow = {
   stream_id: string;
   stream_type: string;
@@ -146,7 +149,12 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
           const constraint = constraintOf(error);
           if (constraint === 'commands_pkey' && options.command) throw new DuplicateCommandError(options.command.commandId);
           if (constraint === 'events_stream_version_key') {
-            if (options.expectedVersion === 'any' && attempt < 10) continue;
+            // `any` only lost a race for the next version number: take the one after, with a little
+            // jitter so that a crowd of writers spreads out.
+            if (options.expectedVersion === 'any' && attempt < ANY_ATTEMPTS) {
+              await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));
+              continue;
+            }
             const expected = options.expectedVersion === 'any' ? 0 : options.expectedVersion;
             throw new ConcurrencyConflictError(streamId, expected, await streamVersion(streamId));
           }

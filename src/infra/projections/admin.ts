@@ -1,17 +1,21 @@
 // Projection status and the admin operations (pause, resume, rebuild). Any process may call these: they
 // change the projection's row and notify the process that runs it.
 import { sql } from 'drizzle-orm';
+import { assertAdmin, type Caller } from '../../core/caller.ts';
 import { NotFoundError, RuleViolationError } from '../../core/errors.ts';
 import type { ProjectionStatus } from '../../core/projection.ts';
 import type { Database } from '../db/client.ts';
 import { createProjectionStorage, CONTROL_CHANNEL, loadProjectionRecords } from './postgres-projection-storage.ts';
 import type { PostgresEventStore } from '../event-store/postgres-event-store.ts';
 
+/** Every operation takes its caller: only an admin may see or change projections. */
 export type ProjectionAdmin = {
-  status(): Promise<ProjectionStatus[]>;
-  pause(name: string): Promise<ProjectionStatus>;
-  resume(name: string): Promise<ProjectionStatus>;
-  rebuild(name: string): Promise<ProjectionStatus>;
+  status(caller: Caller): Promise<ProjectionStatus[]>;
+  pause(name: string, caller: Caller): Promise<ProjectionStatus>;
+  resume(name: string, caller: Caller): Promise<ProjectionStatus>;
+  rebuild(name: string, caller: Caller): Promise<ProjectionStatus>;
+  /** Creates the missing rows (at start-up). */
+  ensure(): Promise<void>;
 };
 
 export function createProjectionAdmin(database: Database, store: PostgresEventStore, names: readonly string[]): ProjectionAdmin {
@@ -26,7 +30,8 @@ export function createProjectionAdmin(database: Database, store: PostgresEventSt
     return { ...record, lagEvents: await storage.lag(record.position) };
   };
 
-  const change = async (name: string, update: ReturnType<typeof sql>, allowedFrom: string[], what: string) => {
+  const change = async (name: string, caller: Caller, update: ReturnType<typeof sql>, allowedFrom: string[], what: string) => {
+    assertAdmin(caller, `${what} a projection`);
     if (!names.includes(name)) throw new NotFoundError(`No projection named ${name}; there are ${names.join(', ')}`);
     await ensureRows();
     const changed = await database.rows(sql`update projections set ${update}, updated_at = now()
@@ -41,22 +46,28 @@ export function createProjectionAdmin(database: Database, store: PostgresEventSt
   };
 
   return {
-    async status() {
+    async status(caller) {
+      assertAdmin(caller, 'see the projections');
       await ensureRows();
       return Promise.all(names.map(statusOf));
     },
-    pause: (name) => change(name, sql`state = 'PAUSED'`, ['RUNNING', 'REBUILDING', 'FAILED'], 'pause'),
-    resume: (name) =>
+    ensure: async () => {
+      await ensureRows();
+    },
+    pause: (name, caller) => change(name, caller, sql`state = 'PAUSED'`, ['RUNNING', 'REBUILDING', 'FAILED'], 'pause'),
+    resume: (name, caller) =>
       change(
         name,
+        caller,
         sql`state = case when rebuild_position is null then 'RUNNING' else 'REBUILDING' end,
           last_error = null, error_position_tx = null, error_position = null`,
         ['PAUSED', 'FAILED'],
         'resume',
       ),
-    rebuild: (name) =>
+    rebuild: (name, caller) =>
       change(
         name,
+        caller,
         sql`state = 'REBUILDING', rebuild_position_tx = null, rebuild_position = null,
           last_error = null, error_position_tx = null, error_position = null`,
         ['RUNNING', 'PAUSED', 'FAILED', 'REBUILDING'],

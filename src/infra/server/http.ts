@@ -1,8 +1,14 @@
-// The HTTP server: /graphql (yoga: POST, GET, SSE; graphql-ws upgrades on the same path), /health and /ready.
+// The HTTP server: /graphql (yoga: POST, GET, SSE; graphql-ws upgrades on the same path), /health and
+// /ready. In front of yoga: bodies over 1 MiB are refused with 413, and a POST must be JSON (415
+// otherwise) — which also keeps cross-site form posts (CSRF) from ever reaching a mutation.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import type { YogaServerInstance } from 'graphql-yoga';
+import type { Authenticator } from '../auth/jwt.ts';
 import { attachWebSocket } from './websocket.ts';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 export type ReadinessCheck = () => Promise<{ ready: boolean; checks: Record<string, boolean | string> }>;
 
@@ -10,16 +16,63 @@ export type HttpServerOptions = {
   yoga: YogaServerInstance<any, any>;
   graphqlPath: string;
   readiness: ReadinessCheck;
+  auth: Authenticator;
 };
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
-  const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(text);
+  res.end(JSON.stringify(body));
+}
+
+const requestError = (res: ServerResponse, status: number, message: string, code: string) =>
+  sendJson(res, status, { errors: [{ message, extensions: { code } }] });
+
+const isJson = (contentType: string | undefined) => /^application\/(graphql-response\+)?json\s*(;|$)/i.test(contentType ?? '');
+
+/** Reads a body of unknown length (chunked) up to the limit; null when it is larger. */
+async function readLimited(req: IncomingMessage): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return null;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }
 
 export function createHttpServer(options: HttpServerOptions) {
   const { yoga, readiness } = options;
+
+  async function graphql(req: IncomingMessage, res: ServerResponse) {
+    if (req.method === 'POST') {
+      if (!isJson(req.headers['content-type'])) {
+        return requestError(res, 415, 'POST bodies must be JSON: send "content-type: application/json"', 'UNSUPPORTED_MEDIA_TYPE');
+      }
+      const length = req.headers['content-length'];
+      if (length !== undefined && Number(length) > MAX_BODY_BYTES) {
+        res.setHeader('connection', 'close');
+        return requestError(res, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes`, 'PAYLOAD_TOO_LARGE');
+      }
+      if (length === undefined) {
+        // No length given (chunked): count while reading, then hand yoga the body.
+        const body = await readLimited(req);
+        if (body === null) {
+          res.setHeader('connection', 'close');
+          return requestError(res, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes`, 'PAYLOAD_TOO_LARGE');
+        }
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
+        const response = await yoga.fetch(`http://${req.headers.host ?? 'localhost'}${req.url}`, { method: 'POST', headers, body }, { req });
+        res.writeHead(response.status, Object.fromEntries(response.headers));
+        if (response.body) Readable.fromWeb(response.body as never).pipe(res);
+        else res.end();
+        return;
+      }
+    }
+    return yoga(req, res);
+  }
+
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') return sendJson(res, 200, { status: 'ok' });
@@ -29,11 +82,16 @@ export function createHttpServer(options: HttpServerOptions) {
         () => sendJson(res, 503, { ready: false }),
       );
     }
-    if (path === options.graphqlPath) return void yoga(req, res);
+    if (path === options.graphqlPath) {
+      return void graphql(req, res).catch(() => {
+        if (!res.headersSent) requestError(res, 500, 'Unexpected error.', 'INTERNAL_SERVER_ERROR');
+        else res.destroy();
+      });
+    }
     sendJson(res, 404, { error: `Nothing at ${path}; GraphQL is at ${options.graphqlPath}` });
   };
   const server = createServer(handle);
-  const ws = attachWebSocket(server, yoga, options.graphqlPath);
+  const ws = attachWebSocket(server, yoga, options.graphqlPath, options.auth);
   return {
     server,
     ws,

@@ -1,17 +1,38 @@
-// graphql-ws (subprotocol graphql-transport-ws) on the HTTP server's port and path. Every operation goes
-// through yoga's envelop (parse, validate, context, execute, masking), exactly as over HTTP.
+// graphql-ws (subprotocol graphql-transport-ws) on the HTTP server's port and path. The caller is
+// authenticated once, from connection_init's `authorization` (close 4403 when that fails, and when the
+// token expires); every operation then goes through yoga's envelop (parse, limits, validate, context,
+// execute, masking), exactly as over HTTP. Messages over 1 MiB close the socket with 1009.
 import type { Server } from 'node:http';
-import type { ExecutionArgs, GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import type { Caller } from '../../core/caller.ts';
+import type { Authenticator } from '../auth/jwt.ts';
+
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 
-export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, any>, path: string) {
-  const wss = new WebSocketServer({ server, path });
-  const disposable = useServer(
+export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, any>, path: string, auth: Authenticator) {
+  const wss = new WebSocketServer({ server, path, maxPayload: MAX_MESSAGE_BYTES });
+  const disposable = useServer<Record<string, unknown> | undefined, { caller?: Caller }>(
     {
+      onConnect: async (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        try {
+          const caller = await auth.authenticate(typeof authorization === 'string' ? authorization : undefined);
+          ctx.extra.caller = caller;
+          if (caller.expiresAt !== undefined) {
+            const timer = setTimeout(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'), Math.max(0, caller.expiresAt - Date.now()));
+            ctx.extra.socket.once('close', () => clearTimeout(timer));
+          }
+          return true;
+        } catch {
+          return false; // graphql-ws closes with 4403 Forbidden before any operation runs
+        }
+      },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onSubscribe: async (ctx, _id, params) => {
@@ -24,11 +45,12 @@ export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, an
         let document;
         try {
           document = parse(params.query);
+          const errors = validate(schema, document);
+          if (errors.length > 0) return errors;
         } catch (error) {
-          return [error as GraphQLError];
+          // A refused query (too many tokens, say) is the client's error, not the connection's.
+          return [error instanceof GraphQLError ? error : new GraphQLError('Invalid query')];
         }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
         return {
           schema,
           operationName: params.operationName,

@@ -16,7 +16,7 @@ export type AddOrderItem = Command<
 
 export function decideAddOrderItem(command: AddOrderItem, state: OrderState): [OrderItemAdded] {
   const { orderId, productId, quantity, unitPrice } = command.data;
-  const order = requireOrder(state, orderId);
+  const order = requireOrder(state, orderId, command.metadata.caller);
   if (order.status !== 'PLACED') {
     throw new RuleViolationError(`Items can be added only while the order is PLACED; order ${orderId} is ${order.status}`);
   }

@@ -18,7 +18,7 @@ export type CancelOrder = Command<'CancelOrder', Omit<z.output<typeof cancelOrde
 
 export function decideCancelOrder(command: CancelOrder, state: OrderState): [OrderCancelled] {
   const { orderId, reason } = command.data;
-  const order = requireOrder(state, orderId);
+  const order = requireOrder(state, orderId, command.metadata.caller);
   if (order.status !== 'PLACED') {
     throw new RuleViolationError(`Only a PLACED order can be cancelled; order ${orderId} is ${order.status}`);
   }

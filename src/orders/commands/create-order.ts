@@ -1,5 +1,6 @@
 // CreateOrder: a new order with its first lines and a shipping address.
 import { z } from 'zod';
+import { assertCustomerAccess } from '../../core/caller.ts';
 import { RuleViolationError, ValidationError } from '../../core/errors.ts';
 import type { Command } from '../../core/messages.ts';
 import type { OrderCreated } from '../events.ts';
@@ -19,6 +20,7 @@ export function decideCreateOrder(command: CreateOrder, state: OrderState): [Ord
   const orderId = command.metadata.newId;
   if (state.status !== 'NONE') throw new RuleViolationError(`Order ${orderId} already exists`);
   const { customerId, items, shippingAddress } = command.data;
+  assertCustomerAccess(command.metadata.caller, customerId, `orders for customer ${customerId}`);
   if (items.length < 1 || items.length > MAX_LINES) {
     throw new ValidationError([{ path: ['items'], message: `must have 1 to ${MAX_LINES} items` }]);
   }

@@ -17,22 +17,24 @@ export const orderCommandInputs = {
   ShipOrder: shipOrderInput,
 } satisfies Record<OrderCommand['type'], z.ZodType>;
 
-export type CommandContext = Partial<Pick<CommandMetadata, 'userId' | 'correlationId' | 'now' | 'newId'>>;
+/** The caller is required: no entry point may send a command without saying who sends it. */
+export type CommandContext = Pick<CommandMetadata, 'caller'> & Partial<Pick<CommandMetadata, 'correlationId' | 'now' | 'newId'>>;
 
 export function parseOrderCommand<T extends OrderCommand['type']>(
   type: T,
   input: unknown,
-  context: CommandContext = {},
+  context: CommandContext,
   basePath: (string | number)[] = ['input'],
 ): Extract<OrderCommand, { type: T }> {
   const parsed = parseWith(orderCommandInputs[type], input, basePath) as Record<string, unknown>;
   const { commandId, expectedVersion, ...data } = parsed as { commandId?: string; expectedVersion?: number };
   const metadata: CommandMetadata = {
+    caller: context.caller,
     now: context.now ?? new Date(),
     newId: context.newId ?? randomUUID(),
     ...(commandId !== undefined && { commandId }),
     ...(expectedVersion !== undefined && { expectedVersion }),
-    ...(context.userId !== undefined && { userId: context.userId }),
+    ...(context.caller.userId !== null && { userId: context.caller.userId }),
     ...(context.correlationId !== undefined && { correlationId: context.correlationId }),
   };
   return { type, data, metadata } as unknown as Extract<OrderCommand, { type: T }>;

@@ -13,7 +13,7 @@ export type ShipOrder = Command<'ShipOrder', Omit<z.output<typeof shipOrderInput
 
 export function decideShipOrder(command: ShipOrder, state: OrderState): [OrderShipped] {
   const { orderId } = command.data;
-  const order = requireOrder(state, orderId);
+  const order = requireOrder(state, orderId, command.metadata.caller);
   if (order.status !== 'PLACED') {
     throw new RuleViolationError(`Only a PLACED order can be shipped; order ${orderId} is ${order.status}`);
   }

@@ -2,6 +2,7 @@
 // (served by orders_customer_created_idx / orders_customer_status_created_idx).
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { assertCustomerAccess, type Caller } from '../../core/caller.ts';
 import { parseWith } from '../../core/validation.ts';
 import type { Executor } from '../../infra/db/executor.ts';
 import { ORDER_VIEW_COLUMNS, type OrderView } from '../read-model.ts';
@@ -11,8 +12,9 @@ export const customerOrdersParams = z.object({ customerId: id, status: orderStat
 export type CustomerOrdersParams = z.input<typeof customerOrdersParams>;
 
 export function customerOrdersQuery(db: Executor) {
-  return async (params: CustomerOrdersParams): Promise<Page<OrderView>> => {
+  return async (params: CustomerOrdersParams, caller: Caller): Promise<Page<OrderView>> => {
     const { customerId, status, page, pageSize } = parseWith(customerOrdersParams, params);
+    assertCustomerAccess(caller, customerId, `the orders of customer ${customerId}`);
     const where = status ? sql`customer_id = ${customerId} and status = ${status}` : sql`customer_id = ${customerId}`;
     const [items, [count]] = await Promise.all([
       db.rows<OrderView>(sql`select ${ORDER_VIEW_COLUMNS} from orders where ${where}

@@ -4,6 +4,7 @@ import { CUSTOMER_SUMMARIES_PROJECTION } from '../projections/customer-summaries
 import { ORDERS_PROJECTION } from '../projections/orders.ts';
 import type { CustomerOrdersParams } from './customer-orders.ts';
 import type { CustomerSummaryParams } from './customer-summary.ts';
+import type { OrderAccessParams } from './order-access.ts';
 import type { OrderParams } from './order.ts';
 import type { Page } from './params.ts';
 import type { SearchOrdersParams } from './search-orders.ts';
@@ -13,6 +14,7 @@ export type OrderQueries = {
   customerOrders: { params: CustomerOrdersParams; result: Page<OrderView> };
   searchOrders: { params: SearchOrdersParams; result: Page<OrderView> };
   customerSummary: { params: CustomerSummaryParams; result: CustomerSummaryView | null };
+  orderAccess: { params: OrderAccessParams; result: { orderId: string; customerId: string } };
 };
 
 export const ORDER_QUERY_PROJECTIONS: Record<keyof OrderQueries, readonly string[]> = {
@@ -20,4 +22,5 @@ export const ORDER_QUERY_PROJECTIONS: Record<keyof OrderQueries, readonly string
   customerOrders: [ORDERS_PROJECTION],
   searchOrders: [ORDERS_PROJECTION],
   customerSummary: [CUSTOMER_SUMMARIES_PROJECTION],
+  orderAccess: [], // reads the event store itself
 };

@@ -1,7 +1,9 @@
 // searchOrders(query): orders whose id, customer id, a product id or city contains the query, case
-// insensitive. The trigram index orders_search_trgm_idx serves the substring match.
+// insensitive; a customer finds only its own. The trigram index orders_search_trgm_idx serves the
+// substring match.
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { isAdmin, type Caller } from '../../core/caller.ts';
 import { parseWith } from '../../core/validation.ts';
 import type { Executor } from '../../infra/db/executor.ts';
 import { text } from '../commands/fields.ts';
@@ -20,13 +22,15 @@ export type SearchOrdersParams = z.input<typeof searchOrdersParams>;
 const likePattern = (query: string) => `%${query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 export function searchOrdersQuery(db: Executor) {
-  return async (params: SearchOrdersParams, restrictTo?: { customerId: string }): Promise<Page<OrderView>> => {
+  return async (params: SearchOrdersParams, caller: Caller): Promise<Page<OrderView>> => {
     const { query, status, sortBy, sortOrder, page, pageSize } = parseWith(searchOrdersParams, params);
+    // A customer searches only its own orders; only an admin searches everyone's.
+    const ownOnly = isAdmin(caller) ? null : (caller.userId ?? '');
     const conditions = [];
     const q = query.trim();
     if (q) conditions.push(sql`search_text like ${likePattern(q)}`);
     if (status) conditions.push(sql`status = ${status}`);
-    if (restrictTo) conditions.push(sql`customer_id = ${restrictTo.customerId}`);
+    if (ownOnly !== null) conditions.push(sql`customer_id = ${ownOnly}`);
     const where = conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``;
     const column = sortBy === 'TOTAL_AMOUNT' ? sql.raw('total_amount') : sql.raw('created_at');
     const direction = sql.raw(sortOrder === 'ASC' ? 'asc' : 'desc');
