@@ -1,9 +1,11 @@
 // Turns a decider into a command handler: read the stream, fold, decide, append at the version read.
 // It owns the two command-side guarantees of API.md: idempotency by commandId and, for commands
 // without an expected version, a bounded retry on a fresh read when another writer got there first.
+// A per-process cache of stream states saves the read on the next command for a recently written stream;
+// correctness never rests on it (see StreamStateCache).
 import { createHash } from 'node:crypto';
 import { fold, type Decider } from './decider.ts';
-import { ConcurrencyConflictError, IdempotencyConflictError } from './errors.ts';
+import { ConcurrencyConflictError, ConvergeError, IdempotencyConflictError } from './errors.ts';
 import {
   DuplicateCommandError,
   type CommandRecord,
@@ -49,7 +51,11 @@ export type CommandHandlerDeps = {
   /** Told about every retry, for metrics and for tests that must see the retry happen. */
   onRetry?: (info: { streamId: string; attempt: number; error: ConcurrencyConflictError }) => void;
   sleep?: (ms: number) => Promise<void>;
+  /** Streams whose state the handler keeps after writing them (least recently used go first); 0: none. */
+  stateCacheSize?: number;
 };
+
+export const DEFAULT_STATE_CACHE_SIZE = 10_000;
 
 /** What makes two commands "the same input" for idempotency: everything the caller chose but the id. */
 export function commandInputHash(command: Command): string {
@@ -70,6 +76,37 @@ function stableStringify(value: unknown): string {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+type CachedStream<S> = { version: number; state: S };
+
+/**
+ * The state and version of streams this handler wrote last, so that the next command on one of them
+ * need not read it back. It may be stale (another process appended since): the append at the cached
+ * version then fails the store's expected-version check, and the handler decides again on a fresh read.
+ * Entries are only touched under the stream's lock, so one cached state serves one command at a time;
+ * states are never mutated (evolve returns new ones), so handing one to decide is safe.
+ */
+class StreamStateCache<S> {
+  private readonly entries = new Map<string, CachedStream<S>>();
+  constructor(private readonly capacity: number) {}
+
+  get(streamId: string): CachedStream<S> | undefined {
+    return this.entries.get(streamId);
+  }
+
+  /** Every use of an entry ends in a set or a delete, so "least recently set" is least recently used. */
+  set(streamId: string, entry: CachedStream<S>): void {
+    if (this.capacity <= 0) return;
+    // A Map iterates in insertion order: re-inserting puts the stream last, the oldest is first.
+    this.entries.delete(streamId);
+    this.entries.set(streamId, entry);
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  delete(streamId: string): void {
+    this.entries.delete(streamId);
+  }
+}
+
 export function createDeciderHandler<C extends Command, E extends Event, S>(
   spec: DeciderHandlerSpec<C, E, S>,
   deps: CommandHandlerDeps,
@@ -84,14 +121,25 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
     return toResult(record.streamId, record.version, record.position);
   };
 
-  const attempt = async (command: C, streamId: string, inputHash: string | undefined): Promise<CommandResult> => {
-    const creates = spec.createsStream?.(command) ?? false;
+  const cache = new StreamStateCache<S>(deps.stateCacheSize ?? DEFAULT_STATE_CACHE_SIZE);
+
+  /** One try at the command; `cached` is the state to decide on instead of reading the stream. */
+  const attempt = async (
+    command: C,
+    streamId: string,
+    inputHash: string | undefined,
+    creates: boolean,
+    cached: CachedStream<S> | undefined,
+  ): Promise<CommandResult> => {
     const expected = command.metadata.expectedVersion;
     let state: S;
     let expectedVersion: ExpectedVersion;
     if (creates) {
       state = spec.decider.initialState();
       expectedVersion = 'no_stream';
+    } else if (cached) {
+      state = cached.state;
+      expectedVersion = cached.version;
     } else {
       const stream = await store.readStream(streamId);
       if (expected !== undefined && expected !== stream.version) {
@@ -102,6 +150,9 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
     }
     const events = spec.decider.decide(command, state);
     if (events.length === 0) throw new Error(`${command.type} decided no events`);
+    // Folded before the append, so that nothing can fail once the events are in. Folding the events as
+    // decided equals folding them as read back: their data is plain JSON at the current schema version.
+    const nextState = events.reduce((s, e) => spec.decider.evolve(s, e), state);
     const { commandId, correlationId, userId } = command.metadata;
     const metadata = { commandId, correlationId, userId };
     const appended = await store.append(
@@ -113,6 +164,7 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
         command: commandId && inputHash ? { commandId, inputHash } : undefined,
       },
     );
+    cache.set(streamId, { version: appended.version, state: nextState });
     return toResult(appended.streamId, appended.version, appended.position);
   };
 
@@ -124,15 +176,29 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
       if (record) return replay(record, inputHash!);
     }
     const streamId = spec.streamId(command);
+    const creates = spec.createsStream?.(command) ?? false;
     return lock(streamId, async () => {
       for (let n = 1; ; n++) {
+        // Only the first attempt may use the cache (a failed one drops the entry). A cached version
+        // other than the caller's expected one may just be stale: let a fresh read judge it.
+        let cached = n === 1 && !creates ? cache.get(streamId) : undefined;
+        if (cached && expectedVersion !== undefined && cached.version !== expectedVersion) cached = undefined;
         try {
-          return await attempt(command, streamId, inputHash);
+          return await attempt(command, streamId, inputHash, creates, cached);
         } catch (error) {
+          // Whatever failed, the entry may no longer match the stream: the next attempt reads it.
+          cache.delete(streamId);
           if (error instanceof DuplicateCommandError) {
             const record = await store.findCommand(error.commandId);
             if (!record) throw new Error(`command ${error.commandId} reported as recorded but not found`);
             return replay(record, inputHash!);
+          }
+          // A rule violation or version conflict found on cached state may come from the cache being
+          // stale, not from the stream: only a fresh read may make it the caller's answer. No backoff:
+          // the writer that made the cache stale has committed already.
+          if (cached && error instanceof ConvergeError) {
+            if (error instanceof ConcurrencyConflictError) deps.onRetry?.({ streamId, attempt: n, error });
+            continue;
           }
           const retriable =
             error instanceof ConcurrencyConflictError && expectedVersion === undefined && n < retry.maxAttempts;

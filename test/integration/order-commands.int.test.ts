@@ -82,6 +82,21 @@ describe(`Order commands on ${driverName}`, () => {
     if (t.database.kind === 'postgres') expect(retries).toBeGreaterThan(0);
   });
 
+  it('a process whose cached state of an order is stale still decides on the stream as it is', async () => {
+    const { streamId } = await create(); // this process caches the order at v1
+    const other = newBus(); // another process
+    await other.dispatch(command('AddOrderItem', { orderId: streamId, productId: 'p-1', quantity: 1, unitPrice: '1.00' }));
+    // The stale entry says v1; the caller's expectedVersion agrees with the stream, so it holds.
+    expect((await addItem(streamId, { expectedVersion: 2 })).version).toBe(3);
+    await other.dispatch(command('ShipOrder', { orderId: streamId }));
+    // Now the entry says v3 PLACED and agrees with the caller, but the stream is at v4, SHIPPED.
+    const error = await addItem(streamId, { expectedVersion: 3 }).catch((e) => e);
+    expect(error).toBeInstanceOf(ConcurrencyConflictError);
+    expect(error.actualVersion).toBe(4);
+    await expect(addItem(streamId)).rejects.toThrow(RuleViolationError);
+    expect(await eventCount()).toBe(4);
+  });
+
   describe('idempotency by commandId', () => {
     it('a repeat returns the first result and appends nothing', async () => {
       const first = await create(createOrderInput({ commandId: 'create-1' }));
