@@ -2,8 +2,11 @@
 // the consistency tracker on a database; buildApp opens the database and puts the HTTP server in front.
 import { sql } from 'drizzle-orm';
 import type { Config } from './config.ts';
-import type { Caller } from './core/caller.ts';
-import { createCommandBus, type CommandBus } from './core/command-bus.ts';
+import { SYSTEM_CALLER, type Caller } from './core/caller.ts';
+import { createCommandBus, type CommandBus, type CommandMiddleware } from './core/command-bus.ts';
+import { ConvergeError } from './core/errors.ts';
+import { withTimeout } from './core/with-timeout.ts';
+import { isTransientDbError } from './infra/db/errors.ts';
 import type { CommandResult } from './core/command-handler.ts';
 import { consistencyMiddleware, createConsistencyTracker, type ConsistencyContext, type ConsistencyTracker } from './core/consistency.ts';
 import { createKeyedLock } from './core/keyed-lock.ts';
@@ -14,6 +17,7 @@ import { openDatabase, type Database, type TxExecutor } from './infra/db/client.
 import { migrate, migrationsApplied } from './infra/db/migrate.ts';
 import { createHttpServer } from './infra/server/http.ts';
 import { createAuthenticator } from './infra/auth/jwt.ts';
+import { createMetrics } from './infra/observability/metrics.ts';
 import { createGraphQLHandler, GRAPHQL_PATH } from './graphql/yoga.ts';
 import { createAppendNotifier, createPostgresEventStore, type PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
 import { createProjectionAdmin, type ProjectionAdmin } from './infra/projections/admin.ts';
@@ -45,8 +49,23 @@ export type Services = {
   stop(): Promise<void>;
 };
 
+/** What the services report as they work (logs and metrics are wired to it in buildApp). */
+export type ServicesObserver = {
+  command(info: {
+    type: string;
+    streamId: string | undefined;
+    version: number | undefined;
+    outcome: 'ok' | 'error';
+    code: string;
+    durationMs: number;
+    requestId: string | undefined;
+  }): void;
+  append(durationMs: number): void;
+};
+
 export type ServicesOptions = {
   runProjections: boolean;
+  observe?: ServicesObserver;
   consistencyTimeoutMs: number;
   log?: RunnerLog;
   /** Replaces the domain's projections (tests wrap them to inject faults). */
@@ -65,16 +84,20 @@ export function createServices(database: Database, options: ServicesOptions): Se
   const store = createPostgresEventStore({
     db: database,
     schemas: orderEventSchemas,
-    onAppended: () => {
+    onAppended: (_result, durationMs) => {
       host?.wake();
       notifier.poke();
+      options.observe?.append(durationMs);
     },
   });
   const projections = options.projections ? options.projections(orderProjections()) : orderProjections();
   const projectionNames = projections.map((p) => p.name);
   const tracker = createConsistencyTracker(projectionNames);
 
-  const commands = createCommandBus<OrderCommand, CommandResult>();
+  const observe = options.observe;
+  const commands = createCommandBus<OrderCommand, CommandResult>({
+    middleware: observe ? [observeCommands(observe)] : [],
+  });
   registerOrderCommands(commands, { store, streamLock: createKeyedLock() });
 
   const queries = createQueryBus<Queries, QueryContext>({
@@ -122,10 +145,31 @@ export function createServices(database: Database, options: ServicesOptions): Se
   };
 }
 
+/** Reports each command's type, stream, resulting version, outcome (with the error code) and duration. */
+function observeCommands(observe: ServicesObserver): CommandMiddleware<OrderCommand, CommandResult> {
+  return async (command, next) => {
+    const started = performance.now();
+    const base = { type: command.type, requestId: command.metadata.correlationId };
+    const target = command.type === 'CreateOrder' ? command.metadata.newId : command.data.orderId;
+    try {
+      const result = await next(command);
+      observe.command({ ...base, streamId: result.streamId, version: result.version, outcome: 'ok', code: 'OK', durationMs: performance.now() - started });
+      return result;
+    } catch (error) {
+      const code = error instanceof ConvergeError ? error.code : isTransientDbError(error) ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';
+      observe.command({ ...base, streamId: target, version: undefined, outcome: 'error', code, durationMs: performance.now() - started });
+      throw error;
+    }
+  };
+}
+
+/** The slice of pino the app uses; `child` adds bindings (such as the request id) to every line. */
 export type Logger = {
+  debug(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
 };
 
 export type App = {
@@ -137,6 +181,9 @@ export type App = {
   stop(): Promise<void>;
 };
 
+/** Logs nothing (tests, benchmarks). */
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silentLogger };
+
 /** Opens the database, applies migrations, starts projections (where on) and builds the HTTP server. */
 export async function buildApp(config: Config, deps: { log: Logger }): Promise<App> {
   const { log } = deps;
@@ -147,25 +194,53 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     await database.close();
     throw error;
   }
-  const services = createServices(database, {
+  // Assigned below; the metrics read projection status through the services at scrape time.
+  let services: Services;
+  const metrics = createMetrics({
+    projections: () => services.admin.status(SYSTEM_CALLER),
+    database: () => database.stats(),
+  });
+  services = createServices(database, {
     runProjections: config.projections,
     consistencyTimeoutMs: config.consistencyTimeoutMs,
     log: {
       info: (message, details) => log.info(details ?? {}, message),
       error: (message, details) => log.error(details ?? {}, message),
     },
+    observe: {
+      command(info) {
+        metrics.command(info.type, info.outcome, info.code, info.durationMs / 1000);
+        const line = {
+          requestId: info.requestId,
+          command: info.type,
+          stream: info.streamId,
+          version: info.version,
+          outcome: info.outcome,
+          code: info.code,
+          durationMs: Math.round(info.durationMs * 10) / 10,
+        };
+        if (info.outcome === 'ok') log.info(line, 'command');
+        else log.warn(line, 'command');
+      },
+      append: (durationMs) => metrics.append(durationMs / 1000),
+    },
   });
   const auth = createAuthenticator(config.jwtSecret);
-  const yoga = createGraphQLHandler({ services, auth, graphiql: config.graphiql });
+  const yoga = createGraphQLHandler({ services, auth, graphiql: config.graphiql, log, metrics });
   const http = createHttpServer({
     yoga,
     auth,
+    metrics,
+    log,
     graphqlPath: GRAPHQL_PATH,
     readiness: async () => {
       const checks: Record<string, boolean | string> = {};
       try {
-        checks.database = (await database.rows<{ ok: number }>(sql`select 1 as ok`))[0]?.ok === 1;
-        checks.migrations = await migrationsApplied(database);
+        // An unreachable database must make /ready answer false quickly, not hang the probe.
+        const probe = Promise.all([database.rows<{ ok: number }>(sql`select 1 as ok`), migrationsApplied(database)]);
+        const [[row], migrated] = await withTimeout(probe, 2000);
+        checks.database = row?.ok === 1;
+        checks.migrations = migrated;
       } catch {
         checks.database = false;
       }
@@ -183,7 +258,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
       try {
         await services.start();
       } catch (error) {
-        await http.close();
+        await http.close(0);
         throw error;
       }
       started = true;
@@ -191,6 +266,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
       return `http://${host}:${address.port}${GRAPHQL_PATH}`;
     },
     async stop() {
+      // Requests in flight (commands among them) finish first; then the projection locks are released.
       await http.close();
       if (started) await services.stop();
       await database.close();

@@ -16,14 +16,42 @@ try {
 const { pino } = await import('pino');
 const { buildApp } = await import('./app.ts');
 const { DataDirectoryInUseError } = await import('./infra/db/client.ts');
+const { isTransientDbError } = await import('./infra/db/errors.ts');
 
-const log = pino({ level: config.logLevel, base: { service: 'converge' } });
+const log = pino({
+  level: config.logLevel,
+  base: { service: 'converge' },
+  // Nothing logs credentials; this is the safety net if a header or token ever lands in a line.
+  redact: { paths: ['authorization', '*.authorization', 'headers.authorization', '*.token', 'token', 'connectionParams'], censor: '[redacted]' },
+});
 if (!config.jwtSecret) {
   log.warn(
     {},
     'OPEN DEVELOPMENT MODE: JWT_SECRET is not set, so every caller is an admin. Set JWT_SECRET before exposing this server.',
   );
 }
+
+// postgres.js 3.4.9 can throw from a timer when a connection's socket closes under a pending write
+// (porsager/postgres#1154, #1208; the guard of PR #1209 is not released yet). The query involved has
+// already failed with CONNECTION_CLOSED, so that one exception is logged, not fatal; anything else is.
+process.on('uncaughtException', (error) => {
+  if (error instanceof TypeError && /reading 'write'/.test(error.message) && /postgres[\\/]src[\\/]connection\.js/.test(error.stack ?? '')) {
+    log.warn({ err: error.message }, 'database connection closed during a write (known postgres.js issue); continuing');
+    return;
+  }
+  log.fatal({ err: error }, 'uncaught exception');
+  process.exit(1);
+});
+// A lost database connection may surface as a promise nobody awaits any more; the work that needed it
+// has failed (and is retried) already.
+process.on('unhandledRejection', (reason) => {
+  if (isTransientDbError(reason)) {
+    log.warn({ err: String(reason) }, 'database connection error outside a request; continuing');
+    return;
+  }
+  log.fatal({ err: reason }, 'unhandled promise rejection');
+  process.exit(1);
+});
 
 /** Start-up failures a user can fix get one line, not a stack trace. */
 function explain(error: unknown): string | undefined {

@@ -27,7 +27,8 @@ export type ProjectionRecord = {
   updatedAt: string | null;
 };
 
-export type ProjectionStatus = ProjectionRecord & { lagEvents: number };
+/** lagEvents: visible events not processed yet; lagSeconds: the age of the oldest of them (0 when none). */
+export type ProjectionStatus = ProjectionRecord & { lagEvents: number; lagSeconds: number };
 
 export type StepTarget = 'live' | 'shadow';
 
@@ -68,6 +69,6 @@ export type ProjectionStorage<Tx> = {
     from: Position | null,
     apply: (events: StoredEvent[], tx: Tx) => Promise<void>,
   ): Promise<StepResult>;
-  /** Events after `from` that are visible now. */
-  lag(from: Position | null): Promise<number>;
+  /** Events after `from` that are visible now, and the age in seconds of the oldest of them. */
+  lag(from: Position | null): Promise<{ events: number; seconds: number }>;
 };

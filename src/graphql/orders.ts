@@ -10,7 +10,7 @@ import type { CustomerSummaryView, OrderItemRow, OrderView } from '../orders/rea
 import type { Address } from '../orders/events.ts';
 import { builder } from './builder.ts';
 import { readAfter } from './consistency.ts';
-import { stopAtExpiry } from './expiry.ts';
+import { superviseSubscription } from './subscription.ts';
 import type { GraphQLContext } from './context.ts';
 
 export const OrderStatusEnum = builder.enumType('OrderStatus', { values: ['PLACED', 'CANCELLED', 'SHIPPED'] as const });
@@ -245,7 +245,7 @@ function orderChanges(ctx: GraphQLContext, id: string): AsyncIterable<OrderView>
   return new Repeater<OrderView>(async (push, stop) => {
     // NOT_FOUND or FORBIDDEN before anything streams (asks the event store: the read model may lag).
     await services.queries.execute('orderAccess', { id }, { caller: ctx.caller });
-    stopAtExpiry(ctx, stop);
+    superviseSubscription(ctx, 'orderChanged', stop);
     let emitted = (await services.queries.execute('order', { id }, { caller: ctx.caller }))?.version ?? 0;
     // One read at a time; progress that arrives meanwhile is folded into one more read.
     let reading: Promise<void> | undefined;

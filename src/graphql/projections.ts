@@ -5,7 +5,7 @@ import { encodeToken, isAtOrAfter, type Position } from '../core/position.ts';
 import type { ProjectionStatus } from '../core/projection.ts';
 import { builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
-import { stopAtExpiry } from './expiry.ts';
+import { superviseSubscription } from './subscription.ts';
 
 const ProjectionStateEnum = builder.enumType('ProjectionState', { values: ['RUNNING', 'PAUSED', 'REBUILDING', 'FAILED'] as const });
 
@@ -84,7 +84,7 @@ function projectionProgress(ctx: GraphQLContext, requested: string[] | undefined
   if (unknown.length > 0) throw new NotFoundError(`No projection named ${unknown.join(', ')}; there are ${projectionNames.join(', ')}`);
 
   return new Repeater<Progress>(async (push, stop) => {
-    stopAtExpiry(ctx, stop);
+    superviseSubscription(ctx, 'projectionProgress', stop);
     const caughtUp = async (position: Position | null) => {
       if (until) return position !== null && isAtOrAfter(position, until);
       const head = await store.headPosition();

@@ -10,7 +10,9 @@ import { limitPlugins } from './limits.ts';
 import type { Authenticator } from '../infra/auth/jwt.ts';
 import type { Caller } from '../core/caller.ts';
 import type { Issue } from '../core/errors.ts';
-import { GraphQLError } from 'graphql';
+import { getOperationAST, GraphQLError, Kind } from 'graphql';
+import type { Logger } from '../app.ts';
+import type { Metrics } from '../infra/observability/metrics.ts';
 import { buildSchema } from './schema.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -81,15 +83,48 @@ const useVariableIssuePaths = (): Plugin<GraphQLContext> => ({
   },
 });
 
+/**
+ * One metric sample and one log line per executed operation. The name label is the root fields
+ * (bounded by the schema), not the client's operation name (which clients choose freely).
+ */
+const useOperationObservability = (metrics: Metrics): Plugin<GraphQLContext> => ({
+  onExecute({ args }) {
+    const started = performance.now();
+    const operation = getOperationAST(args.document, args.operationName ?? undefined);
+    const type = operation?.operation ?? 'unknown';
+    const name =
+      operation?.selectionSet.selections
+        .map((s) => (s.kind === Kind.FIELD ? s.name.value : '…'))
+        .sort()
+        .join(',')
+        .slice(0, 100) ?? 'unknown';
+    return {
+      onExecuteDone({ result }) {
+        if (isAsyncIterable(result)) return;
+        const seconds = (performance.now() - started) / 1000;
+        const codes = (result.errors ?? []).map((e) => e.extensions?.code ?? 'UNKNOWN');
+        metrics.operation(type, name, codes.length > 0 ? 'error' : 'ok', seconds);
+        const context = args.contextValue as GraphQLContext;
+        context.log?.info(
+          { operation: type, fields: name, durationMs: Math.round(seconds * 1e4) / 10, ...(codes.length > 0 && { errors: codes }) },
+          'graphql operation',
+        );
+      },
+    };
+  },
+});
+
 export type GraphQLHandlerOptions = {
   services: Services;
+  log: Logger;
+  metrics: Metrics;
   auth: Authenticator;
   /** GraphiQL, introspection and field suggestions, together. */
   graphiql: boolean;
 };
 
 export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServerInstance<ServerContext, GraphQLContext> {
-  const { services, auth } = options;
+  const { services, auth, log, metrics } = options;
   return createYoga<ServerContext, GraphQLContext>({
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
@@ -98,13 +133,27 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
     maskedErrors: { maskError },
     graphiql: options.graphiql ? { title: 'Converge', defaultQuery: GRAPHIQL_EXAMPLE, subscriptionsProtocol: 'WS' } : false,
     renderGraphiQL,
-    context: async (initial) => ({
-      services,
-      // Over WebSocket the caller was authenticated once, at connection_init (see websocket.ts).
-      caller: (initial as WebSocketContext).extra?.caller ?? (await auth.authenticate(initial.request?.headers.get('authorization'))),
-      requestId: randomUUID(),
-      consistency: { stale: false },
-    }),
-    plugins: [...limitPlugins({ introspection: options.graphiql }), useConsistencyExtension(), useVariableIssuePaths()],
+    context: async (initial) => {
+      // Over HTTP the server gave the request its id; over WebSocket each operation gets one.
+      const requestId = (initial.req as { requestId?: string } | undefined)?.requestId ?? randomUUID();
+      return {
+        services,
+        // Over WebSocket the caller was authenticated once, at connection_init (see websocket.ts).
+        caller: (initial as WebSocketContext).extra?.caller ?? (await auth.authenticate(initial.request?.headers.get('authorization'))),
+        requestId,
+        log: log.child({ requestId }),
+        subscriptionOpened(name: string) {
+          metrics.subscriptionStarted(name);
+          return () => metrics.subscriptionEnded(name);
+        },
+        consistency: { stale: false },
+      };
+    },
+    plugins: [
+      ...limitPlugins({ introspection: options.graphiql }),
+      useConsistencyExtension(),
+      useVariableIssuePaths(),
+      useOperationObservability(metrics),
+    ],
   });
 }

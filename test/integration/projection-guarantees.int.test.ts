@@ -11,7 +11,7 @@ import type { TxExecutor } from '../../src/infra/db/client.ts';
 import { createPostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { orderEventSchemas } from '../../src/orders/events.ts';
 import { CUSTOMER_SUMMARY_VIEW_COLUMNS } from '../../src/orders/read-model.ts';
-import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, driverName, onPostgres, settle, type TestDatabase } from '../support/db.ts';
 import { address } from '../support/orders.ts';
 import { addItem, allEvents, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';
 
@@ -50,7 +50,11 @@ describe(`projection guarantees on ${driverName}`, () => {
     expect(stale, `projections ${projections.join(', ')} reached ${token}`).toBe(false);
   };
 
-  const headToken = async (s: Services) => encodeToken((await s.store.headPosition())!);
+  // Settled first: on a shared server another client's open transaction can hide our last events.
+  const headToken = async (s: Services) => {
+    await settle(t.database);
+    return encodeToken((await s.store.headPosition())!);
+  };
 
   const expectSummariesMatchOrders = async () => {
     // customer_summaries against the (separately verified) orders model.

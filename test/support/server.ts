@@ -2,7 +2,7 @@
 // TEST_DATABASE_URL is set and on an in-memory PGlite otherwise, with small clients for tests.
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { buildApp, type App } from '../../src/app.ts';
+import { buildApp, silentLogger, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 
@@ -25,7 +25,7 @@ export type TestServer = {
   close(): Promise<void>;
 };
 
-const silent = { info() {}, warn() {}, error() {} };
+
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   let testDatabase: TestDatabase | undefined;
@@ -37,7 +37,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   } else {
     config.database = { pgliteDir: 'memory://' };
   }
-  const app = await buildApp(config, { log: silent });
+  const app = await buildApp(config, { log: silentLogger });
   const url = await app.start();
   const origin = new URL(url).origin;
   const wsUrl = url.replace(/^http/, 'ws');

@@ -28,6 +28,8 @@ export type Database = Executor & {
   /** Calls onNotify per notification; onConnect after the listener (re)connects, so a caller can re-read. */
   listen(channel: string, onNotify: (payload: string) => void, onConnect?: () => void): Promise<() => Promise<void>>;
   reserveSession(): Promise<Session>;
+  /** Statements and transactions in progress on the pool, and the pool's size (for /metrics). */
+  stats(): { inFlight: number; poolMax: number };
   close(): Promise<void>;
 };
 
@@ -49,10 +51,31 @@ const txExecutor = (tx: Tx): TxExecutor => ({
 });
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return 'url' in options ? openPostgres(options) : openPglite(options.pgliteDir);
+  const database = 'url' in options ? await openPostgres(options) : await openPglite(options.pgliteDir);
+  return counted(database);
 }
 
-async function openPostgres(options: { url: string; poolMax?: number; applicationName?: string }): Promise<Database> {
+/** Counts what is in flight on the pool, for the pool-use metrics. */
+function counted(database: Omit<Database, 'stats'> & { poolMax: number }): Database {
+  let inFlight = 0;
+  const track = async <T>(work: () => Promise<T>): Promise<T> => {
+    inFlight++;
+    try {
+      return await work();
+    } finally {
+      inFlight--;
+    }
+  };
+  const { poolMax, ...rest } = database;
+  return {
+    ...rest,
+    rows: (query) => track(() => database.rows(query)),
+    transaction: (work) => track(() => database.transaction(work)),
+    stats: () => ({ inFlight, poolMax }),
+  };
+}
+
+async function openPostgres(options: { url: string; poolMax?: number; applicationName?: string }): Promise<Omit<Database, 'stats'> & { poolMax: number }> {
   const connection = { application_name: options.applicationName ?? 'converge', TimeZone: 'UTC' };
   const client = postgres(options.url, {
     max: options.poolMax ?? 10,
@@ -62,8 +85,10 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
     connect_timeout: 5,
   });
   const db = drizzlePostgres({ client }) as unknown as Db;
+  const listener = createListener(options.url, connection);
   return {
     kind: 'postgres',
+    poolMax: options.poolMax ?? 10,
     db,
     async rows<T>(query: SQL) {
       const { sql: text, params } = toQuery(query);
@@ -71,10 +96,7 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
       return (await client.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
     },
     transaction: (work) => db.transaction((tx) => work(txExecutor(tx))),
-    async listen(channel, onNotify, onConnect) {
-      const request = await client.listen(channel, onNotify, onConnect);
-      return () => request.unlisten();
-    },
+    listen: (channel, onNotify, onConnect) => listener.listen(channel, onNotify, onConnect),
     async reserveSession() {
       // A separate single-connection client, so that its death is observable and not hidden by a pool.
       let resolveClosed!: () => void;
@@ -100,7 +122,79 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
         },
       };
     },
-    close: () => client.end({ timeout: 5 }),
+    async close() {
+      await listener.close();
+      await client.end({ timeout: 5 });
+    },
+  };
+}
+
+type Listener = { onNotify: (payload: string) => void; onConnect?: () => void };
+
+/**
+ * LISTEN on a connection of its own that comes back by itself: after the connection is lost it
+ * reconnects (with backoff, for as long as it takes), LISTENs again on every channel and calls each
+ * onConnect, so that callers re-read what they may have missed. (postgres.js's own listen() gives up
+ * when its first reconnect attempt fails, e.g. while the server restarts.)
+ */
+function createListener(url: string, connection: Record<string, string>) {
+  const channels = new Map<string, Set<Listener>>();
+  let closed = false;
+  let relistening: Promise<void> | undefined;
+  // `onnotify` is postgres.js's own (undocumented in its types) hook, the one its listen() uses.
+  const sql = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { ...connection, application_name: `${connection.application_name}:listen` },
+    connect_timeout: 5,
+    idle_timeout: 0,
+    max_lifetime: null,
+    fetch_types: false,
+    onnotify: (channel: string, payload: string) => channels.get(channel)?.forEach((l) => l.onNotify(payload)),
+    onclose: () => {
+      if (!closed) void relisten();
+    },
+  } as postgres.Options<{}>);
+  const listenOn = (channel: string) => sql.unsafe(`listen "${channel.replace(/"/g, '""')}"`);
+
+  function relisten(): Promise<void> {
+    relistening ??= (async () => {
+      for (let delay = 100; !closed; delay = Math.min(delay * 2, 2000)) {
+        try {
+          for (const channel of channels.keys()) await listenOn(channel);
+          for (const set of channels.values()) for (const l of set) l.onConnect?.();
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    })().finally(() => (relistening = undefined));
+    return relistening;
+  }
+
+  return {
+    async listen(channel: string, onNotify: (payload: string) => void, onConnect?: () => void) {
+      const entry: Listener = { onNotify, onConnect };
+      let set = channels.get(channel);
+      if (!set) {
+        set = new Set();
+        channels.set(channel, set);
+        await listenOn(channel);
+      }
+      set.add(entry);
+      onConnect?.();
+      return async () => {
+        set.delete(entry);
+        if (set.size === 0 && channels.get(channel) === set) {
+          channels.delete(channel);
+          await sql.unsafe(`unlisten "${channel.replace(/"/g, '""')}"`).catch(() => {});
+        }
+      };
+    },
+    async close() {
+      closed = true;
+      await sql.end({ timeout: 2 });
+    },
   };
 }
 
@@ -139,7 +233,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function openPglite(dir: string): Promise<Database> {
+async function openPglite(dir: string): Promise<Omit<Database, 'stats'> & { poolMax: number }> {
   const inMemory = dir.startsWith('memory://');
   let unlock = () => {};
   if (!inMemory) {
@@ -162,6 +256,7 @@ async function openPglite(dir: string): Promise<Database> {
   let closed = false;
   return {
     kind: 'pglite',
+    poolMax: 1,
     db,
     rows,
     transaction: (work) => db.transaction((tx) => work(txExecutor(tx))),

@@ -70,8 +70,8 @@ const constraintOf = (error: unknown) => {
 export type EventStoreDeps = {
   db: Executor;
   schemas?: EventSchemas;
-  /** Called after every append that committed (e.g. to wake local runners and notify other processes). */
-  onAppended?: (result: AppendResult) => void;
+  /** Called after every append that committed (to wake local runners, notify other processes, measure). */
+  onAppended?: (result: AppendResult, durationMs: number) => void;
 };
 
 export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventStore {
@@ -142,8 +142,9 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
       // `any` has nothing to conflict with but a racing writer's version numbers: take the next ones.
       for (let attempt = 1; ; attempt++) {
         try {
+          const started = performance.now();
           const result = await appendOnce(streamId, events, options);
-          onAppended?.(result);
+          onAppended?.(result, performance.now() - started);
           return result;
         } catch (error) {
           const constraint = constraintOf(error);

@@ -27,7 +27,8 @@ export function createProjectionAdmin(database: Database, store: PostgresEventSt
   const statusOf = async (name: string): Promise<ProjectionStatus> => {
     const [record] = await loadProjectionRecords(database, [name]);
     if (!record) throw new NotFoundError(`No projection named ${name}`);
-    return { ...record, lagEvents: await storage.lag(record.position) };
+    const lag = await storage.lag(record.position);
+    return { ...record, lagEvents: lag.events, lagSeconds: lag.seconds };
   };
 
   const change = async (name: string, caller: Caller, update: ReturnType<typeof sql>, allowedFrom: string[], what: string) => {

@@ -4,6 +4,7 @@
 // behind them; after the listener reconnects they re-read from their checkpoints.
 import { sql } from 'drizzle-orm';
 import type { ConsistencyTracker } from '../../core/consistency.ts';
+import { withTimeout } from '../../core/with-timeout.ts';
 import type { Projection } from '../../core/projection.ts';
 import { createProjectionRunner, type ProjectionRunner, type RunnerLog } from '../../core/projection-runner.ts';
 import type { Database, Session, TxExecutor } from '../db/client.ts';
@@ -13,6 +14,7 @@ import { CONTROL_CHANNEL, createProjectionStorage } from './postgres-projection-
 
 /** First key of every projection lock; the second is hashtext(name). */
 const LOCK_CLASS = 7221;
+
 
 export type ProjectionHostOptions = {
   database: Database;
@@ -83,7 +85,11 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
       }
       for (const name of runners.keys()) {
         if (held.has(name) || stopped) continue;
-        const [row] = await session.rows<{ ok: boolean }>(sql`select pg_try_advisory_lock(${LOCK_CLASS}, hashtext(${name})) as ok`);
+        // Bounded: a session whose connection died under a write may never answer (see main.ts).
+        const [row] = await withTimeout(
+          session.rows<{ ok: boolean }>(sql`select pg_try_advisory_lock(${LOCK_CLASS}, hashtext(${name})) as ok`),
+          5000,
+        );
         if (row?.ok && !stopped) {
           held.add(name);
           log.info('projection lock taken; running', { projection: name });
@@ -92,6 +98,13 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
       }
     } catch (error) {
       log.error('projection lock attempt failed', { error: error instanceof Error ? error.message : String(error) });
+      // Start over on a new session: this one may be dead (its locks, if any, die with it).
+      const dead = session;
+      session = undefined;
+      if (dead) {
+        void dead.release().catch(() => {});
+        await releaseAll();
+      }
     } finally {
       if (!stopped) timer = setTimeout(acquire, lockRetryMs);
     }

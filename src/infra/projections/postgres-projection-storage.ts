@@ -160,9 +160,11 @@ export function createProjectionStorage(database: Database, store: PostgresEvent
 
     async lag(from) {
       const start = from ?? START;
-      const [row] = await database.rows<{ n: number }>(sql`select count(*)::int as n from events
+      const [row] = await database.rows<{ n: number; seconds: number | null }>(sql`select count(*)::int as n,
+          extract(epoch from now() - min(created_at))::float8 as seconds
+        from events
         where (transaction_id, global_position) > (${start.tx.toString()}::xid8, ${start.pos.toString()}::bigint) and ${VISIBLE}`);
-      return row?.n ?? 0;
+      return { events: row?.n ?? 0, seconds: Math.max(0, row?.seconds ?? 0) };
     },
   };
 }

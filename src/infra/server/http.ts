@@ -1,11 +1,15 @@
-// The HTTP server: /graphql (yoga: POST, GET, SSE; graphql-ws upgrades on the same path), /health and
-// /ready. In front of yoga: bodies over 1 MiB are refused with 413, and a POST must be JSON (415
-// otherwise) — which also keeps cross-site form posts (CSRF) from ever reaching a mutation.
+// The HTTP server: /graphql (yoga: POST, GET, SSE; graphql-ws upgrades on the same path), /health,
+// /ready and /metrics. In front of yoga: bodies over 1 MiB are refused with 413, and a POST must be
+// JSON (415 otherwise), which also keeps cross-site form posts (CSRF) from ever reaching a mutation.
+// Every request gets an id (x-request-id), a log line and its metrics; close() drains gracefully.
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from '../../app.ts';
 import type { Authenticator } from '../auth/jwt.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { attachWebSocket } from './websocket.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -17,7 +21,11 @@ export type HttpServerOptions = {
   graphqlPath: string;
   readiness: ReadinessCheck;
   auth: Authenticator;
+  metrics: Metrics;
+  log: Logger;
 };
+
+const SANE_ID = /^[\w.:-]{1,100}$/;
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
@@ -42,7 +50,10 @@ async function readLimited(req: IncomingMessage): Promise<Buffer | null> {
 }
 
 export function createHttpServer(options: HttpServerOptions) {
-  const { yoga, readiness } = options;
+  const { yoga, readiness, metrics, log } = options;
+  let inFlight = 0;
+  let closing = false;
+  const streams = new Set<ServerResponse>();
 
   async function graphql(req: IncomingMessage, res: ServerResponse) {
     if (req.method === 'POST') {
@@ -74,8 +85,39 @@ export function createHttpServer(options: HttpServerOptions) {
   }
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && SANE_ID.test(given) ? given : randomUUID();
+    (req as IncomingMessage & { requestId?: string }).requestId = requestId;
+    res.setHeader('x-request-id', requestId);
+    const route = ['/graphql', '/health', '/ready', '/metrics'].includes(path) ? path : 'other';
+    const started = performance.now();
+    inFlight++;
+    const streaming = route === '/graphql' && /text\/event-stream/.test(req.headers.accept ?? '');
+    if (streaming) streams.add(res);
+    res.once('close', () => {
+      inFlight--;
+      streams.delete(res);
+      const seconds = (performance.now() - started) / 1000;
+      metrics.httpRequest(route, req.method ?? 'GET', res.statusCode, seconds);
+      const line = { requestId, method: req.method, path, status: res.statusCode, durationMs: Math.round(seconds * 1e4) / 10 };
+      if (route === '/graphql') log.info(line, 'http request');
+      else log.debug(line, 'http request');
+    });
+    if (closing) {
+      res.setHeader('connection', 'close');
+      return sendJson(res, 503, { error: 'The server is shutting down' });
+    }
     if (path === '/health') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/metrics') {
+      return void metrics.render().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType });
+          res.end(text);
+        },
+        () => sendJson(res, 500, { error: 'metrics unavailable' }),
+      );
+    }
     if (path === '/ready') {
       return void readiness().then(
         (r) => sendJson(res, r.ready ? 200 : 503, r),
@@ -91,7 +133,7 @@ export function createHttpServer(options: HttpServerOptions) {
     sendJson(res, 404, { error: `Nothing at ${path}; GraphQL is at ${options.graphqlPath}` });
   };
   const server = createServer(handle);
-  const ws = attachWebSocket(server, yoga, options.graphqlPath, options.auth);
+  const ws = attachWebSocket(server, yoga, options.graphqlPath, options.auth, metrics);
   return {
     server,
     ws,
@@ -104,12 +146,21 @@ export function createHttpServer(options: HttpServerOptions) {
         });
       });
     },
-    async close() {
+    /**
+     * Graceful: stop accepting; WebSocket clients are told to reconnect (1012, service restart); SSE
+     * streams end; requests in flight (commands among them) may finish for up to `graceMs`.
+     */
+    async close(graceMs = 7000) {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      ws.closeClients(1012, 'Server restarting');
+      for (const res of streams) res.end();
+      server.closeIdleConnections();
+      const deadline = Date.now() + graceMs;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      server.closeAllConnections();
       await ws.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closed;
     },
   };
 }

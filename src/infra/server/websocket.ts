@@ -10,13 +10,18 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Caller } from '../../core/caller.ts';
 import type { Authenticator } from '../auth/jwt.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 
-export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, any>, path: string, auth: Authenticator) {
+export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, any>, path: string, auth: Authenticator, metrics: Metrics) {
   const wss = new WebSocketServer({ server, path, maxPayload: MAX_MESSAGE_BYTES });
+  wss.on('connection', (socket) => {
+    metrics.webSocketOpened();
+    socket.once('close', () => metrics.webSocketClosed());
+  });
   const disposable = useServer<Record<string, unknown> | undefined, { caller?: Caller }>(
     {
       onConnect: async (ctx) => {
@@ -65,6 +70,10 @@ export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, an
   );
   return {
     wss,
+    /** Closes every client socket with `code` (1012 tells graphql-ws clients to reconnect). */
+    closeClients(code: number, reason: string) {
+      for (const client of wss.clients) client.close(code, reason);
+    },
     async close() {
       await disposable.dispose();
     },

@@ -1,0 +1,230 @@
+#!/usr/bin/env -S node --import=tsx
+// The operator's command line: serve, migrate, and the projection admin (status, pause, resume,
+// rebuild). Configured by the same environment variables as the server (src/config.ts).
+//
+// `--import=tsx`, not `--import tsx`, in the shebang: tsx 4 scans its output for dynamic import()s
+// with a lexer that does not skip the shebang line, reads `--import tsx` there as the start of an
+// import statement, and fails with "Parse error" on this file (whichever way it is started).
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import type { Database } from './infra/db/client.ts';
+
+const USAGE = `Usage: converge <command> [--json]
+
+Commands:
+  serve                        run the server (as npm start)
+  migrate                      apply the database migrations in drizzle/
+  projections status           each projection's state, position, lag, last error
+  projections pause NAME       stop applying events to projection NAME
+  projections resume NAME      resume a PAUSED or FAILED projection
+  projections rebuild NAME     rebuild projection NAME from the events (blue/green)
+  help                         show this text
+
+Options:
+  --json                       projections: JSON lines instead of a table
+  -h, --help                   show this text
+
+Configuration comes from the environment, as for the server (DATABASE_URL, PGLITE_DIR, ...).
+On PGlite (no DATABASE_URL), the projections commands need the data directory to themselves:
+stop the server on that PGLITE_DIR first.
+`;
+
+type Command =
+  | { kind: 'help' }
+  | { kind: 'serve' }
+  | { kind: 'migrate' }
+  | { kind: 'status'; json: boolean }
+  | { kind: 'pause' | 'resume' | 'rebuild'; name: string; json: boolean };
+
+class UsageError extends Error {}
+
+function parseCommand(argv: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  const [command, sub, name, ...rest] = positionals;
+  const json = values.json === true;
+  const noJson = (what: string) => {
+    if (json) throw new UsageError(`--json is not an option of ${what}`);
+  };
+  switch (command) {
+    case undefined:
+      throw new UsageError('no command given');
+    case 'help':
+      return { kind: 'help' };
+    case 'serve':
+    case 'migrate':
+      if (sub !== undefined) throw new UsageError(`${command} takes no arguments`);
+      noJson(command);
+      return { kind: command };
+    case 'projections':
+      if (sub === 'status') {
+        if (name !== undefined) throw new UsageError('projections status takes no arguments');
+        return { kind: 'status', json };
+      }
+      if (sub === 'pause' || sub === 'resume' || sub === 'rebuild') {
+        if (name === undefined) throw new UsageError(`projections ${sub} needs a projection NAME`);
+        if (rest.length > 0) throw new UsageError(`projections ${sub} takes one NAME`);
+        return { kind: sub, name, json };
+      }
+      throw new UsageError(sub === undefined ? 'projections needs a subcommand' : `unknown projections subcommand: ${sub}`);
+    default:
+      throw new UsageError(`unknown command: ${command}`);
+  }
+}
+
+/** Resolves once the text is handed to the OS, so that an exit right after cannot cut it off. */
+const write = (stream: NodeJS.WriteStream, text: string) =>
+  new Promise<void>((resolve, reject) => stream.write(text, (error) => (error ? reject(error) : resolve())));
+
+/** The exit code, or undefined while the server runs. */
+async function main(): Promise<number | undefined> {
+  let command: Command;
+  try {
+    command = parseCommand(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    await write(process.stderr, `converge: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (command.kind === 'help') {
+    await write(process.stdout, USAGE);
+    return 0;
+  }
+  if (command.kind === 'serve') {
+    // main.ts reads the configuration, reports its errors and stops on signals itself.
+    await import('./main.ts');
+    return undefined;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    await write(process.stderr, `converge: ${error.message}\n`);
+    return 1;
+  }
+  return run(command, config);
+}
+
+const code = await main();
+// Exit at once: nothing of ours is left open, and a stray handle in a library must not keep an operator waiting.
+if (code !== undefined) process.exit(code);
+
+async function run(command: Exclude<Command, { kind: 'help' | 'serve' }>, config: Config): Promise<number> {
+  // Loaded after the configuration is known good, as in main.ts.
+  const { openDatabase, DataDirectoryInUseError } = await import('./infra/db/client.ts');
+  const { ConvergeError } = await import('./core/errors.ts');
+
+  /** Failures an operator can fix get one line, not a stack trace. */
+  const explain = (error: unknown): string | undefined => {
+    if (error instanceof DataDirectoryInUseError || error instanceof ConvergeError) return error.message;
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ECONNREFUSED') return 'cannot reach the database at DATABASE_URL (connection refused)';
+    if (code === 'ENOTFOUND') return 'cannot reach the database at DATABASE_URL (host not found)';
+    if (code === 'CONNECT_TIMEOUT') return 'cannot reach the database at DATABASE_URL (timed out)';
+    // The server's own answer, e.g. a database that does not exist or a wrong password.
+    if ((error as Error | undefined)?.name === 'PostgresError') return `PostgreSQL: ${(error as Error).message}`;
+    return undefined;
+  };
+
+  try {
+    const database = await openDatabase(config.database);
+    try {
+      const lines = command.kind === 'migrate' ? await runMigrate(database, config) : await runProjections(database, config, command);
+      await write(process.stdout, lines.map((line) => `${line}\n`).join(''));
+      return 0;
+    } finally {
+      await database.close();
+    }
+  } catch (error) {
+    const message = explain(error);
+    if (message === undefined) throw error;
+    await write(process.stderr, `converge: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    return 1;
+  }
+}
+
+async function runMigrate(database: Database, config: Config): Promise<string[]> {
+  const { readFile } = await import('node:fs/promises');
+  const { sql } = await import('drizzle-orm');
+  const { migrate, MIGRATIONS_FOLDER } = await import('./infra/db/migrate.ts');
+
+  const journal = JSON.parse(await readFile(`${MIGRATIONS_FOLDER}/meta/_journal.json`, 'utf8')) as { entries: unknown[] };
+  const applied = async () => {
+    const [table] = await database.rows<{ exists: boolean }>(sql`select to_regclass('drizzle.__drizzle_migrations') is not null as exists`);
+    if (!table?.exists) return 0;
+    const [row] = await database.rows<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+    return row?.n ?? 0;
+  };
+
+  const before = await applied();
+  await migrate(database);
+  const after = await applied();
+  const total = journal.entries.length;
+  const where = 'url' in config.database ? 'PostgreSQL' : `PGlite at ${config.database.pgliteDir}`;
+  return [
+    after > before
+      ? `migrations applied: ${after - before} new, ${after} of ${total} in drizzle/ (${where})`
+      : `migrations applied: none new, already up to date with ${total} in drizzle/ (${where})`,
+  ];
+}
+
+async function runProjections(
+  database: Database,
+  config: Config,
+  command: Extract<Command, { kind: 'status' | 'pause' | 'resume' | 'rebuild' }>,
+): Promise<string[]> {
+  const { migrate } = await import('./infra/db/migrate.ts');
+  const { createServices } = await import('./app.ts');
+  const { SYSTEM_CALLER } = await import('./core/caller.ts');
+  const { encodeToken } = await import('./core/position.ts');
+
+  // Idempotent, and serialized with other processes by an advisory lock: safe while servers run.
+  await migrate(database);
+  // No services.start(): it would LISTEN and (with runProjections) take projection locks. The admin
+  // needs neither; a change reaches the process running that projection through NOTIFY.
+  const services = createServices(database, { runProjections: false, consistencyTimeoutMs: config.consistencyTimeoutMs });
+  // The CLI is an operator tool, run on the server with its database credentials: it acts as the
+  // system caller, i.e. as an admin, without a JWT.
+  const caller = SYSTEM_CALLER;
+  const statuses =
+    command.kind === 'status' ? await services.admin.status(caller) : [await services.admin[command.kind](command.name, caller)];
+
+  const rows = statuses.map((s) => ({
+    name: s.name,
+    state: s.state,
+    position: s.position ? encodeToken(s.position) : null,
+    lagEvents: s.lagEvents,
+    lastError: s.lastError,
+    updatedAt: s.updatedAt,
+  }));
+  if (command.json) return rows.map((row) => JSON.stringify(row));
+  return table(
+    ['NAME', 'STATE', 'POSITION', 'LAG', 'LAST ERROR', 'UPDATED'],
+    rows.map((r) => [
+      r.name,
+      r.state,
+      r.position ?? '-',
+      String(r.lagEvents),
+      r.lastError === null ? '-' : r.lastError.replace(/\s*\n\s*/g, ' '),
+      r.updatedAt ?? '-',
+    ]),
+  );
+}
+
+/** Columns padded to their widest cell, two blanks apart. */
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((cells) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+}

@@ -1,0 +1,172 @@
+// The command line (src/cli.ts) as an operator runs it: a child process with the environment as its
+// configuration, on the driver the suite runs on (a fresh PostgreSQL database with TEST_DATABASE_URL,
+// else a PGlite data directory of its own).
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, driverName, onPostgres } from '../support/db.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(ROOT, 'src/cli.ts');
+// Each child loads tsx and the app (and PGlite opens its data directory): a few seconds on a busy machine.
+const SLOW = 120_000;
+
+type Run = { code: number | null; stdout: string; stderr: string };
+
+describe(`converge CLI on ${driverName}`, () => {
+  let env: NodeJS.ProcessEnv;
+  let pgliteDir: string | undefined;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    const base: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent' };
+    for (const name of ['DATABASE_URL', 'PGLITE_DIR', 'PORT', 'HOST', 'JWT_SECRET', 'CONSISTENCY_TIMEOUT_MS', 'DB_POOL_MAX']) delete base[name];
+    if (onPostgres) {
+      const t = await createTestDatabase({ migrate: false });
+      await t.database.close();
+      env = { ...base, DATABASE_URL: (t.options as { url: string }).url };
+      cleanup = () => t.close();
+    } else {
+      const dir = await mkdtemp(join(tmpdir(), 'converge-cli-'));
+      pgliteDir = join(dir, 'pglite');
+      env = { ...base, PGLITE_DIR: pgliteDir };
+      cleanup = () => rm(dir, { recursive: true, force: true });
+    }
+  });
+  afterAll(() => cleanup?.());
+
+  /** Runs the CLI as `node --import tsx src/cli.ts ...args` (or the file itself, by its shebang). */
+  function cli(args: string[], extraEnv: Record<string, string> = {}, viaShebang = false): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const [command, argv] = viaShebang ? [CLI, args] : [process.execPath, ['--import', 'tsx', CLI, ...args]];
+      const child = spawn(command, argv, { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const timer = setTimeout(() => child.kill('SIGKILL'), SLOW - 5_000);
+      child.once('error', reject);
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  const lines = (text: string) => text.split('\n').filter((line) => line !== '');
+  /** A table's rows as cells (the columns are at least two blanks apart; no cell here has two). */
+  const cells = (table: string) => lines(table).map((line) => line.split(/ {2,}/));
+
+  it(
+    'usage errors exit 2 with the usage; --help exits 0; a bad environment value exits 1 with one line',
+    async () => {
+      const [none, unknown, help, badPort, shebang] = await Promise.all([
+        cli([]),
+        cli(['frobnicate']),
+        cli(['--help']),
+        cli(['projections', 'status'], { PORT: 'abc' }),
+        cli(['help'], {}, true),
+      ]);
+      expect(none).toMatchObject({ code: 2, stdout: '' });
+      expect(none.stderr).toMatch(/^converge: no command given\n/);
+      expect(none.stderr).toContain('Usage: converge <command>');
+      expect(unknown).toMatchObject({ code: 2, stdout: '' });
+      expect(unknown.stderr).toMatch(/^converge: unknown command: frobnicate\n/);
+      expect(unknown.stderr).toContain('Usage: converge <command>');
+      expect(help).toMatchObject({ code: 0, stderr: '' });
+      expect(help.stdout).toContain('projections pause NAME');
+      expect(badPort).toMatchObject({ code: 1, stdout: '' });
+      expect(badPort.stderr).toMatch(/^converge: PORT: must be a port number[^\n]*\(got "abc"\)\n$/);
+      // The file runs by itself (executable, with its shebang), as the package's `converge` bin.
+      expect(shebang).toMatchObject({ code: 0, stdout: help.stdout, stderr: '' });
+    },
+    SLOW,
+  );
+
+  it(
+    'migrate applies the migrations to an empty database, and again finds nothing to do',
+    async () => {
+      const journal = JSON.parse(await readFile(join(ROOT, 'drizzle/meta/_journal.json'), 'utf8')) as { entries: unknown[] };
+      const n = journal.entries.length;
+      const first = await cli(['migrate']);
+      expect(first).toMatchObject({ code: 0, stderr: '' });
+      expect(first.stdout).toMatch(new RegExp(`^migrations applied: ${n} new, ${n} of ${n} in drizzle/ \\(.+\\)\\n$`));
+      const again = await cli(['migrate']);
+      expect(again).toMatchObject({ code: 0, stderr: '' });
+      expect(again.stdout).toMatch(new RegExp(`^migrations applied: none new, already up to date with ${n} in drizzle/ \\(.+\\)\\n$`));
+    },
+    SLOW,
+  );
+
+  it(
+    'projections status lists every projection, as an aligned table or as JSON lines',
+    async () => {
+      const table = await cli(['projections', 'status']);
+      expect(table).toMatchObject({ code: 0, stderr: '' });
+      const rows = lines(table.stdout);
+      expect(cells(table.stdout)).toEqual([
+        ['NAME', 'STATE', 'POSITION', 'LAG', 'LAST ERROR', 'UPDATED'],
+        ['orders', 'RUNNING', '-', '0', '-', expect.any(String)],
+        ['customer_summaries', 'RUNNING', '-', '0', '-', expect.any(String)],
+      ]);
+      for (const row of rows.slice(1)) expect(row.indexOf('RUNNING')).toBe(rows[0]!.indexOf('STATE'));
+
+      const json = await cli(['projections', 'status', '--json']);
+      expect(json).toMatchObject({ code: 0, stderr: '' });
+      const statuses = lines(json.stdout).map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(statuses.map((s) => Object.keys(s).sort())).toEqual(
+        Array(2).fill(['lagEvents', 'lastError', 'name', 'position', 'state', 'updatedAt']),
+      );
+      expect(statuses).toMatchObject([
+        { name: 'orders', state: 'RUNNING', position: null, lagEvents: 0, lastError: null },
+        { name: 'customer_summaries', state: 'RUNNING', position: null, lagEvents: 0, lastError: null },
+      ]);
+    },
+    SLOW,
+  );
+
+  it(
+    'pause, resume and rebuild print the new status; an unknown projection or a wrong state exits 1 with one line',
+    async () => {
+      const paused = await cli(['projections', 'pause', 'orders']);
+      expect(paused).toMatchObject({ code: 0, stderr: '' });
+      expect(cells(paused.stdout)[1]).toEqual(['orders', 'PAUSED', '-', '0', '-', expect.stringMatching(/^\d{4}-\d\d-\d\dT/)]);
+
+      const resumed = await cli(['projections', 'resume', 'orders']);
+      expect(resumed).toMatchObject({ code: 0, stderr: '' });
+      expect(cells(resumed.stdout)[1]?.slice(0, 2)).toEqual(['orders', 'RUNNING']);
+
+      const notPaused = await cli(['projections', 'resume', 'orders']);
+      expect(notPaused).toMatchObject({ code: 1, stdout: '', stderr: 'converge: Cannot resume projection orders while it is RUNNING\n' });
+
+      const rebuilding = await cli(['projections', 'rebuild', 'customer_summaries', '--json']);
+      expect(rebuilding).toMatchObject({ code: 0, stderr: '' });
+      expect(lines(rebuilding.stdout).map((line) => JSON.parse(line))).toMatchObject([{ name: 'customer_summaries', state: 'REBUILDING' }]);
+
+      const unknown = await cli(['projections', 'pause', 'nope']);
+      expect(unknown).toMatchObject({ code: 1, stdout: '' });
+      expect(unknown.stderr).toMatch(/^converge: [^\n]*\bnope\b[^\n]*\n$/);
+    },
+    SLOW,
+  );
+
+  it.skipIf(onPostgres)(
+    'refuses a PGlite data directory that a live process holds, in one line',
+    async () => {
+      // This test process stands in for a running server: its pid in the lock file, alive.
+      const lock = join(pgliteDir!, 'converge.lock');
+      await writeFile(lock, String(process.pid));
+      try {
+        const run = await cli(['projections', 'status']);
+        expect(run).toMatchObject({ code: 1, stdout: '' });
+        expect(run.stderr).toBe(`converge: PGLITE_DIR ${pgliteDir} is in use by process ${process.pid}; stop it or choose another PGLITE_DIR\n`);
+      } finally {
+        await rm(lock, { force: true });
+      }
+    },
+    SLOW,
+  );
+});

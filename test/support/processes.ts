@@ -1,0 +1,124 @@
+// Real server processes for operations tests: `node --import tsx src/main.ts` with its own environment,
+// and a private PostgreSQL cluster (initdb in a temp folder) that a test may stop and start at will.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export type ServerProcess = {
+  child: ChildProcess;
+  url: string;
+  origin: string;
+  logs: string[];
+  exited: Promise<number | null>;
+  gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<{ status: number; data?: T; errors?: any[] }>;
+  kill(signal: NodeJS.Signals): void;
+};
+
+export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const collect = (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean));
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const origin = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited at start:\n${logs.join('\n')}`);
+    try {
+      if ((await fetch(`${origin}/ready`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`server not ready in 60 s:\n${logs.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const url = `${origin}/graphql`;
+  return {
+    child,
+    url,
+    origin,
+    logs,
+    exited,
+    async gql(query, variables) {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: response.status, ...((await response.json()) as object) };
+    },
+    kill: (signal) => child.kill(signal),
+  };
+}
+
+/** A PostgreSQL cluster of the test's own, so that the test can stop and restart the server. */
+export type PrivateCluster = { url: string; stop(): void; start(): void; restart(): void; destroy(): void };
+
+function pgBin(name: string): string | undefined {
+  try {
+    const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) return join('/usr/lib/postgresql', v, 'bin', name);
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** Needs the PostgreSQL server binaries and root (initdb and postgres then run as user postgres). */
+export function canRunPrivateCluster(): boolean {
+  return process.getuid?.() === 0 && pgBin('initdb') !== undefined && spawnSync('id', ['postgres']).status === 0;
+}
+
+export async function startPrivateCluster(): Promise<PrivateCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'converge-pg-'));
+  chmodSync(dir, 0o755);
+  const uid = Number(spawnSync('id', ['-u', 'postgres']).stdout.toString().trim());
+  const gid = Number(spawnSync('id', ['-g', 'postgres']).stdout.toString().trim());
+  chownSync(dir, uid, gid);
+  const data = join(dir, 'data');
+  const port = await freePort();
+  const asPostgres = (args: string[]) => {
+    const r = spawnSync('runuser', ['-u', 'postgres', '--', ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr || r.stdout}`);
+  };
+  asPostgres([pgBin('initdb')!, '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  const ctl = (action: string, extra: string[] = []) =>
+    asPostgres([pgBin('pg_ctl')!, '-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', ...extra, action]);
+  const options = ['-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`];
+  ctl('start', options);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop: () => ctl('stop', ['-m', 'fast']),
+    start: () => ctl('start', options),
+    restart: () => ctl('restart', ['-m', 'fast', ...options]),
+    destroy() {
+      try {
+        ctl('stop', ['-m', 'immediate']);
+      } catch {
+        // already stopped
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
