@@ -18,6 +18,8 @@ export type ProjectionRunnerDeps<Tx> = {
   storage: ProjectionStorage<Tx>;
   tracker?: ConsistencyTracker;
   batchSize?: number;
+  /** The largest a batch grows to while catching up (default 10,000). */
+  maxBatchSize?: number;
   /** The slow fallback poll: a lost notification delays progress by at most this. */
   pollMs?: number;
   /** Errors that mean "the database is away", not "this event cannot be applied". */
@@ -42,6 +44,10 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
   const { projection, storage, tracker } = deps;
   const { name } = projection;
   const batchSize = deps.batchSize ?? 500;
+  // Catching up, batches grow (each full one doubles the next) up to this: fewer, larger upserts write
+  // each read-model row fewer times. Live traffic brings small batches and resets the size.
+  const maxBatchSize = Math.max(batchSize, deps.maxBatchSize ?? 10_000);
+  let currentBatch = batchSize;
   const pollMs = deps.pollMs ?? 2000;
   const isTransient = deps.isTransient ?? (() => false);
   const log = deps.log ?? silentLog;
@@ -73,13 +79,14 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
   /** Runs a step; on an event that cannot be applied, finds it (one event at a time) and fails there. */
   async function step(target: StepTarget, from: Position | null): Promise<StepResult | 'failed'> {
     try {
-      return await storage.step(name, target, from, batchSize, applyHandled);
+      return await storage.step(name, target, from, currentBatch, applyHandled);
     } catch (error) {
       if (isTransient(error)) throw error;
     }
     // Through the failed batch one event at a time: the culprit fails alone, the others commit.
     let at = from;
-    for (let n = 0; n < batchSize; n++) {
+    const failedBatch = currentBatch;
+    for (let n = 0; n < failedBatch; n++) {
       let current: StoredEvent | undefined;
       try {
         const result = await storage.step(name, target, at, 1, (events, tx) => {
@@ -98,7 +105,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
         return 'failed';
       }
     }
-    return { kind: 'applied', read: batchSize, to: at };
+    return { kind: 'applied', read: failedBatch, to: at };
   }
 
   async function run() {
@@ -128,8 +135,9 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
         if (live.to) {
           record.position = live.to;
           tracker?.advance(name, live.to);
-          busy = live.read === batchSize;
+          busy = live.read >= currentBatch;
         }
+        currentBatch = busy ? Math.min(currentBatch * 2, maxBatchSize) : batchSize;
         hidden = live.pending === true;
         if (record.state === 'REBUILDING') busy = (await rebuildStep(record)) || busy;
         backoff = 100;
@@ -166,13 +174,14 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
       mustReload = true;
       return true;
     }
+    const asked = currentBatch;
     const shadow = await step('shadow', record.rebuildPosition);
     if (shadow === 'failed' || shadow.kind === 'stale') {
       mustReload = true;
       return false;
     }
     if (shadow.to) record.rebuildPosition = shadow.to;
-    if (shadow.read === batchSize) return true;
+    if (shadow.read >= asked) return true;
     // Caught up: finish what is left and swap, in one transaction.
     const swapped = await storage.swap(name, projection.tables, record.rebuildPosition, applyHandled);
     mustReload = true;

@@ -79,20 +79,23 @@ export function createProjectionStorage(database: Database, store: PostgresEvent
         const pending = events.length < limit && (await hasPendingEvents(tx, last?.position ?? start));
         if (!last) return { kind: 'applied', read: 0, to: null, pending } as const;
         const to = last.position;
+        // One statement moves the checkpoint, queues the progress notification (sent at commit) and
+        // makes this commit asynchronous: the read model and its checkpoint are lost or kept together,
+        // so a server crash at worst re-applies the last batches from the events, which are durable.
         const moved =
           target === 'live'
             ? await tx.rows(sql`update projections set position_tx = ${to.tx.toString()}::xid8, position = ${to.pos.toString()}::bigint, updated_at = now()
                 where name = ${name} and position_tx = ${start.tx.toString()}::xid8 and position = ${start.pos.toString()}::bigint
                   and state in ('RUNNING', 'REBUILDING')
-                returning 1 as ok`)
+                returning 1 as ok, pg_notify(${PROGRESS_CHANNEL}, ${progressPayload(name, to)}) as notified,
+                  set_config('synchronous_commit', 'off', true) as commit_mode`)
             : await tx.rows(sql`update projections set rebuild_position_tx = ${to.tx.toString()}::xid8, rebuild_position = ${to.pos.toString()}::bigint
                 where name = ${name} and rebuild_position_tx = ${start.tx.toString()}::xid8 and rebuild_position = ${start.pos.toString()}::bigint
                   and state = 'REBUILDING'
-                returning 1 as ok`);
+                returning 1 as ok, set_config('synchronous_commit', 'off', true) as commit_mode`);
         if (moved.length === 0) return { kind: 'stale' } as const;
         if (target === 'shadow') await useShadow(tx, name);
         await apply(events, tx);
-        if (target === 'live') await notifyProgress(tx, name, to);
         return { kind: 'applied', read: events.length, to, pending } as const;
       });
     },
