@@ -57,10 +57,20 @@ export type CommandHandlerDeps = {
 
 export const DEFAULT_STATE_CACHE_SIZE = 10_000;
 
-/** What makes two commands "the same input" for idempotency: everything the caller chose but the id. */
+/**
+ * What makes two commands "the same input" for idempotency: everything the caller chose but the id,
+ * and who the caller is (another user repeating someone's commandId gets a conflict, not their result).
+ */
 export function commandInputHash(command: Command): string {
   return createHash('sha256')
-    .update(stableStringify({ type: command.type, data: command.data, expectedVersion: command.metadata.expectedVersion ?? null }))
+    .update(
+      stableStringify({
+        type: command.type,
+        data: command.data,
+        expectedVersion: command.metadata.expectedVersion ?? null,
+        caller: command.metadata.caller.userId,
+      }),
+    )
     .digest('base64url');
 }
 
@@ -171,13 +181,16 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
   return async (command) => {
     const { commandId, expectedVersion } = command.metadata;
     const inputHash = commandId ? commandInputHash(command) : undefined;
-    if (commandId) {
-      const record = await store.findCommand(commandId);
-      if (record) return replay(record, inputHash!);
-    }
+    const recorded = async () => {
+      const record = commandId ? await store.findCommand(commandId) : null;
+      return record ? replay(record, inputHash!) : undefined;
+    };
     const streamId = spec.streamId(command);
     const creates = spec.createsStream?.(command) ?? false;
     return lock(streamId, async () => {
+      // Looked up under the stream's lock: a repeat that queued behind its first run finds its result.
+      const early = await recorded();
+      if (early) return early;
       for (let n = 1; ; n++) {
         // Only the first attempt may use the cache (a failed one drops the entry). A cached version
         // other than the caller's expected one may just be stale: let a fresh read judge it.
@@ -202,7 +215,13 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
           }
           const retriable =
             error instanceof ConcurrencyConflictError && expectedVersion === undefined && n < retry.maxAttempts;
-          if (!retriable) throw error;
+          if (!retriable) {
+            // A repeat whose first run (in another process) committed meanwhile now fails a rule or a
+            // version check: it is still a repeat, and gets the first result.
+            const late = error instanceof ConvergeError ? await recorded() : undefined;
+            if (late) return late;
+            throw error;
+          }
           deps.onRetry?.({ streamId, attempt: n, error });
           const cap = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (n - 1));
           await sleep(Math.random() * cap);

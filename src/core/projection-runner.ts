@@ -5,7 +5,7 @@
 // across processes (the storage's compare-and-set on the checkpoint keeps even two runners exact).
 import type { ConsistencyTracker } from './consistency.ts';
 import type { StoredEvent } from './messages.ts';
-import type { Position } from './position.ts';
+import { START, type Position } from './position.ts';
 import type { Projection, ProjectionRecord, ProjectionStorage, StepResult, StepTarget } from './projection.ts';
 
 export type RunnerLog = {
@@ -98,8 +98,15 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
         at = result.to;
         if (target === 'live') tracker?.advance(name, at);
       } catch (error) {
-        if (isTransient(error) || !current) throw error;
+        if (isTransient(error)) throw error;
         const message = error instanceof Error ? error.message : String(error);
+        if (!current) {
+          // It failed before reaching the projection (reading or upcasting the event): stop here too,
+          // visibly, rather than retry forever.
+          log.error('projection failed reading an event', { projection: name, target, error: message });
+          await storage.fail(name, `reading the event after the checkpoint: ${message}`, at ?? START);
+          return 'failed';
+        }
         log.error('projection failed on an event', { projection: name, target, position: current.position, type: current.type, error: message });
         await storage.fail(name, `${current.type} at ${current.streamId}@${current.version}: ${message}`, current.position);
         return 'failed';

@@ -121,6 +121,25 @@ describe(`Order commands on ${driverName}`, () => {
       expect(await eventCount()).toBe(1);
     });
 
+    it('a repeat sent while its first run is still going gets the first result, not a rule violation', async () => {
+      const { streamId } = await create();
+      const cancel = () => bus.dispatch(command('CancelOrder', { orderId: streamId, reason: 'x', commandId: 'cancel-1' }));
+      const [first, second] = await Promise.all([cancel(), cancel()]);
+      expect(second).toEqual(first);
+      // From another process (its own bus), after the first committed: still the first result.
+      expect(await newBus().dispatch(command('CancelOrder', { orderId: streamId, reason: 'x', commandId: 'cancel-1' }))).toEqual(first);
+      expect(await eventCount()).toBe(2);
+    });
+
+    it('another caller repeating a commandId gets IDEMPOTENCY_CONFLICT, never the first caller’s result', async () => {
+      const alice = { userId: 'customer-1', roles: ['customer' as const] };
+      const bob = { userId: 'customer-2', roles: ['admin' as const] };
+      await bus.dispatch(command('CreateOrder', createOrderInput({ commandId: 'shared' }), { caller: alice }));
+      await expect(bus.dispatch(command('CreateOrder', createOrderInput({ commandId: 'shared' }), { caller: bob }))).rejects.toThrow(
+        IdempotencyConflictError,
+      );
+    });
+
     it('a command that failed on a rule is not recorded, so it can be tried again', async () => {
       const { streamId } = await create();
       await bus.dispatch(command('ShipOrder', { orderId: streamId }));

@@ -139,6 +139,20 @@ describe(`projection guarantees on ${driverName}`, () => {
     expect((await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')).toMatchObject({ state: 'RUNNING', lastError: null });
   });
 
+  it('an event that cannot even be read (no upcaster for its schema version) fails its projection visibly', async () => {
+    services = await startServices(t.database);
+    const order = await createOrder(services);
+    await t.database.rows(sql`insert into events (stream_id, stream_type, version, type, schema_version, data)
+      values (${order.streamId}, 'Order', 2, 'OrderShipped', 0, '{}'::jsonb)`);
+    let status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')!;
+    for (let i = 0; i < 200 && status.state !== 'FAILED'; i++) {
+      await sleep(25);
+      status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')!;
+    }
+    expect(status.state).toBe('FAILED');
+    expect(status.lastError).toMatch(/no upcaster for OrderShipped/);
+  });
+
   it('a rebuild under writes and reads never serves an incomplete model, and ends equal to a fold from scratch', async () => {
     services = await startServices(t.database, { projectionBatchSize: 20 });
     const ids: string[] = [];

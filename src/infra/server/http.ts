@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../../app.ts';
 import type { Authenticator } from '../auth/jwt.ts';
@@ -76,7 +76,7 @@ export function createHttpServer(options: HttpServerOptions) {
         for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
         const response = await yoga.fetch(`http://${req.headers.host ?? 'localhost'}${req.url}`, { method: 'POST', headers, body }, { req });
         res.writeHead(response.status, Object.fromEntries(response.headers));
-        if (response.body) Readable.fromWeb(response.body as never).pipe(res);
+        if (response.body) pipeline(Readable.fromWeb(response.body as never), res, () => {});
         else res.end();
         return;
       }

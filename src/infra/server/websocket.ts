@@ -9,6 +9,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Caller } from '../../core/caller.ts';
+import { runAt } from '../../core/timers.ts';
 import type { Authenticator } from '../auth/jwt.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
@@ -30,8 +31,8 @@ export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, an
           const caller = await auth.authenticate(typeof authorization === 'string' ? authorization : undefined);
           ctx.extra.caller = caller;
           if (caller.expiresAt !== undefined) {
-            const timer = setTimeout(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'), Math.max(0, caller.expiresAt - Date.now()));
-            ctx.extra.socket.once('close', () => clearTimeout(timer));
+            const cancel = runAt(caller.expiresAt, () => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'));
+            ctx.extra.socket.once('close', cancel);
           }
           return true;
         } catch {
