@@ -6,6 +6,8 @@ import { createRecorder, loadConfig, log, newRunId, redactUrl, type ScenarioModu
 // Lazy, so that running one scenario never loads (or breaks on) another one's dependencies.
 const SCENARIOS: Record<string, () => Promise<ScenarioModule>> = {
   append: () => import('./append.ts'),
+  projections: () => import('./projections.ts'),
+  http: () => import('./http.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

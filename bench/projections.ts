@@ -1,0 +1,706 @@
+// Scenario `projections`: the read side on PostgreSQL.
+//   converge catchup                  CATCHUP_EVENTS Order events, bulk-inserted into `events` (untimed),
+//                                     replayed by createServices' projection host into `orders` and
+//                                     `customer_summaries` until both reach the head; events/s
+//   raw      catchup                  the same two read models derived straight from `events` by one
+//                                     INSERT … SELECT each, into copies of the tables with the same
+//                                     indexes; events/s over the same events
+//   converge read-your-writes         one process writes and projects; under ~BACKGROUND_RATE commands/s
+//                                     of open-loop background load, a foreground command every
+//                                     RYW_INTERVAL_MS, and the time from its dispatch resolving (append
+//                                     committed) to tracker.waitFor(token, both projections) resolving
+//   converge read-your-writes-remote  the same, but commands and the wait go through a second
+//                                     createServices (runProjections: false, own pool) that learns of
+//                                     progress only from PostgreSQL notifications
+// Env: CATCHUP_EVENTS (200000); PROJECTION_BATCH (2000, the best of 500/1000/2000 here; a list such as
+// "500 1000 2000" sweeps, and the fastest is kept for read-your-writes); BACKGROUND_RATE (500);
+// RYW_INTERVAL_MS (20); RYW_REMOTE (1; 0 skips the remote variant); PROJECTIONS_DB
+// (converge_projections_bench); and lib.ts's DURATION_S, WARMUP_S, POOL_MAX, RESET.
+import { appendFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'drizzle-orm';
+import { createServices, type Services } from '../src/app.ts';
+import type { CommandResult } from '../src/core/command-handler.ts';
+import { decodeToken } from '../src/core/position.ts';
+import { openDatabase, type Database } from '../src/infra/db/client.ts';
+import { migrate } from '../src/infra/db/migrate.ts';
+import { SYSTEM_CALLER } from '../src/core/caller.ts';
+import { parseOrderCommand } from '../src/orders/commands/parse.ts';
+import { orderProjections } from '../src/orders/module.ts';
+import {
+  checkpoint,
+  databaseUrl,
+  ensureDatabase,
+  env,
+  log,
+  ratio,
+  RESULTS_FILE,
+  type BenchConfig,
+  type BenchContext,
+  type Measurement,
+  type ScenarioOutcome,
+} from './lib.ts';
+
+// A database of its own: the catch-up truncates everything and counts what it finds, and converge_bench
+// is written by the append and http scenarios (a concurrent http run once added 1424 orders mid-catch-up).
+const PROJECTIONS_DB = 'converge_projections_bench';
+const PROJECTIONS = ['orders', 'customer_summaries'] as const;
+const CATCHUP = 'catchup';
+const RYW = 'read-your-writes';
+const RYW_REMOTE = 'read-your-writes-remote';
+
+// Targets of the brief, checked in the summary.
+const TARGET_CATCHUP_EVENTS_PER_S = 20_000;
+const TARGET_RYW_P50_MS = 5;
+const TARGET_RYW_P99_MS = 25;
+
+const CUSTOMERS = 1000;
+// The bulk load's shape: every order has OrderCreated and 2x OrderItemAdded; `terminal` of them also
+// an OrderCancelled (1 in 3) or OrderShipped. 3.5 events per order on average.
+const EVENTS_PER_ORDER = 3.5;
+// Each order's events are spread over the global order as in a live system: an order's first item
+// comes ~40 orders later, its second ~300 and its end ~1500 later (slots are 10 per order).
+const SLOT_OFFSETS = [0, 401, 3002, 15003] as const;
+const INSERT_CHUNKS = 20;
+
+type Extra = Record<string, number | string | boolean | null>;
+type Line = Omit<Measurement, 'run'>;
+
+/**
+ * context.record writes the fixed Measurement keys only; the lines here carry a few more (events,
+ * background rate, stale count, batch size). Same output, same file, same key order, extras last.
+ */
+function recorderWithExtras(context: BenchContext) {
+  return (line: Line, extra: Extra): Measurement => {
+    const fixed: Measurement = {
+      system: line.system,
+      scenario: line.scenario,
+      concurrency: line.concurrency,
+      opsPerSec: line.opsPerSec,
+      p50ms: line.p50ms,
+      p99ms: line.p99ms,
+      ops: line.ops,
+      seconds: line.seconds,
+      errors: line.errors,
+      pool: line.pool,
+      run: context.runId,
+    };
+    // The 1-minute load average when the measurement ended: the machine is shared, so say how busy it was.
+    const json = JSON.stringify({ ...fixed, ...extra, load1: Number(loadavg()[0]!.toFixed(2)) });
+    process.stdout.write(`${json}\n`);
+    appendFileSync(RESULTS_FILE, `${json}\n`);
+    return fixed;
+  };
+}
+
+// Nearest-rank, as lib.ts (and the peer's lib.mjs) compute it; lib.ts keeps its own private.
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] ?? null;
+}
+
+const round = (value: number | null, digits: number): number | null => (value === null ? null : Number(value.toFixed(digits)));
+
+function batchSizes(): number[] {
+  const sizes = env('PROJECTION_BATCH', '2000').split(/[\s,]+/).filter(Boolean).map(Number);
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new Error(`PROJECTION_BATCH must be positive integers, got ${JSON.stringify(process.env.PROJECTION_BATCH)}`);
+  }
+  return sizes;
+}
+
+function positiveNumber(name: string, fallback: string, integer = false): number {
+  const value = Number(env(name, fallback));
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(process.env[name])}`);
+  }
+  return value;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Set-up
+
+// Every table the migrations made (as append.ts does), so nothing of an earlier run is left.
+async function truncatePublicTables(database: Database): Promise<void> {
+  const tables = await database.rows<{ name: string }>(
+    sql`select quote_ident(tablename) as name from pg_tables where schemaname = 'public'`,
+  );
+  if (tables.length > 0) {
+    await database.rows(sql.raw(`truncate ${tables.map((t) => t.name).join(', ')} restart identity`));
+  }
+}
+
+/** The read models and the checkpoints, not the events: the next catch-up starts from zero. */
+async function resetReadModels(database: Database): Promise<void> {
+  const tables = [...new Set(orderProjections().flatMap((p) => p.tables)), 'projections'];
+  await database.rows(sql.raw(`truncate ${tables.map((t) => `"${t}"`).join(', ')}`));
+}
+
+type Dataset = { events: number; orders: number; terminal: number };
+
+function datasetFor(events: number): Dataset {
+  const orders = Math.max(1, Math.round(events / EVENTS_PER_ORDER));
+  const terminal = events - 3 * orders;
+  if (terminal < 0 || terminal > orders) throw new Error(`cannot shape ${events} events into orders`);
+  return { events, orders, terminal };
+}
+
+/**
+ * Inserts the data set into `events` in INSERT_CHUNKS statements (so transactions), each in slot
+ * order: every stream's versions are in global order, and streams interleave as in a live system.
+ */
+async function loadEvents(database: Database, data: Dataset): Promise<void> {
+  // `ends`: exactly data.terminal of the orders get a fourth event, spread evenly.
+  const maxSlot = 10 * data.orders + SLOT_OFFSETS[3];
+  const width = Math.ceil((maxSlot + 1) / INSERT_CHUNKS);
+  const [o1, o2, o3, o4] = SLOT_OFFSETS;
+  for (let lo = 0; lo <= maxSlot; lo += width) {
+    const hi = lo + width;
+    await database.rows(sql`
+      with o as materialized (
+        select i,
+          md5('converge-bench-order-' || i)::uuid::text as id,
+          'customer-' || ((i * 7919) % ${CUSTOMERS}::int) as customer_id,
+          (((i + 1)::bigint * ${data.terminal}::int) / ${data.orders}::int) > ((i::bigint * ${data.terminal}::int) / ${data.orders}::int) as ends
+        from generate_series(0, ${data.orders}::int - 1) as i
+      ), e as (
+        select id, 1 as version, 'OrderCreated' as type, 10 * i + ${o1}::int as slot,
+          jsonb_build_object(
+            'orderId', id,
+            'customerId', customer_id,
+            'items', jsonb_build_array(jsonb_build_object('productId', 'sku-' || (i % 500), 'quantity', 1 + i % 5, 'unitPrice', '9.99')),
+            'shippingAddress', jsonb_build_object(
+              'line1', (1 + i % 200) || ' Main St',
+              'city', (array['Berlin', 'Hamburg', 'München', 'Köln', 'Frankfurt am Main'])[1 + i % 5],
+              'postalCode', lpad(((10000 + i * 37) % 99999)::text, 5, '0'),
+              'country', 'DE'),
+            'createdAt', ${isoAt(sql`10 * i + ${o1}::int`)}) as data
+        from o
+        union all
+        select id, 1 + n, 'OrderItemAdded', 10 * i + offs,
+          jsonb_build_object(
+            'orderId', id,
+            'productId', 'sku-' || ((i * 7 + n) % 500),
+            'quantity', 1 + (i + n) % 3,
+            'unitPrice', (array['4.50', '12.00', '19.99', '0.99'])[1 + (i + n) % 4],
+            'addedAt', ${isoAt(sql`10 * i + offs`)})
+        from o, (values (1, ${o2}::int), (2, ${o3}::int)) as item(n, offs)
+        union all
+        select id, 4, case when i % 3 = 0 then 'OrderCancelled' else 'OrderShipped' end, 10 * i + ${o4}::int,
+          case when i % 3 = 0
+            then jsonb_build_object('orderId', id, 'reason', 'customer request', 'cancelledAt', ${isoAt(sql`10 * i + ${o4}::int`)})
+            else jsonb_build_object('orderId', id, 'shippedAt', ${isoAt(sql`10 * i + ${o4}::int`)})
+          end
+        from o where ends
+      )
+      insert into events (stream_id, stream_type, version, type, schema_version, data, metadata)
+      select id, 'Order', version, type, 1, data, '{}'::jsonb
+      from e where slot >= ${lo}::int and slot < ${hi}::int
+      order by slot`);
+  }
+}
+
+/** A slot's time: 100 ms apart from 2024-01-01, as ISO-8601 UTC with milliseconds. */
+function isoAt(slot: ReturnType<typeof sql>) {
+  return sql`to_char((timestamptz '2024-01-01 00:00:00+00' + (${slot}) * interval '100 milliseconds') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+}
+
+async function verifyLoad(database: Database, data: Dataset): Promise<void> {
+  const [row] = await database.rows<{ events: number; streams: number; disordered: number }>(sql`
+    select count(*)::int as events, count(distinct stream_id)::int as streams,
+      (select count(*)::int from (
+        select version, lag(version) over (partition by stream_id order by transaction_id, global_position) as previous
+        from events) v where version <> coalesce(previous, 0) + 1) as disordered
+    from events`);
+  if (row?.events !== data.events || row.streams !== data.orders || row.disordered !== 0) {
+    throw new Error(`bulk load check failed: ${JSON.stringify(row)}, expected ${data.events} events in ${data.orders} streams`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Catch-up
+
+type CatchupResult = { seconds: number; batch: number };
+
+async function convergeCatchup(database: Database, data: Dataset, batch: number): Promise<CatchupResult> {
+  const services = createServices(database, { runProjections: true, consistencyTimeoutMs: 5000, projectionBatchSize: batch });
+  const head = await services.store.headPosition();
+  if (!head) throw new Error('no visible events to catch up on');
+  const t0 = performance.now();
+  let seconds: number;
+  try {
+    await services.start();
+    const { stale } = await services.tracker.waitFor(head, PROJECTIONS, 600_000);
+    seconds = (performance.now() - t0) / 1000;
+    if (stale) throw new Error('catch-up did not reach the head within 600 s');
+  } finally {
+    await services.stop();
+  }
+  const [orders] = await database.rows<{ n: number }>(sql`select count(*)::int as n from orders`);
+  const [summaries] = await database.rows<{ n: number | null }>(sql`select sum(order_count)::int as n from customer_summaries`);
+  if (orders?.n !== data.orders || summaries?.n !== data.orders) {
+    throw new Error(`catch-up check failed: ${orders?.n} orders, sum(order_count) ${summaries?.n}; expected ${data.orders}`);
+  }
+  return { seconds, batch };
+}
+
+// Copies of the read-model tables, with the indexes the migrations give the real ones (pg_trgm GIN
+// included). `like … including all` copies columns, constraints and indexes.
+const RAW_ORDERS = 'raw_catchup_orders';
+const RAW_SUMMARIES = 'raw_catchup_customer_summaries';
+
+async function dropRawTables(database: Database): Promise<void> {
+  await database.rows(sql.raw(`drop table if exists ${RAW_ORDERS}, ${RAW_SUMMARIES}`));
+}
+
+// The time an event happened, whichever its type.
+const EVENT_TIME = `coalesce(e.data->>'createdAt', e.data->>'addedAt', e.data->>'cancelledAt', e.data->>'shippedAt')::timestamptz`;
+
+// One row per order line (OrderCreated's items, then each OrderItemAdded), and one per other event.
+const EVENT_LINES = `events e
+  left join lateral jsonb_array_elements(case e.type
+      when 'OrderCreated' then e.data->'items'
+      when 'OrderItemAdded' then jsonb_build_array(e.data - 'orderId' - 'addedAt')
+    end) with ordinality as l(item, n) on true
+  where e.stream_type = 'Order'`;
+
+const LINE_TOTAL = `((l.item->>'quantity')::int * (l.item->>'unitPrice')::numeric)`;
+
+/** What the orders projection writes, row for row, in one statement. */
+const RAW_ORDERS_INSERT = `insert into ${RAW_ORDERS} (id, customer_id, status, items, item_count, total_amount,
+    shipping_address, version, created_at, updated_at, shipped_at, cancelled_at, cancel_reason, search_text)
+  select id, customer_id, status, items, item_count, total_amount, shipping_address, version, created_at, updated_at,
+    shipped_at, cancelled_at, cancel_reason, lower(concat_ws(chr(31), id, customer_id, products, city))
+  from (
+    select e.stream_id as id,
+      min(e.data->>'customerId') as customer_id,
+      case (array_agg(e.type order by e.version desc) filter (where e.type in ('OrderCancelled', 'OrderShipped')))[1]
+        when 'OrderCancelled' then 'CANCELLED' when 'OrderShipped' then 'SHIPPED' else 'PLACED' end as status,
+      coalesce(jsonb_agg(l.item || jsonb_build_object('lineTotal', ${LINE_TOTAL}::numeric(20, 2)::text) order by e.version, l.n)
+        filter (where l.item is not null), '[]') as items,
+      coalesce(sum((l.item->>'quantity')::int), 0) as item_count,
+      coalesce(sum(${LINE_TOTAL}), 0) as total_amount,
+      (array_agg(e.data->'shippingAddress') filter (where e.type = 'OrderCreated'))[1] as shipping_address,
+      min(e.data->'shippingAddress'->>'city') as city,
+      max(e.version) as version,
+      min(${EVENT_TIME}) filter (where e.type = 'OrderCreated') as created_at,
+      (array_agg(${EVENT_TIME} order by e.version desc))[1] as updated_at,
+      max((e.data->>'shippedAt')::timestamptz) as shipped_at,
+      max((e.data->>'cancelledAt')::timestamptz) as cancelled_at,
+      max(e.data->>'reason') as cancel_reason,
+      string_agg(l.item->>'productId', chr(31) order by e.version, l.n) as products
+    from ${EVENT_LINES}
+    group by e.stream_id
+  ) o`;
+
+/** What the customer_summaries projection writes (cancelled orders count, but not towards the total). */
+const RAW_SUMMARIES_INSERT = `insert into ${RAW_SUMMARIES} (customer_id, order_count, cancelled_count, total_spent, last_order_at)
+  select customer_id, count(*), count(*) filter (where cancelled), coalesce(sum(total) filter (where not cancelled), 0), max(created_at)
+  from (
+    select min(e.data->>'customerId') as customer_id,
+      bool_or(e.type = 'OrderCancelled') as cancelled,
+      coalesce(sum(${LINE_TOTAL}), 0) as total,
+      min((e.data->>'createdAt')::timestamptz) as created_at
+    from ${EVENT_LINES}
+    group by e.stream_id
+  ) o
+  group by customer_id`;
+
+async function rawCatchup(database: Database, url: string, config: BenchConfig) {
+  await dropRawTables(database);
+  await database.rows(sql.raw(`create table ${RAW_ORDERS} (like orders including all)`));
+  await database.rows(sql.raw(`create table ${RAW_SUMMARIES} (like customer_summaries including all)`));
+  if (config.reset) await checkpoint(url);
+  const t0 = performance.now();
+  await database.rows(sql.raw(RAW_ORDERS_INSERT));
+  const t1 = performance.now();
+  await database.rows(sql.raw(RAW_SUMMARIES_INSERT));
+  const t2 = performance.now();
+  return { seconds: (t2 - t0) / 1000, ordersSeconds: (t1 - t0) / 1000, summariesSeconds: (t2 - t1) / 1000 };
+}
+
+/** Rows in one read model that the other lacks (either way), after the raw baseline: should be 0. */
+async function compareWithRaw(database: Database): Promise<{ orders: number; summaries: number }> {
+  const orderColumns = `id, customer_id, status, items, item_count, total_amount, shipping_address, version, created_at,
+    updated_at, shipped_at, cancelled_at, cancel_reason, search_text`;
+  const summaryColumns = 'customer_id, order_count, cancelled_count, total_spent, last_order_at';
+  const differing = async (table: string, raw: string, columns: string) => {
+    const [row] = await database.rows<{ n: number }>(sql.raw(`select count(*)::int as n from (
+      (select ${columns} from ${table} except all select ${columns} from ${raw})
+      union all
+      (select ${columns} from ${raw} except all select ${columns} from ${table})) d`));
+    return row?.n ?? -1;
+  };
+  return {
+    orders: await differing('orders', RAW_ORDERS, orderColumns),
+    summaries: await differing('customer_summaries', RAW_SUMMARIES, summaryColumns),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Read-your-writes
+
+const customerOf = (n: number) => `customer-${n % CUSTOMERS}`;
+const createInput = (n: number) => ({
+  customerId: customerOf(n * 7919),
+  items: [{ productId: `sku-${n % 500}`, quantity: 1 + (n % 5), unitPrice: '9.99' }],
+  shippingAddress: { line1: `${1 + (n % 200)} Main St`, city: 'Berlin', postalCode: '10115', country: 'DE' },
+});
+const addInput = (orderId: string, n: number) => ({ orderId, productId: `sku-${(n * 7) % 500}`, quantity: 1 + (n % 3), unitPrice: '12.00' });
+
+/** Lines an order gets before the generators leave it (MAX_LINES is 100). */
+const LINES_PER_ORDER = 10;
+
+/**
+ * Open-loop background load: `rate` commands/s, whether or not earlier ones have finished (up to a
+ * cap in flight, past which ticks are dropped and counted). One in four is a CreateOrder, the others
+ * AddOrderItem on a random open order of the generator's own.
+ */
+function startBackground(services: Services, rate: number) {
+  const MAX_IN_FLIGHT = 1000;
+  const open: { id: string; lines: number }[] = [];
+  let issued = 0;
+  let completed = 0;
+  let errors = 0;
+  let dropped = 0;
+  let inFlight = 0;
+  let firstError: unknown;
+  let stopping = false;
+  const drained: (() => void)[] = [];
+
+  const one = async (n: number) => {
+    const order = n % 4 === 0 || open.length === 0 ? undefined : open[Math.floor(Math.random() * open.length)]!;
+    if (order) {
+      order.lines++;
+      if (order.lines >= LINES_PER_ORDER) open.splice(open.indexOf(order), 1);
+      await services.commands.dispatch(parseOrderCommand('AddOrderItem', addInput(order.id, n), { caller: SYSTEM_CALLER }));
+    } else {
+      const created = await services.commands.dispatch(parseOrderCommand('CreateOrder', createInput(n), { caller: SYSTEM_CALLER }));
+      open.push({ id: created.streamId, lines: 1 });
+      if (open.length > 200) open.shift();
+    }
+  };
+
+  const start = performance.now();
+  const loop = (async () => {
+    while (!stopping) {
+      const due = Math.floor(((performance.now() - start) / 1000) * rate);
+      for (; issued < due; issued++) {
+        if (inFlight >= MAX_IN_FLIGHT) {
+          dropped++;
+          continue;
+        }
+        inFlight++;
+        one(issued).then(
+          () => completed++,
+          (error: unknown) => {
+            errors++;
+            firstError ??= error;
+          },
+        ).finally(() => {
+          inFlight--;
+          if (inFlight === 0) drained.splice(0).forEach((resolve) => resolve());
+        });
+      }
+      await sleep(1);
+    }
+  })();
+
+  return {
+    snapshot: () => ({ at: performance.now(), completed, errors, dropped }),
+    async stop() {
+      stopping = true;
+      await loop;
+      if (inFlight > 0) await new Promise<void>((resolve) => drained.push(resolve));
+      if (firstError !== undefined) log(`background first error: ${(firstError as Error)?.stack ?? String(firstError)}`);
+      return { issued, completed, errors, dropped };
+    },
+  };
+}
+
+type RywResult = {
+  samples: number[];
+  dispatchMs: number[];
+  /** Per projection (in PROJECTIONS order), the wait for that one alone. */
+  perProjection: number[][];
+  stale: number;
+  errors: number;
+  seconds: number;
+  background: number;
+  backgroundErrors: number;
+  backgroundDropped: number;
+};
+
+/**
+ * Foreground: one command at a time, one every `intervalMs`, on an order of its own (CreateOrder, then
+ * AddOrderItem until LINES_PER_ORDER, then a new order). Measured: dispatch resolved -> waitFor resolved.
+ */
+async function measureReadYourWrites(options: {
+  writer: Services;
+  waiter: Services;
+  config: BenchConfig;
+  rate: number;
+  intervalMs: number;
+}): Promise<RywResult> {
+  const { writer, waiter, config, rate, intervalMs } = options;
+  const background = startBackground(writer, rate);
+  let orderId: string | undefined;
+  let lines = 0;
+  let n = 0;
+  const phase = async (durationS: number) => {
+    const samples: number[] = [];
+    const dispatchMs: number[] = [];
+    const perProjection = PROJECTIONS.map((): number[] => []);
+    let stale = 0;
+    let errors = 0;
+    const start = performance.now();
+    const end = start + durationS * 1000;
+    for (let next = start; performance.now() < end; ) {
+      try {
+        const c0 = performance.now();
+        let result: CommandResult;
+        if (!orderId || lines >= LINES_PER_ORDER) {
+          result = await writer.commands.dispatch(parseOrderCommand('CreateOrder', createInput(++n), { caller: SYSTEM_CALLER }));
+          orderId = result.streamId;
+          lines = 1;
+        } else {
+          result = await writer.commands.dispatch(parseOrderCommand('AddOrderItem', addInput(orderId, ++n), { caller: SYSTEM_CALLER }));
+          lines++;
+        }
+        const token = decodeToken(result.consistencyToken);
+        const t0 = performance.now();
+        // Diagnostics only: when each projection alone got there (the sample is the wait for both).
+        const each = PROJECTIONS.map((name, i) =>
+          waiter.tracker.waitFor(token, [name], 5000).then(() => perProjection[i]!.push(performance.now() - t0)),
+        );
+        const waited = await waiter.tracker.waitFor(token, PROJECTIONS, 5000);
+        const t1 = performance.now();
+        await Promise.all(each);
+        samples.push(t1 - t0);
+        dispatchMs.push(t0 - c0);
+        if (waited.stale) stale++;
+      } catch (error) {
+        errors++;
+        if (errors === 1) log(`read-your-writes first error: ${(error as Error)?.stack ?? String(error)}`);
+        orderId = undefined;
+      }
+      next += intervalMs;
+      const now = performance.now();
+      if (next > now) await sleep(next - now);
+      else next = now; // fell behind: no burst to catch up
+    }
+    return { samples, dispatchMs, perProjection, stale, errors, seconds: (performance.now() - start) / 1000 };
+  };
+  try {
+    if (config.warmupS > 0) await phase(config.warmupS);
+    const before = background.snapshot();
+    const measured = await phase(config.durationS);
+    const after = background.snapshot();
+    return {
+      ...measured,
+      background: (after.completed - before.completed) / ((after.at - before.at) / 1000),
+      backgroundErrors: after.errors - before.errors,
+      backgroundDropped: after.dropped - before.dropped,
+    };
+  } finally {
+    await background.stop();
+  }
+}
+
+/** Waits until both projections have processed everything visible now (e.g. the catch-up's tail). */
+async function settle(services: Services): Promise<void> {
+  const head = await services.store.headPosition();
+  if (head) await services.tracker.waitFor(head, PROJECTIONS, 600_000);
+}
+
+function rywLine(scenario: string, result: RywResult, pool: number): { line: Line; extra: Extra } {
+  const samples = [...result.samples].sort((a, b) => a - b);
+  const dispatch = [...result.dispatchMs].sort((a, b) => a - b);
+  return {
+    line: {
+      system: 'converge',
+      scenario,
+      concurrency: 1,
+      opsPerSec: round(result.background, 1)!,
+      p50ms: round(percentile(samples, 50), 3),
+      p99ms: round(percentile(samples, 99), 3),
+      ops: samples.length,
+      seconds: round(result.seconds, 3)!,
+      errors: result.errors + result.backgroundErrors,
+      pool,
+    },
+    extra: {
+      background: round(result.background, 1),
+      samples: samples.length,
+      stale: result.stale,
+      maxMs: round(samples.at(-1) ?? null, 3),
+      ...Object.fromEntries(
+        PROJECTIONS.flatMap((name, i) => {
+          const sorted = [...result.perProjection[i]!].sort((a, b) => a - b);
+          return [
+            [`${name}P50ms`, round(percentile(sorted, 50), 3)],
+            [`${name}P99ms`, round(percentile(sorted, 99), 3)],
+          ];
+        }),
+      ),
+      dispatchP50ms: round(percentile(dispatch, 50), 3),
+      dispatchP99ms: round(percentile(dispatch, 99), 3),
+      backgroundDropped: result.backgroundDropped,
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+
+export async function run(context: BenchContext): Promise<ScenarioOutcome> {
+  const { config } = context;
+  const record = recorderWithExtras(context);
+  const data = datasetFor(positiveNumber('CATCHUP_EVENTS', '200000', true));
+  const sizes = batchSizes();
+  const rate = positiveNumber('BACKGROUND_RATE', '500');
+  const intervalMs = positiveNumber('RYW_INTERVAL_MS', '20');
+  const remote = env('RYW_REMOTE', '1') !== '0';
+
+  const url = databaseUrl(config.baseUrl, env('PROJECTIONS_DB', PROJECTIONS_DB));
+  await ensureDatabase(url);
+  const database = await openDatabase({ url, poolMax: config.poolMax, applicationName: 'converge-bench' });
+  const measurements: Measurement[] = [];
+  const extras = new Map<Measurement, Extra>();
+  const keep = (line: Line, extra: Extra) => {
+    const m = record(line, extra);
+    measurements.push(m);
+    extras.set(m, extra);
+    return m;
+  };
+  try {
+    await migrate(database);
+
+    // Catch-up: load once, replay once per batch size (read models reset in between).
+    log(`projections: loading ${data.events} events (${data.orders} orders, ${data.terminal} ended)...`);
+    const l0 = performance.now();
+    await dropRawTables(database);
+    await truncatePublicTables(database);
+    await loadEvents(database, data);
+    await database.rows(sql`vacuum (analyze) events`);
+    await verifyLoad(database, data);
+    log(`loaded in ${((performance.now() - l0) / 1000).toFixed(1)}s`);
+
+    let best: { m: Measurement; batch: number } | undefined;
+    for (const batch of sizes) {
+      await resetReadModels(database);
+      if (config.reset) await checkpoint(url);
+      log(`converge ${CATCHUP} (batch ${batch})...`);
+      const { seconds } = await convergeCatchup(database, data, batch);
+      const m = keep(
+        {
+          system: 'converge',
+          scenario: CATCHUP,
+          concurrency: 1,
+          opsPerSec: round(data.events / seconds, 1)!,
+          p50ms: null,
+          p99ms: null,
+          ops: data.events,
+          seconds: round(seconds, 3)!,
+          errors: 0,
+          pool: config.poolMax,
+        },
+        { events: data.events, orders: data.orders, batch },
+      );
+      if (!best || m.opsPerSec > best.m.opsPerSec) best = { m, batch };
+    }
+
+    log(`raw ${CATCHUP}...`);
+    const raw = await rawCatchup(database, url, config);
+    const differing = await compareWithRaw(database);
+    if (differing.orders !== 0 || differing.summaries !== 0) {
+      log(`warning: raw and converge read models differ: ${differing.orders} orders rows, ${differing.summaries} customer_summaries rows`);
+    }
+    keep(
+      {
+        system: 'raw',
+        scenario: CATCHUP,
+        concurrency: 1,
+        opsPerSec: round(data.events / raw.seconds, 1)!,
+        p50ms: null,
+        p99ms: null,
+        ops: data.events,
+        seconds: round(raw.seconds, 3)!,
+        errors: 0,
+        pool: 1,
+      },
+      {
+        events: data.events,
+        orders: data.orders,
+        ordersSeconds: round(raw.ordersSeconds, 3),
+        summariesSeconds: round(raw.summariesSeconds, 3),
+        differingRows: differing.orders + differing.summaries,
+      },
+    );
+    await dropRawTables(database);
+
+    // Read-your-writes, on top of the caught-up read models.
+    const batch = best!.batch;
+    const local = createServices(database, { runProjections: true, consistencyTimeoutMs: 5000, projectionBatchSize: batch });
+    await local.start();
+    try {
+      await settle(local);
+      log(`converge ${RYW} (${rate} cmds/s background, one every ${intervalMs} ms, batch ${batch})...`);
+      const result = await measureReadYourWrites({ writer: local, waiter: local, config, rate, intervalMs });
+      const { line, extra } = rywLine(RYW, result, config.poolMax);
+      keep(line, { ...extra, batch });
+
+      if (remote) {
+        // A second "process": own pool, no projections, progress only through LISTEN.
+        const apiDatabase = await openDatabase({ url, poolMax: config.poolMax, applicationName: 'converge-bench-api' });
+        const api = createServices(apiDatabase, { runProjections: false, consistencyTimeoutMs: 5000 });
+        try {
+          await api.start();
+          await settle(local);
+          log(`converge ${RYW_REMOTE}...`);
+          const remoteResult = await measureReadYourWrites({ writer: api, waiter: api, config, rate, intervalMs });
+          const { line: remoteLine, extra: remoteExtra } = rywLine(RYW_REMOTE, remoteResult, config.poolMax);
+          keep(remoteLine, { ...remoteExtra, batch });
+        } finally {
+          await api.stop();
+          await apiDatabase.close();
+        }
+      }
+    } finally {
+      await local.stop();
+    }
+  } finally {
+    await database.close();
+  }
+  return { measurements, summary: summarize(measurements, extras) };
+}
+
+function summarize(measurements: Measurement[], extras: Map<Measurement, Extra>): string {
+  const lines = ['projections'];
+  const catchups = measurements.filter((m) => m.system === 'converge' && m.scenario === CATCHUP);
+  const raw = measurements.find((m) => m.system === 'raw' && m.scenario === CATCHUP);
+  for (const m of catchups) {
+    const r = ratio(m, raw);
+    const verdict = m.opsPerSec >= TARGET_CATCHUP_EVENTS_PER_S ? 'ok' : `< ${TARGET_CATCHUP_EVENTS_PER_S}`;
+    lines.push(
+      `  catchup batch ${String(extras.get(m)?.batch).padEnd(5)} converge ${m.opsPerSec.toFixed(0).padStart(7)} events/s (${verdict}), ` +
+        `raw ${raw ? raw.opsPerSec.toFixed(0) : 'n/a'} events/s, converge/raw ${r === null ? 'n/a' : `${r.toFixed(2)}x`}`,
+    );
+  }
+  for (const scenario of [RYW, RYW_REMOTE]) {
+    const m = measurements.find((x) => x.scenario === scenario);
+    if (!m) continue;
+    const extra = extras.get(m) ?? {};
+    const check = (value: number | null, target: number) => (value !== null && value <= target ? 'ok' : `> ${target}`);
+    lines.push(
+      `  ${scenario.padEnd(24)} p50 ${m.p50ms} ms (${check(m.p50ms, TARGET_RYW_P50_MS)}), p99 ${m.p99ms} ms ` +
+        `(${check(m.p99ms, TARGET_RYW_P99_MS)}), ${extra.samples} samples, ${extra.stale} stale, background ${m.opsPerSec} cmds/s`,
+    );
+  }
+  lines.push(
+    `targets: catchup >= ${TARGET_CATCHUP_EVENTS_PER_S} events/s; read-your-writes p50 <= ${TARGET_RYW_P50_MS} ms, p99 <= ${TARGET_RYW_P99_MS} ms`,
+  );
+  return lines.join('\n');
+}
