@@ -12,17 +12,25 @@
 //
 // Where the server runs (HTTP_SERVER): `child` (default) spawns this file as a second Node process
 // (`node --import tsx bench/http.ts` with HTTP_BENCH_SERVER_URL set) that runs buildApp; `inproc` runs
-// buildApp in the load generator's own process. On this 2-core machine `inproc` makes the client and the
-// server share one event loop: every request pays the client's cost (request building, socket I/O,
-// JSON.parse) on the same thread as the server's, which dilutes the differences between operations and
-// flatters the ratios (measured: trivial ~3.0k/s inproc vs ~4.4k/s child, see the report in the PR). The
-// child keeps the server's event loop to itself, as in production; the client then competes with
-// PostgreSQL for the second core instead, which costs both systems of a pair alike. Hence `child`.
+// buildApp in the load generator's own process. On this 2-core machine `inproc` puts the client's
+// ~0.1-0.13 ms of CPU per request (request building, socket I/O, JSON.parse) on the server's event
+// loop, for every system alike: the numbers then describe server + client, not the server. Measured
+// alternately, 5 s each, on the shared machine (load 2-6): child trivial 2,971-3,625/s, order(id)
+// 1,866-2,807/s, createOrder 1,048-1,272/s; inproc 1,837-2,748/s, 1,004-1,922/s and 701-1,018/s, and no
+// steadier. The child keeps an event loop to itself as in production (clients are remote there); the
+// client competes with PostgreSQL for the other core, which both systems of a pair pay alike. Hence
+// `child`. Each line also reports CPU time per request of the server (child only), of this process (the
+// client; in-process: client + server) and of the PostgreSQL backends serving the database (read from
+// /proc): those move far less with other load on the machine than throughput does.
+//
+// The database is converge_http_bench, not append.ts's converge_bench: append.ts truncates its tables
+// and writes OrderCreated events without items, which a server projecting that database fails on.
 //
 // Env: HTTP_CONCURRENCIES ("32"), SETUP_ORDERS (2000), HTTP_SERVER (child | inproc), HTTP_SERVER_NODE_ARGS
-// (extra node flags for the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), HTTP_DB (converge_bench)
-// and lib.ts's DURATION_S, WARMUP_S, POOL_MAX (the server's DB_POOL_MAX), RESET (checkpoint before each
-// measurement). CONCURRENCIES is not used: the HTTP load has its own list.
+// (extra node flags for the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), HTTP_DB
+// (converge_http_bench) and lib.ts's DURATION_S, WARMUP_S, POOL_MAX (the server's DB_POOL_MAX), RESET
+// (checkpoint before each measurement). CONCURRENCIES is not used: the HTTP load has its own list. The
+// child inherits the environment, so NODE_ENV=production measures graphql-js's production mode.
 import { spawn } from 'node:child_process';
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -113,38 +121,42 @@ async function startOrClose(app: App): Promise<string> {
   }
 }
 
+// Lines of the child's protocol on its stdout carry this prefix; anything else there is passed on.
+const REPLY_PREFIX = '@http-bench ';
+
 async function startChild(url: string, poolMax: number): Promise<Server> {
   const extraArgs = env('HTTP_SERVER_NODE_ARGS', '').split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...extraArgs, '--import', 'tsx', fileURLToPath(import.meta.url)], {
     cwd: REPO_ROOT,
     env: { ...process.env, [CHILD_URL_ENV]: url, [CHILD_POOL_ENV]: String(poolMax) },
-    // stdin: closing it stops the child (also when this process dies); stdout: the URL line.
+    // stdin: closing it stops the child (also when this process dies); stdout: the replies.
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  // The child answers on stdout, one JSON line each: first its URL, then one per `cpu` request.
-  const replies: ((line: string) => void)[] = [];
-  const lines = createInterface({ input: child.stdout! });
-  lines.on('line', (line) => replies.shift()?.(line));
-  const nextReply = () => new Promise<string>((resolve) => replies.push(resolve));
-  const graphqlUrl = await Promise.race([
-    nextReply().then((line) => {
-      const url = (JSON.parse(line) as { url?: string }).url;
-      if (!url) throw new Error(`server child printed ${JSON.stringify(line)} instead of its URL`);
-      return url;
+  // The child answers one JSON line per request, in order: first its URL, then one per `cpu`.
+  const waiting: { resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
+  let exitCode: number | null | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code) => {
+      exitCode = code;
+      for (const w of waiting.splice(0)) w.reject(new Error(`server child exited with ${code}`));
+      resolve();
     }),
-    exited.then((code) => {
-      throw new Error(`server child exited with ${code} before listening`);
-    }),
-  ]);
+  );
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (line.startsWith(REPLY_PREFIX)) waiting.shift()?.resolve(line.slice(REPLY_PREFIX.length));
+    else process.stderr.write(`server child: ${line}\n`);
+  });
+  const reply = async <T>(request?: string): Promise<T> => {
+    if (exitCode !== undefined) throw new Error(`server child exited with ${exitCode}`);
+    const line = new Promise<string>((resolve, reject) => waiting.push({ resolve, reject }));
+    if (request) child.stdin!.write(`${request}\n`);
+    return JSON.parse(await line) as T;
+  };
+  const { url: graphqlUrl } = await reply<{ url: string }>();
   return {
     url: graphqlUrl,
     mode: 'child',
-    async cpuMs() {
-      const reply = nextReply();
-      child.stdin!.write('cpu\n');
-      return (JSON.parse(await reply) as { cpuMs: number }).cpuMs;
-    },
+    cpuMs: async () => (await reply<{ cpuMs: number }>('cpu')).cpuMs,
     async stop() {
       child.stdin!.end();
       const timeout = sleep(15_000).then(() => 'timeout' as const);
@@ -164,10 +176,10 @@ async function startChild(url: string, poolMax: number): Promise<Server> {
 async function serveAsChild(url: string, poolMax: number): Promise<void> {
   const app = await buildApp(appConfig(url, poolMax), { log: silent });
   const graphqlUrl = await startOrClose(app);
-  process.stdout.write(`${JSON.stringify({ url: graphqlUrl })}\n`);
+  process.stdout.write(`${REPLY_PREFIX}${JSON.stringify({ url: graphqlUrl })}\n`);
   const commands = createInterface({ input: process.stdin });
   commands.on('line', (line) => {
-    if (line === 'cpu') process.stdout.write(`${JSON.stringify({ cpuMs: cpuMsOf(process.cpuUsage()) })}\n`);
+    if (line === 'cpu') process.stdout.write(`${REPLY_PREFIX}${JSON.stringify({ cpuMs: cpuMsOf(process.cpuUsage()) })}\n`);
   });
   await new Promise<void>((resolve) => commands.once('close', resolve));
   await app.stop();
@@ -215,7 +227,7 @@ type GraphQLResponse = { data?: Record<string, any> | null; errors?: { message: 
 
 type Client = { post(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse>; close(): void };
 
-/** node:http with a keep-alive Agent (undici is not installed as a package; fetch costs more per request). */
+/** node:http with a keep-alive Agent, a socket per worker (undici is not in node_modules, only inside Node's fetch). */
 function createClient(graphqlUrl: string, sockets: number): Client {
   const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
   const { hostname, port, pathname } = new URL(graphqlUrl);
@@ -275,7 +287,7 @@ async function createOrder(client: Client, n: number): Promise<string> {
   return payload.orderId;
 }
 
-/** Polls `projections` until every one is RUNNING with no lag (so no backlog leaks into the next run). */
+/** Polls `projections` until none lags (so no backlog leaks into the next run); a FAILED one ends the run. */
 async function waitForProjections(client: Client, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -350,8 +362,9 @@ async function createSetupOrders(client: Client, count: number): Promise<string[
 type Extra = Record<string, number | string | null>;
 
 /**
- * context.record writes the fixed Measurement keys only; these lines carry where the server ran and
- * its CPU time (as projections.ts does it: same output, same file, same key order, extras last).
+ * context.record writes the fixed Measurement keys only; these lines also carry where the server ran
+ * and the CPU times per request (as projections.ts does it: same output, same file, same key order,
+ * extras last).
  */
 function recorderWithExtras(context: BenchContext) {
   return (line: Omit<Measurement, 'run'>, extra: Extra): Measurement => {
@@ -424,7 +437,8 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
             {
               server: server.mode,
               serverCpuMsPerOp,
-              // Of one core: 100 means the server's event loop was the bottleneck.
+              // Of one core: ~100 means the server's event loop was the bottleneck (V8's GC helper
+              // threads can take it past 100).
               serverCpuPct: serverCpuMsPerOp === null ? null : Math.round((serverCpuMsPerOp * result.opsPerSec) / 10),
               // In-process, this is client and server together.
               clientCpuMsPerOp: perOp(before.client, after.client),
