@@ -32,7 +32,7 @@
 // (checkpoint before each measurement). CONCURRENCIES is not used: the HTTP load has its own list. The
 // child inherits the environment, so NODE_ENV=production measures graphql-js's production mode.
 import { spawn } from 'node:child_process';
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +48,6 @@ import {
   ensureDatabase,
   env,
   log,
-  RESULTS_FILE,
   runLoad,
   ratio,
   redactUrl,
@@ -359,41 +358,14 @@ async function createSetupOrders(client: Client, count: number): Promise<string[
 // ------------------------------------------------------------------------------------------------
 // Output
 
-type Extra = Record<string, number | string | null>;
 
-/**
- * context.record writes the fixed Measurement keys only; these lines also carry where the server ran
- * and the CPU times per request (as projections.ts does it: same output, same file, same key order,
- * extras last).
- */
-function recorderWithExtras(context: BenchContext) {
-  return (line: Omit<Measurement, 'run'>, extra: Extra): Measurement => {
-    const fixed: Measurement = {
-      system: line.system,
-      scenario: line.scenario,
-      concurrency: line.concurrency,
-      opsPerSec: line.opsPerSec,
-      p50ms: line.p50ms,
-      p99ms: line.p99ms,
-      ops: line.ops,
-      seconds: line.seconds,
-      errors: line.errors,
-      pool: line.pool,
-      run: context.runId,
-    };
-    const json = JSON.stringify({ ...fixed, ...extra });
-    process.stdout.write(`${json}\n`);
-    appendFileSync(RESULTS_FILE, `${json}\n`);
-    return fixed;
-  };
-}
 
 // ------------------------------------------------------------------------------------------------
 // The scenario
 
 export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const { config } = context;
-  const record = recorderWithExtras(context);
+  const record = context.record;
   const dbName = env('HTTP_DB', 'converge_http_bench');
   const url = databaseUrl(config.baseUrl, dbName);
   const concurrencies = httpConcurrencies();

@@ -181,7 +181,8 @@ export type BenchContext = {
   config: BenchConfig;
   runId: string;
   /** Prints the line on stdout and appends it to bench/results/latest.jsonl. */
-  record(measurement: Omit<Measurement, 'run'>): Measurement;
+  /** Prints and appends one line: the fixed keys in their order, then any scenario-specific extras. */
+  record(measurement: Omit<Measurement, 'run'>, extra?: Record<string, number | string | boolean | null>): Measurement;
 };
 
 /** What a scenario hands back: its lines, and optionally a human summary for the end of the run. */
@@ -191,7 +192,7 @@ export type ScenarioModule = { run(context: BenchContext): Promise<ScenarioOutco
 
 export function createRecorder(runId: string): BenchContext['record'] {
   mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
-  return (measurement) => {
+  return (measurement, extra = {}) => {
     // Fixed key order, so lines from us and from the peer diff cleanly.
     const line: Measurement = {
       system: measurement.system,
@@ -206,7 +207,7 @@ export function createRecorder(runId: string): BenchContext['record'] {
       pool: measurement.pool,
       run: runId,
     };
-    const json = JSON.stringify(line);
+    const json = JSON.stringify({ ...line, ...extra });
     process.stdout.write(`${json}\n`);
     // Appended line by line, so an interrupted run keeps what it measured.
     appendFileSync(RESULTS_FILE, `${json}\n`);

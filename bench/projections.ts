@@ -16,7 +16,6 @@
 // "500 1000 2000" sweeps, and the fastest is kept for read-your-writes); BACKGROUND_RATE (500);
 // RYW_INTERVAL_MS (20); RYW_REMOTE (1; 0 skips the remote variant); PROJECTIONS_DB
 // (converge_projections_bench); and lib.ts's DURATION_S, WARMUP_S, POOL_MAX, RESET.
-import { appendFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,7 +35,6 @@ import {
   env,
   log,
   ratio,
-  RESULTS_FILE,
   type BenchConfig,
   type BenchContext,
   type Measurement,
@@ -68,31 +66,9 @@ const INSERT_CHUNKS = 20;
 type Extra = Record<string, number | string | boolean | null>;
 type Line = Omit<Measurement, 'run'>;
 
-/**
- * context.record writes the fixed Measurement keys only; the lines here carry a few more (events,
- * background rate, stale count, batch size). Same output, same file, same key order, extras last.
- */
-function recorderWithExtras(context: BenchContext) {
-  return (line: Line, extra: Extra): Measurement => {
-    const fixed: Measurement = {
-      system: line.system,
-      scenario: line.scenario,
-      concurrency: line.concurrency,
-      opsPerSec: line.opsPerSec,
-      p50ms: line.p50ms,
-      p99ms: line.p99ms,
-      ops: line.ops,
-      seconds: line.seconds,
-      errors: line.errors,
-      pool: line.pool,
-      run: context.runId,
-    };
-    // The 1-minute load average when the measurement ended: the machine is shared, so say how busy it was.
-    const json = JSON.stringify({ ...fixed, ...extra, load1: Number(loadavg()[0]!.toFixed(2)) });
-    process.stdout.write(`${json}\n`);
-    appendFileSync(RESULTS_FILE, `${json}\n`);
-    return fixed;
-  };
+/** context.record, plus the 1-minute load average when the measurement ended: the machine is shared. */
+function recorderWithLoad(context: BenchContext) {
+  return (line: Line, extra: Extra): Measurement => context.record(line, { ...extra, load1: Number(loadavg()[0]!.toFixed(2)) });
 }
 
 // Nearest-rank, as lib.ts (and the peer's lib.mjs) compute it; lib.ts keeps its own private.
@@ -557,7 +533,7 @@ function rywLine(scenario: string, result: RywResult, pool: number): { line: Lin
 
 export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const { config } = context;
-  const record = recorderWithExtras(context);
+  const record = recorderWithLoad(context);
   const data = datasetFor(positiveNumber('CATCHUP_EVENTS', '200000', true));
   const sizes = batchSizes();
   const rate = positiveNumber('BACKGROUND_RATE', '500');
