@@ -21,8 +21,18 @@ export type ProjectionAdmin = {
 export function createProjectionAdmin(database: Database, store: PostgresEventStore, names: readonly string[]): ProjectionAdmin {
   const storage = createProjectionStorage(database, store);
 
+  // Rows are never deleted, so once is enough per process (status runs on every /metrics scrape).
+  let ensured: Promise<void> | undefined;
   const ensureRows = () =>
-    Promise.all(names.map((name) => database.rows(sql`insert into projections (name) values (${name}) on conflict (name) do nothing`)));
+    (ensured ??= Promise.all(
+      names.map((name) => database.rows(sql`insert into projections (name) values (${name}) on conflict (name) do nothing`)),
+    ).then(
+      () => undefined,
+      (error: unknown) => {
+        ensured = undefined; // the database was away: try again next time
+        throw error;
+      },
+    ));
 
   const statusOf = async (name: string): Promise<ProjectionStatus> => {
     const [record] = await loadProjectionRecords(database, [name]);
