@@ -81,6 +81,35 @@ describe(`event store on ${driverName}`, () => {
     expect(await store.readAll(START, 100)).toHaveLength(1);
   });
 
+  it('a command that appends several events records the last one, and its result is that one', async () => {
+    await store.append('s', [ev(0)], opts('no_stream'));
+    const command = { commandId: 'cmd-many', inputHash: 'h' };
+    const result = await store.append('s', [ev(1), ev(2), ev(3)], { ...opts(1), command });
+    expect(result.version).toBe(4);
+    expect(await store.findCommand('cmd-many')).toEqual({ commandId: 'cmd-many', inputHash: 'h', streamId: 's', version: 4, position: result.position });
+    const { events } = await store.readStream('s');
+    expect(events.map((e) => [e.version, (e.data as { n: number }).n])).toEqual([[1, 0], [2, 1], [3, 2], [4, 3]]);
+    expect(events.at(-1)!.position).toEqual(result.position);
+  });
+
+  it('appends inside a caller\'s transaction, and a rollback takes the events and the command with it', async () => {
+    const command = { commandId: 'cmd-tx', inputHash: 'h' };
+    const inTx = (work: (txStore: PostgresEventStore) => Promise<unknown>) =>
+      t.database.transaction((tx) => work(createPostgresEventStore({ db: tx })));
+    await expect(
+      inTx(async (txStore) => {
+        await txStore.append('s', [ev(1), ev(2)], { ...opts('no_stream'), command });
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect((await store.readStream('s')).version).toBe(0);
+    expect(await store.findCommand('cmd-tx')).toBeNull();
+    await inTx((txStore) => txStore.append('s', [ev(1)], { ...opts('no_stream'), command }));
+    await inTx((txStore) => txStore.append('s', [ev(2)], opts(1)));
+    expect((await store.readStream('s')).events.map((e) => e.version)).toEqual([1, 2]);
+    expect((await store.findCommand('cmd-tx'))?.version).toBe(1);
+  });
+
   it('reads all in global order, in batches, and knows its head', async () => {
     expect(await store.headPosition()).toBeNull();
     for (let i = 0; i < 5; i++) await store.append(`s${i % 2}`, [ev(i)], opts('any'));

@@ -10,7 +10,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import type { Db, Executor, Tx, TxExecutor } from './executor.ts';
+import { sqlFromText, type Db, type Executor, type Tx, type TxExecutor } from './executor.ts';
 
 export type { Db, Executor, Tx, TxExecutor } from './executor.ts';
 
@@ -48,6 +48,7 @@ function rowsOf<T>(result: unknown): T[] {
 const txExecutor = (tx: Tx): TxExecutor => ({
   db: tx,
   rows: async <T>(query: SQL) => rowsOf<T>(await tx.execute(query)),
+  query: async <T>(text: string, params: readonly unknown[]) => rowsOf<T>(await tx.execute(sqlFromText(text, params))),
 });
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
@@ -70,6 +71,7 @@ function counted(database: Omit<Database, 'stats'> & { poolMax: number }): Datab
   return {
     ...rest,
     rows: (query) => track(() => database.rows(query)),
+    query: (text, params) => track(() => database.query(text, params)),
     transaction: (work) => track(() => database.transaction(work)),
     stats: () => ({ inFlight, poolMax }),
   };
@@ -86,15 +88,18 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
   });
   const db = drizzlePostgres({ client }) as unknown as Db;
   const listener = createListener(options.url, connection);
+  // Named prepared statements: parsed once per connection, which matters on the append path.
+  const run = async <T>(text: string, params: readonly unknown[]) =>
+    (await client.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
   return {
     kind: 'postgres',
     poolMax: options.poolMax ?? 10,
     db,
-    async rows<T>(query: SQL) {
+    rows<T>(query: SQL) {
       const { sql: text, params } = toQuery(query);
-      // Named prepared statements: parsed once per connection, which matters on the append path.
-      return (await client.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
+      return run<T>(text, params);
     },
+    query: run,
     transaction: (work) => db.transaction((tx) => work(txExecutor(tx))),
     listen: (channel, onNotify, onConnect) => listener.listen(channel, onNotify, onConnect),
     async reserveSession() {
@@ -116,6 +121,8 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
           const { sql: text, params } = toQuery(query);
           return (await session.unsafe(text, params as never[])) as unknown as T[];
         },
+        query: async <T>(text: string, params: readonly unknown[]) =>
+          (await session.unsafe(text, params as never[])) as unknown as T[],
         release: async () => {
           await session.end({ timeout: 5 });
           resolveClosed();
@@ -249,9 +256,10 @@ async function openPglite(dir: string): Promise<Omit<Database, 'stats'> & { pool
   }
   await client.exec(`SET TIME ZONE 'UTC'`);
   const db = drizzlePglite({ client }) as unknown as Db;
-  const rows = async <T>(query: SQL) => {
-    const { sql: text, params } = toQuery(query);
-    return (await client.query<T>(text, params)).rows;
+  const query = async <T>(text: string, params: readonly unknown[]) => (await client.query<T>(text, params as unknown[])).rows;
+  const rows = <T>(sqlQuery: SQL) => {
+    const { sql: text, params } = toQuery(sqlQuery);
+    return query<T>(text, params);
   };
   let closed = false;
   return {
@@ -259,6 +267,7 @@ async function openPglite(dir: string): Promise<Omit<Database, 'stats'> & { pool
     poolMax: 1,
     db,
     rows,
+    query,
     transaction: (work) => db.transaction((tx) => work(txExecutor(tx))),
     async listen(channel, onNotify, onConnect) {
       const unlisten = await client.listen(channel, onNotify);
@@ -268,7 +277,7 @@ async function openPglite(dir: string): Promise<Omit<Database, 'stats'> & { pool
     async reserveSession() {
       // PGlite has one connection; its session is shared by everything in this process, which is
       // also the only process that can open the data directory.
-      return { rows, release: async () => {}, closed: new Promise<void>(() => {}) };
+      return { rows, query, release: async () => {}, closed: new Promise<void>(() => {}) };
     },
     async close() {
       if (closed) return;

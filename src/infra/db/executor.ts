@@ -9,6 +9,11 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 /** Runs a drizzle `sql` query and returns its rows, on the pool or inside a transaction. */
 export type Executor = {
   rows<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
+  /**
+   * A statement already rendered to text with $1, $2… placeholders, and its parameters: for hot paths
+   * that build their text once and skip rendering a `sql` template on every call.
+   */
+  query<T = Record<string, unknown>>(text: string, params: readonly unknown[]): Promise<T[]>;
 };
 
 /** An executor inside a transaction, with the drizzle handle for the query builder. */
@@ -20,3 +25,11 @@ export type TxExecutor = Executor & { db: Tx };
  */
 export const textArray = (values: readonly string[]): SQL =>
   sql`array(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+
+/** The `sql` template for a rendered statement: where a driver can only run templates (transactions). */
+export function sqlFromText(text: string, params: readonly unknown[]): SQL {
+  const parts = text.split(/\$(\d+)/);
+  const chunks: SQL[] = [];
+  parts.forEach((part, i) => chunks.push(i % 2 === 0 ? sql.raw(part) : sql`${params[Number(part) - 1]}`));
+  return sql.join(chunks);
+}

@@ -74,6 +74,70 @@ export type EventStoreDeps = {
   onAppended?: (result: AppendResult, durationMs: number) => void;
 };
 
+/**
+ * The append as one statement, in the cheapest form for its case. Each form is a fixed text, rendered
+ * once here and prepared once per connection. Versions are contiguous and unique per stream, so the
+ * expected version needs no read of the stream's head:
+ * - no_stream inserts version 1: the unique (stream_id, version) key refuses it when the stream exists;
+ * - exactly n inserts n+1 only if version n exists: with the unique key, that means the head is n;
+ * - any takes max(version) + 1 in the statement, and a racing writer shows up as a unique violation.
+ * One event goes in as plain parameters, several as one jsonb array. With a commandId, the command's
+ * row is inserted by the same statement, so it is recorded if and only if its events are.
+ * Parameters: $1 stream id, $2 stream type, $3 expected version (0 for no_stream and any),
+ * then $4-$7 the event (type, schema version, data, metadata) or $4 the array, then the command's id
+ * and input hash.
+ */
+type AppendForm = { any: boolean; guarded: boolean; single: boolean; command: boolean };
+
+function appendText(form: AppendForm): string {
+  // For any, $3 is 0: the version an empty stream is at.
+  const base = form.any ? '(select coalesce(max(version), $3::int) from events where stream_id = $1)' : '$3::int';
+  const guard = form.guarded ? 'where exists (select from events where stream_id = $1 and version = $3::int)' : '';
+  const rows = form.single
+    ? `select $1, $2, ${base} + 1, $4, $5::int, $6::jsonb, $7::jsonb ${guard}`
+    : `select $1, $2, ${base} + e.n::int, e.value->>'type', (e.value->>'schemaVersion')::int, e.value->'data', e.value->'metadata'
+       from jsonb_array_elements($4::jsonb) with ordinality as e(value, n) ${guard}
+       order by e.n`;
+  const insert = `insert into events (stream_id, stream_type, version, type, schema_version, data, metadata) ${rows}`;
+  if (!form.command) return `${insert} returning version, transaction_id::text as tx, global_position::text as pos`;
+  const c = form.single ? 8 : 5;
+  return `with ins as (${insert} returning version, transaction_id, global_position),
+    last as (select version, transaction_id, global_position from ins order by global_position desc limit 1),
+    cmd as (
+      insert into commands (command_id, input_hash, stream_id, version, transaction_id, global_position)
+      select $${c}::text, $${c + 1}::text, $1, version, transaction_id, global_position from last
+    )
+    select version, transaction_id::text as tx, global_position::text as pos from last`;
+}
+
+const appendTexts = new Map<string, string>();
+
+function appendStatement(streamId: string, events: NewEvent[], options: AppendOptions, schemas: EventSchemas) {
+  const expected = options.expectedVersion;
+  const [only] = events;
+  const form: AppendForm = {
+    any: expected === 'any',
+    guarded: typeof expected === 'number' && expected > 0,
+    single: events.length === 1,
+    command: options.command !== undefined,
+  };
+  const key = `${+form.any}${+form.guarded}${+form.single}${+form.command}`;
+  let text = appendTexts.get(key);
+  if (text === undefined) appendTexts.set(key, (text = appendText(form)));
+  const params: unknown[] = [streamId, options.streamType, typeof expected === 'number' ? expected : 0];
+  if (only && form.single) {
+    params.push(only.type, currentSchemaVersion(schemas, only.type), JSON.stringify(only.data), JSON.stringify(only.metadata ?? {}));
+  } else {
+    params.push(
+      JSON.stringify(
+        events.map((e) => ({ type: e.type, schemaVersion: currentSchemaVersion(schemas, e.type), data: e.data, metadata: e.metadata ?? {} })),
+      ),
+    );
+  }
+  if (options.command) params.push(options.command.commandId, options.command.inputHash);
+  return { text, params };
+}
+
 export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventStore {
   const { db, onAppended } = deps;
   const schemas = deps.schemas ?? {};
@@ -99,39 +163,13 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
 
   const appendOnce = async (streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> => {
     const expected = options.expectedVersion;
-    // One prepared statement serves every mode: null = any, 0 = no stream, n = exactly n.
-    const expectedParam = expected === 'any' ? null : expected === 'no_stream' ? 0 : expected;
-    const payload = JSON.stringify(
-      events.map((e) => ({
-        type: e.type,
-        schemaVersion: currentSchemaVersion(schemas, e.type),
-        data: e.data,
-        metadata: e.metadata ?? {},
-      })),
-    );
-    const [row] = await db.rows<{ previous: number; version: number | null; tx: string | null; pos: string | null }>(sql`
-      with head as (
-        select coalesce(max(version), 0)::int as v from events where stream_id = ${streamId}
-      ), ins as (
-        insert into events (stream_id, stream_type, version, type, schema_version, data, metadata)
-        select ${streamId}, ${options.streamType}, head.v + e.n::int, e.value->>'type',
-               (e.value->>'schemaVersion')::int, e.value->'data', e.value->'metadata'
-        from head, jsonb_array_elements(${payload}::jsonb) with ordinality as e(value, n)
-        where ${expectedParam}::int is null or head.v = ${expectedParam}::int
-        order by e.n
-        returning version, transaction_id, global_position
-      ), last as (
-        select version, transaction_id, global_position from ins order by global_position desc limit 1
-      ), cmd as (
-        insert into commands (command_id, input_hash, stream_id, version, transaction_id, global_position)
-        select ${options.command?.commandId ?? null}::text, ${options.command?.inputHash ?? null}::text,
-               ${streamId}, version, transaction_id, global_position
-        from last where ${options.command?.commandId ?? null}::text is not null
-      )
-      select head.v as previous, last.version, last.transaction_id::text as tx, last.global_position::text as pos
-      from head left join last on true`);
-    if (!row || row.version === null || row.tx === null || row.pos === null) {
-      throw new ConcurrencyConflictError(streamId, expected === 'any' ? 0 : expected, row?.previous ?? 0);
+    const { text, params } = appendStatement(streamId, events, options, schemas);
+    const rows = await db.query<{ version: number; tx: string; pos: string }>(text, params);
+    // One row per event, or the last one's only when a command is recorded: the result is the highest.
+    const row = rows.reduce<(typeof rows)[number] | undefined>((last, r) => (last && last.version > r.version ? last : r), undefined);
+    if (!row) {
+      // Only an exact expected version can insert nothing: version `expected` is not there.
+      throw new ConcurrencyConflictError(streamId, expected === 'any' ? 0 : expected, await streamVersion(streamId));
     }
     return { streamId, version: row.version, position: positionFromDb(row.tx, row.pos) };
   };
