@@ -10,9 +10,9 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { sqlFromText, type Db, type Executor, type Tx, type TxExecutor } from './executor.ts';
+import type { Db, Executor, TxExecutor } from './executor.ts';
 
-export type { Db, Executor, Tx, TxExecutor } from './executor.ts';
+export type { Db, Executor, TxExecutor } from './executor.ts';
 
 /** A session of its own (not from the pool), for session-level advisory locks. */
 export type Session = Executor & {
@@ -41,15 +41,52 @@ const dialect = new PgDialect();
 
 export const toQuery = (query: SQL) => dialect.sqlToQuery(query);
 
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+type Run = <T>(text: string, params: readonly unknown[]) => Promise<T[]>;
+
+/**
+ * A transaction's executor on `run`, which must pipeline what it is given in one tick (postgres.js does
+ * on one connection; PGlite runs it in order). `pipeline` sends what is still queued, for the caller
+ * to send the COMMIT right after.
+ */
+function transactionExecutor(run: Run): { tx: TxExecutor; pipeline(): Promise<void> } {
+  let queued: [string, readonly unknown[]][] = [];
+  const sendQueued = () => {
+    const writes = Promise.all(queued.map(([t, p]) => run(t, p)));
+    queued = [];
+    return writes;
+  };
+  const send = async <T>(text: string, params: readonly unknown[]): Promise<T[]> => {
+    if (queued.length === 0) return run<T>(text, params);
+    const writes = sendQueued();
+    const result = run<T>(text, params);
+    // Both settle before either error is thrown: no rejection is left unhandled.
+    const [written, read] = await Promise.allSettled([writes, result]);
+    if (written.status === 'rejected') throw written.reason;
+    if (read.status === 'rejected') throw read.reason;
+    return read.value;
+  };
+  return {
+    tx: {
+      ...executorOf(send),
+      queue(query) {
+        const { sql: text, params } = toQuery(query);
+        queued.push([text, params]);
+      },
+    },
+    pipeline: async () => void (await sendQueued()),
+  };
 }
 
-const txExecutor = (tx: Tx): TxExecutor => ({
-  db: tx,
-  rows: async <T>(query: SQL) => rowsOf<T>(await tx.execute(query)),
-  query: async <T>(text: string, params: readonly unknown[]) => rowsOf<T>(await tx.execute(sqlFromText(text, params))),
-});
+/** An executor from a driver's "run this text with these parameters". */
+function executorOf(run: Run): Executor {
+  return {
+    rows<T>(query: SQL) {
+      const { sql: text, params } = toQuery(query);
+      return run<T>(text, params);
+    },
+    query: run,
+  };
+}
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const database = 'url' in options ? await openPostgres(options) : await openPglite(options.pgliteDir);
@@ -89,18 +126,32 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
   const db = drizzlePostgres({ client }) as unknown as Db;
   const listener = createListener(options.url, connection);
   // Named prepared statements: parsed once per connection, which matters on the append path.
-  const run = async <T>(text: string, params: readonly unknown[]) =>
-    (await client.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
+  const pool = executorOf(async <T>(text: string, params: readonly unknown[]) =>
+    (await client.unsafe(text, params as never[], { prepare: true })) as unknown as T[]);
   return {
     kind: 'postgres',
     poolMax: options.poolMax ?? 10,
     db,
-    rows<T>(query: SQL) {
-      const { sql: text, params } = toQuery(query);
-      return run<T>(text, params);
+    ...pool,
+    async transaction(work) {
+      // postgres.js's own transactions (BEGIN costs a round trip), not BEGIN/COMMIT sent by hand on a
+      // reserved connection: in postgres.js 3.4.9, releasing a reserved connection that died puts it
+      // back among the open ones, where the next query waits on a socket that is gone.
+      let sent: Promise<void> = Promise.resolve();
+      const result = await client.begin(async (connection) => {
+        const { tx, pipeline } = transactionExecutor(async <T>(text: string, params: readonly unknown[]) =>
+          (await connection.unsafe(text, params as never[], { prepare: true })) as unknown as T[]);
+        const value = await work(tx);
+        // What is still queued goes out now and is not awaited here, so that postgres.js's COMMIT follows
+        // it without a round trip in between. Should a queued statement fail, PostgreSQL answers that
+        // COMMIT with a rollback, and the failure is thrown below.
+        sent = pipeline();
+        sent.catch(() => {});
+        return value;
+      });
+      await sent;
+      return result as Awaited<ReturnType<typeof work>>;
     },
-    query: run,
-    transaction: (work) => db.transaction((tx) => work(txExecutor(tx))),
     listen: (channel, onNotify, onConnect) => listener.listen(channel, onNotify, onConnect),
     async reserveSession() {
       // A separate single-connection client, so that its death is observable and not hidden by a pool.
@@ -256,19 +307,22 @@ async function openPglite(dir: string): Promise<Omit<Database, 'stats'> & { pool
   }
   await client.exec(`SET TIME ZONE 'UTC'`);
   const db = drizzlePglite({ client }) as unknown as Db;
-  const query = async <T>(text: string, params: readonly unknown[]) => (await client.query<T>(text, params as unknown[])).rows;
-  const rows = <T>(sqlQuery: SQL) => {
-    const { sql: text, params } = toQuery(sqlQuery);
-    return query<T>(text, params);
-  };
+  const executor = executorOf(async <T>(text: string, params: readonly unknown[]) => (await client.query<T>(text, params as unknown[])).rows);
   let closed = false;
   return {
     kind: 'pglite',
     poolMax: 1,
     db,
-    rows,
-    query,
-    transaction: (work) => db.transaction((tx) => work(txExecutor(tx))),
+    ...executor,
+    transaction: (work) =>
+      client.transaction(async (transaction) => {
+        // PGlite commits when this callback returns: what is still queued runs just before.
+        const { tx, pipeline } = transactionExecutor(async <T>(text: string, params: readonly unknown[]) =>
+          (await transaction.query<T>(text, params as unknown[])).rows);
+        const result = await work(tx);
+        await pipeline();
+        return result;
+      }),
     async listen(channel, onNotify, onConnect) {
       const unlisten = await client.listen(channel, onNotify);
       onConnect?.();
@@ -277,7 +331,7 @@ async function openPglite(dir: string): Promise<Omit<Database, 'stats'> & { pool
     async reserveSession() {
       // PGlite has one connection; its session is shared by everything in this process, which is
       // also the only process that can open the data directory.
-      return { rows, query, release: async () => {}, closed: new Promise<void>(() => {}) };
+      return { ...executor, release: async () => {}, closed: new Promise<void>(() => {}) };
     },
     async close() {
       if (closed) return;

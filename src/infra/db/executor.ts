@@ -4,7 +4,6 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 
 export type Db = PgDatabase<PgQueryResultHKT, Record<string, never>>;
-export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /** Runs a drizzle `sql` query and returns its rows, on the pool or inside a transaction. */
 export type Executor = {
@@ -16,8 +15,16 @@ export type Executor = {
   query<T = Record<string, unknown>>(text: string, params: readonly unknown[]): Promise<T[]>;
 };
 
-/** An executor inside a transaction, with the drizzle handle for the query builder. */
-export type TxExecutor = Executor & { db: Tx };
+/** An executor inside a transaction. */
+export type TxExecutor = Executor & {
+  /**
+   * Queues a statement whose result nobody reads (a read model's upsert, say). Queued statements are
+   * sent with the transaction's next statement or with its COMMIT, in the same write, so they cost no
+   * round trip of their own; an error in one fails that next statement (or the commit), and with it
+   * the transaction. The transaction's later statements see their effects, as usual.
+   */
+  queue(query: SQL): void;
+};
 
 /**
  * A text[] parameter that both drivers pass the same way (drizzle would expand a JS array into a list
@@ -26,10 +33,3 @@ export type TxExecutor = Executor & { db: Tx };
 export const textArray = (values: readonly string[]): SQL =>
   sql`array(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
 
-/** The `sql` template for a rendered statement: where a driver can only run templates (transactions). */
-export function sqlFromText(text: string, params: readonly unknown[]): SQL {
-  const parts = text.split(/\$(\d+)/);
-  const chunks: SQL[] = [];
-  parts.forEach((part, i) => chunks.push(i % 2 === 0 ? sql.raw(part) : sql`${params[Number(part) - 1]}`));
-  return sql.join(chunks);
-}

@@ -27,7 +27,7 @@ export const EVENTS_CHANNEL = 'converge_events';
 /** How often an `any` append tries for the next version number before it gives up. */
 const ANY_ATTEMPTS = 100;
 
-type EventRow = {
+export type EventRow = {
   stream_id: string;
   stream_type: string;
   version: number;
@@ -40,12 +40,15 @@ type EventRow = {
   created_at: string;
 };
 
-const EVENT_COLUMNS = sql.raw(`stream_id, stream_type, version, type, schema_version, data, metadata,
+/** The columns toStoredEvent reads, for statements of other modules that return events. */
+export const EVENT_COLUMNS_TEXT = `stream_id, stream_type, version, type, schema_version, data, metadata,
   transaction_id::text as tx, global_position::text as pos,
-  to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at`);
+  to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at`;
+const EVENT_COLUMNS = sql.raw(EVENT_COLUMNS_TEXT);
 
 /** Only transactions that can no longer commit before anything later: see DESIGN.md. */
-export const VISIBLE = sql.raw(`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`);
+export const VISIBLE_TEXT = 'transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+export const VISIBLE = sql.raw(VISIBLE_TEXT);
 
 export function readAllQuery(after: Position, limit: number): SQL {
   return sql`select ${EVENT_COLUMNS} from events

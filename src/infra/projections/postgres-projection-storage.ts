@@ -2,11 +2,11 @@
 // compare-and-set in the read model's own transaction; shadow tables for blue/green rebuilds live in a
 // schema of their own and are found through search_path, so projections never know which copy they fill.
 import { sql } from 'drizzle-orm';
-import { comparePositions, encodeToken, isAtOrAfter, positionFromDb, START, type Position } from '../../core/position.ts';
-import type { ProjectionRecord, ProjectionState, ProjectionStorage } from '../../core/projection.ts';
+import { comparePositions, decodeToken, isAtOrAfter, positionFromDb, START, type Position } from '../../core/position.ts';
+import type { ProjectionRecord, ProjectionState, ProjectionStorage, StepTarget } from '../../core/projection.ts';
 import type { Database, Executor, TxExecutor } from '../db/client.ts';
 import { textArray } from '../db/executor.ts';
-import { VISIBLE, type PostgresEventStore } from '../event-store/postgres-event-store.ts';
+import { EVENT_COLUMNS_TEXT, VISIBLE, VISIBLE_TEXT, type EventRow, type PostgresEventStore } from '../event-store/postgres-event-store.ts';
 
 export const PROGRESS_CHANNEL = 'converge_progress';
 export const CONTROL_CHANNEL = 'converge_projection_control';
@@ -48,7 +48,55 @@ export function toRecord(row: Row): ProjectionRecord {
   };
 }
 
-export const progressPayload = (name: string, position: Position) => `${name} ${encodeToken(position)}`;
+/** "<projection> <transaction id> <position>", the numbers in decimal as PostgreSQL prints them. */
+export const progressPayload = (name: string, position: Position) => `${name} ${position.tx} ${position.pos}`;
+
+/** Reads a progress payload; also the older "<projection> <token>" form. */
+export function parseProgressPayload(payload: string): { name: string; position: Position } | null {
+  const [name, a, b] = payload.split(' ');
+  if (!name || !a) return null;
+  return { name, position: b === undefined ? decodeToken(a) : positionFromDb(a, b) };
+}
+
+/**
+ * A step's first statement, in one round trip: the batch after the checkpoint (visible events only),
+ * the checkpoint moved to its last event by compare-and-set, and whether events lie beyond what was
+ * read (held back by an open older transaction, or past the limit). Moving the live checkpoint also
+ * queues the progress notification (sent at commit) and makes the commit asynchronous: the read model
+ * and its checkpoint are lost or kept together, so a server crash at worst re-applies the last batches
+ * from the events, which are durable. The batch comes back with one row per event, or a single row of
+ * nulls when it is empty; every row carries `moved` and `pending`. (`pending` is written as an ordered
+ * LIMIT 1 rather than EXISTS: with the bound a parameter, the planner would otherwise pick a scan of
+ * the whole table, which is what it costs when nothing is pending.)
+ * Parameters: $1 projection, $2/$3 the checkpoint (transaction id, position), $4 the limit.
+ */
+function stepText(target: StepTarget): string {
+  const move =
+    target === 'live'
+      ? `update projections set position_tx = last.transaction_id, position = last.global_position, updated_at = now()
+         from last where name = $1 and position_tx = $2::xid8 and position = $3::bigint and state in ('RUNNING', 'REBUILDING')
+         returning pg_notify('${PROGRESS_CHANNEL}', $1 || ' ' || last.transaction_id || ' ' || last.global_position) as notified,
+           set_config('synchronous_commit', 'off', true) as commit_mode`
+      : `update projections set rebuild_position_tx = last.transaction_id, rebuild_position = last.global_position
+         from last where name = $1 and rebuild_position_tx = $2::xid8 and rebuild_position = $3::bigint and state = 'REBUILDING'
+         returning set_config('synchronous_commit', 'off', true) as commit_mode`;
+  return `with batch as (
+      select * from events
+      where (transaction_id, global_position) > ($2::xid8, $3::bigint) and ${VISIBLE_TEXT}
+      order by transaction_id, global_position limit $4::int
+    ), last as (
+      select transaction_id, global_position from batch order by transaction_id desc, global_position desc limit 1
+    ), moved as (${move})
+    select ${EVENT_COLUMNS_TEXT}, (select count(*) from moved)::int as moved,
+      (select global_position from events where (transaction_id, global_position) > (
+          coalesce((select transaction_id from last), $2::xid8), coalesce((select global_position from last), $3::bigint))
+        order by transaction_id, global_position limit 1) is not null as pending
+    from (select) one left join batch on true
+    order by transaction_id, global_position`;
+}
+
+const STEP_TEXT = { live: stepText('live'), shadow: stepText('shadow') };
+type StepRow = { [K in keyof EventRow]: EventRow[K] | null } & { moved: number; pending: boolean };
 
 export async function loadProjectionRecords(db: Executor, names?: readonly string[]) {
   const rows = await db.rows<Row>(
@@ -74,29 +122,15 @@ export function createProjectionStorage(database: Database, store: PostgresEvent
     step(name, target, from, limit, apply) {
       const start = from ?? START;
       return database.transaction(async (tx) => {
-        const events = await store.readAllWith(tx, start, limit);
+        const rows = await tx.query<StepRow>(STEP_TEXT[target], [name, start.tx.toString(), start.pos.toString(), limit]);
+        const pending = rows[0]?.pending === true;
+        const events = rows[0]?.tx == null ? [] : rows.map((row) => store.toStoredEvent(row as EventRow));
         const last = events.at(-1);
-        const pending = events.length < limit && (await hasPendingEvents(tx, last?.position ?? start));
         if (!last) return { kind: 'applied', read: 0, to: null, pending } as const;
-        const to = last.position;
-        // One statement moves the checkpoint, queues the progress notification (sent at commit) and
-        // makes this commit asynchronous: the read model and its checkpoint are lost or kept together,
-        // so a server crash at worst re-applies the last batches from the events, which are durable.
-        const moved =
-          target === 'live'
-            ? await tx.rows(sql`update projections set position_tx = ${to.tx.toString()}::xid8, position = ${to.pos.toString()}::bigint, updated_at = now()
-                where name = ${name} and position_tx = ${start.tx.toString()}::xid8 and position = ${start.pos.toString()}::bigint
-                  and state in ('RUNNING', 'REBUILDING')
-                returning 1 as ok, pg_notify(${PROGRESS_CHANNEL}, ${progressPayload(name, to)}) as notified,
-                  set_config('synchronous_commit', 'off', true) as commit_mode`)
-            : await tx.rows(sql`update projections set rebuild_position_tx = ${to.tx.toString()}::xid8, rebuild_position = ${to.pos.toString()}::bigint
-                where name = ${name} and rebuild_position_tx = ${start.tx.toString()}::xid8 and rebuild_position = ${start.pos.toString()}::bigint
-                  and state = 'REBUILDING'
-                returning 1 as ok, set_config('synchronous_commit', 'off', true) as commit_mode`);
-        if (moved.length === 0) return { kind: 'stale' } as const;
+        if (rows[0]!.moved === 0) return { kind: 'stale' } as const;
         if (target === 'shadow') await useShadow(tx, name);
         await apply(events, tx);
-        return { kind: 'applied', read: events.length, to, pending } as const;
+        return { kind: 'applied', read: events.length, to: last.position, pending } as const;
       });
     },
 
@@ -170,13 +204,6 @@ export function createProjectionStorage(database: Database, store: PostgresEvent
       return { events: row?.n ?? 0, seconds: Math.max(0, row?.seconds ?? 0) };
     },
   };
-}
-
-/** Committed events after `after` that the visibility rule still hides. */
-async function hasPendingEvents(tx: TxExecutor, after: Position): Promise<boolean> {
-  const [row] = await tx.rows<{ pending: boolean }>(sql`select exists(select 1 from events
-    where (transaction_id, global_position) > (${after.tx.toString()}::xid8, ${after.pos.toString()}::bigint)) as pending`);
-  return row?.pending === true;
 }
 
 /**

@@ -2,9 +2,8 @@
 // the progress channel, and a full re-read of the checkpoints whenever that listener (re)connects, so
 // progress announced while it was away is not missed.
 import type { ConsistencyTracker } from '../../core/consistency.ts';
-import { decodeToken } from '../../core/position.ts';
 import type { Database } from '../db/client.ts';
-import { loadProjectionRecords, PROGRESS_CHANNEL } from './postgres-projection-storage.ts';
+import { loadProjectionRecords, parseProgressPayload, PROGRESS_CHANNEL } from './postgres-projection-storage.ts';
 
 export async function startProgressFeed(
   database: Database,
@@ -19,10 +18,9 @@ export async function startProgressFeed(
   const unlisten = await database.listen(
     PROGRESS_CHANNEL,
     (payload) => {
-      const [name, token] = payload.split(' ');
-      if (!name || !token) return;
       try {
-        tracker.advance(name, decodeToken(token));
+        const progress = parseProgressPayload(payload);
+        if (progress) tracker.advance(progress.name, progress.position);
       } catch (error) {
         onError(error);
       }

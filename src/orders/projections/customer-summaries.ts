@@ -8,7 +8,7 @@ import type { Projection } from '../../core/projection.ts';
 import { textArray, type TxExecutor } from '../../infra/db/executor.ts';
 import { ORDER_EVENT_TYPES, type OrderEvent } from '../events.ts';
 import { centsOf, formatMoney, lineTotal } from '../money.ts';
-import { CUSTOMER_SUMMARY_VIEW_COLUMNS, type CustomerSummaryView } from '../read-model.ts';
+import { isoTime, type CustomerSummaryView } from '../read-model.ts';
 
 export const CUSTOMER_SUMMARIES_PROJECTION = 'customer_summaries';
 
@@ -21,20 +21,27 @@ export function createCustomerSummariesProjection(): Projection<TxExecutor> {
     tables: ['customer_summaries', 'customer_summary_orders'],
     async apply(events, tx) {
       const orderEvents = events as StoredEvent<OrderEvent>[];
-      const orders = new Map<string, OrderFacts>();
+      // One round trip reads what the batch needs: the orders it touches that are already known, and
+      // the summaries of every customer involved (new orders' customers and the known orders').
       const known = [...new Set(orderEvents.filter((e) => e.type !== 'OrderCreated').map((e) => e.streamId))];
-      if (known.length > 0) {
-        const rows = await tx.rows<OrderFacts>(sql`select order_id as "orderId", customer_id as "customerId", status,
-          total_amount::text as "totalAmount" from customer_summary_orders where order_id = any(${textArray(known)})`);
-        for (const row of rows) orders.set(row.orderId, row);
-      }
-      const customerIds = new Set([...orders.values()].map((o) => o.customerId));
-      for (const e of orderEvents) if (e.type === 'OrderCreated') customerIds.add(e.data.customerId);
+      const newCustomers = [...new Set(orderEvents.flatMap((e) => (e.type === 'OrderCreated' ? [e.data.customerId] : [])))];
+      const rows = await tx.rows<{ kind: 'order'; fact: OrderFacts } | { kind: 'summary'; fact: CustomerSummaryView }>(sql`
+        with known as (
+          select order_id, customer_id, status, total_amount from customer_summary_orders where order_id = any(${textArray(known)})
+        )
+        select 'order' as kind, json_build_object('orderId', order_id, 'customerId', customer_id, 'status', status,
+          'totalAmount', total_amount::text) as fact from known
+        union all
+        select 'summary', json_build_object('customerId', customer_id, 'orderCount', order_count,
+          'cancelledCount', cancelled_count, 'totalSpent', total_spent::text, 'lastOrderAt', ${sql.raw(isoTime('last_order_at'))})
+        from customer_summaries
+        where customer_id = any(array(select jsonb_array_elements_text(${JSON.stringify(newCustomers)}::jsonb)
+          union select customer_id from known))`);
+      const orders = new Map<string, OrderFacts>();
       const summaries = new Map<string, CustomerSummaryView>();
-      if (customerIds.size > 0) {
-        const rows = await tx.rows<CustomerSummaryView>(sql`select ${CUSTOMER_SUMMARY_VIEW_COLUMNS}
-          from customer_summaries where customer_id = any(${textArray([...customerIds])})`);
-        for (const row of rows) summaries.set(row.customerId, row);
+      for (const row of rows) {
+        if (row.kind === 'order') orders.set(row.fact.orderId, row.fact);
+        else summaries.set(row.fact.customerId, row.fact);
       }
       const touchedOrders = new Set<string>();
       const touchedCustomers = new Set<string>();
@@ -84,33 +91,34 @@ export function createCustomerSummariesProjection(): Projection<TxExecutor> {
         touchedCustomers.add(order.customerId);
       }
 
-      if (touchedOrders.size > 0) {
-        const rows = [...touchedOrders].map((id) => {
-          const o = orders.get(id)!;
-          return { order_id: o.orderId, customer_id: o.customerId, status: o.status, total_amount: o.totalAmount };
-        });
-        await tx.rows(sql`insert into customer_summary_orders
-          select * from jsonb_populate_recordset(null::customer_summary_orders, ${JSON.stringify(rows)}::jsonb)
+      if (touchedOrders.size === 0) return;
+      const orderRows = [...touchedOrders].map((id) => {
+        const o = orders.get(id)!;
+        return { order_id: o.orderId, customer_id: o.customerId, status: o.status, total_amount: o.totalAmount };
+      });
+      const summaryRows = [...touchedCustomers].map((id) => {
+        const s = summaries.get(id)!;
+        return {
+          customer_id: s.customerId,
+          order_count: s.orderCount,
+          cancelled_count: s.cancelledCount,
+          total_spent: s.totalSpent,
+          last_order_at: s.lastOrderAt,
+        };
+      });
+      // Both tables in one statement, queued to go out with the commit.
+      tx.queue(sql`
+        with order_facts as (
+          insert into customer_summary_orders
+          select * from jsonb_populate_recordset(null::customer_summary_orders, ${JSON.stringify(orderRows)}::jsonb)
           on conflict (order_id) do update set customer_id = excluded.customer_id, status = excluded.status,
-            total_amount = excluded.total_amount`);
-      }
-      if (touchedCustomers.size > 0) {
-        const rows = [...touchedCustomers].map((id) => {
-          const s = summaries.get(id)!;
-          return {
-            customer_id: s.customerId,
-            order_count: s.orderCount,
-            cancelled_count: s.cancelledCount,
-            total_spent: s.totalSpent,
-            last_order_at: s.lastOrderAt,
-          };
-        });
-        await tx.rows(sql`insert into customer_summaries
-          select * from jsonb_populate_recordset(null::customer_summaries, ${JSON.stringify(rows)}::jsonb)
-          on conflict (customer_id) do update set order_count = excluded.order_count,
-            cancelled_count = excluded.cancelled_count, total_spent = excluded.total_spent,
-            last_order_at = excluded.last_order_at`);
-      }
+            total_amount = excluded.total_amount
+        )
+        insert into customer_summaries
+        select * from jsonb_populate_recordset(null::customer_summaries, ${JSON.stringify(summaryRows)}::jsonb)
+        on conflict (customer_id) do update set order_count = excluded.order_count,
+          cancelled_count = excluded.cancelled_count, total_spent = excluded.total_spent,
+          last_order_at = excluded.last_order_at`);
     },
   };
 }

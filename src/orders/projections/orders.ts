@@ -83,10 +83,10 @@ const toRow = (o: OrderView) => ({
   search_text: searchText(o),
 });
 
-/** Changed orders, upserted in one statement. */
-export async function upsertOrders(tx: TxExecutor, changed: OrderView[]): Promise<void> {
+/** Changed orders, upserted in one statement, queued to go out with the commit. */
+export function upsertOrders(tx: TxExecutor, changed: OrderView[]): void {
   if (changed.length === 0) return;
-  await tx.rows(sql`
+  tx.queue(sql`
     insert into orders
     select * from jsonb_populate_recordset(null::orders, ${JSON.stringify(changed.map(toRow))}::jsonb)
     on conflict (id) do update set
@@ -115,7 +115,7 @@ export function createOrdersProjection(): Projection<TxExecutor> {
         const next = evolveOrderView(changed.get(event.streamId) ?? current.get(event.streamId), event);
         changed.set(next.id, next);
       }
-      await upsertOrders(tx, [...changed.values()]);
+      upsertOrders(tx, [...changed.values()]);
     },
   };
 }
