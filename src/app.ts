@@ -78,7 +78,10 @@ export type ServicesOptions = {
 
 export function createServices(database: Database, options: ServicesOptions): Services {
   const log = options.log;
-  // Local runners are woken directly; other processes by a notification sent after the commit.
+  // Local runners are woken directly; other processes by a notification sent after the commit, which
+  // is left out while this process runs every projection itself: no runner elsewhere has work then.
+  // (A standby that takes a lock over reads from its checkpoint, and a lost lock is noticed by the
+  // host within its retry interval; until then another holder finds new events by its slow poll.)
   const notifier = createAppendNotifier(database, (error) => log?.error('append notification failed', { error: String(error) }));
   let host: ProjectionHost | undefined;
   const store = createPostgresEventStore({
@@ -86,7 +89,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
     schemas: orderEventSchemas,
     onAppended: (_result, durationMs) => {
       host?.wake();
-      notifier.poke();
+      if (!host?.runsAll()) notifier.poke();
       options.observe?.append(durationMs);
     },
   });

@@ -2,6 +2,7 @@ import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app.ts';
 import { decodeToken } from '../../src/core/position.ts';
+import { EVENTS_CHANNEL } from '../../src/infra/event-store/postgres-event-store.ts';
 import { createTestDatabase, driverName, type TestDatabase } from '../support/db.ts';
 import { command } from '../support/orders.ts';
 import { addItem, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';
@@ -26,6 +27,30 @@ describe(`projections on ${driverName}`, () => {
     const { stale } = await services.tracker.waitFor(decodeToken(token), ALL, 10_000);
     expect(stale).toBe(false);
   };
+
+  it('wakes runners elsewhere with a notification after each append, unless it runs every projection itself', async () => {
+    const heard: string[] = [];
+    const unlisten = await t.database.listen(EVENTS_CHANNEL, (payload) => heard.push(payload));
+    try {
+      // `services` holds both projections here: its own runners are woken directly.
+      const first = await createOrder(services, { customerId: 'c-1' });
+      await settle(first.consistencyToken);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(heard).toEqual([]);
+      // A process without projections (PROJECTIONS=off) must wake whoever runs them.
+      const writer = await startServices(t.database, { runProjections: false });
+      try {
+        const second = await createOrder(writer, { customerId: 'c-2' });
+        for (let i = 0; i < 50 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+        expect(heard.length).toBeGreaterThan(0);
+        await settle(second.consistencyToken);
+      } finally {
+        await writer.stop();
+      }
+    } finally {
+      await unlisten();
+    }
+  });
 
   it('projects orders and customer summaries, read through the query bus', async () => {
     const a = await createOrder(services, { customerId: 'c-1' });
