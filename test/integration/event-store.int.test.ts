@@ -70,6 +70,49 @@ describe(`event store on ${driverName}`, () => {
     });
   });
 
+  describe('one-event appends that arrive together share a statement', () => {
+    it('each keeps its own expected version: the right ones land, the wrong ones conflict with the actual version', async () => {
+      await store.append('has-2', [ev(1), ev(2)], opts('no_stream'));
+      await store.append('has-1', [ev(1)], opts('no_stream'));
+      const attempts: [string, 'any' | 'no_stream' | number][] = [
+        ['new-a', 'no_stream'],
+        ['has-2', 2], // right
+        ['has-1', 'no_stream'], // wrong: exists
+        ['new-b', 'any'],
+        ['has-1', 3], // wrong: ahead (a second append to has-1 in this tick runs alone)
+        ['new-c', 4], // wrong: no such stream
+        ['new-d', 'no_stream'],
+      ];
+      const results = await Promise.allSettled(attempts.map(([id, expected], i) => store.append(id, [ev(10 + i)], opts(expected))));
+      const outcome = results.map((r) => (r.status === 'fulfilled' ? r.value.version : `conflict@${r.reason.actualVersion}`));
+      expect(outcome).toEqual([1, 3, 'conflict@1', 1, 'conflict@1', 'conflict@0', 1]);
+      // Those that landed in the shared statement share its transaction, in the order they were asked.
+      const landed = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.position] : []));
+      expect(new Set(landed.map((p) => p.tx)).size).toBe(1);
+      expect(landed.map((p) => p.pos)).toEqual([...landed.map((p) => p.pos)].sort((a, b) => (a < b ? -1 : 1)));
+      expect((await store.readStream('has-2')).events.map((e) => (e.data as { n: number }).n)).toEqual([1, 2, 11]);
+      expect((await store.readStream('new-c')).version).toBe(0);
+    });
+
+    it('any in a shared statement appends after whatever is there', async () => {
+      await store.append('a', [ev(1), ev(2)], opts('no_stream'));
+      const [x, y] = await Promise.all([store.append('a', [ev(3)], opts('any')), store.append('b', [ev(1)], opts('any'))]);
+      expect([x.version, y.version]).toEqual([3, 1]);
+    });
+
+    it('an append the database refuses fails alone: the others of its statement still land', async () => {
+      const results = await Promise.allSettled([
+        store.append('fine-1', [ev(1)], opts('no_stream')),
+        // PostgreSQL's jsonb refuses \u0000, which JSON.stringify writes for a NUL character.
+        store.append('bad', [{ type: 'Happened', data: { text: 'nul \u0000 here' } }], opts('no_stream')),
+        store.append('fine-2', [ev(2)], opts('no_stream')),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((await store.readStream('bad')).version).toBe(0);
+      expect((await store.readStream('fine-2')).version).toBe(1);
+    });
+  });
+
   it('records a command with its events and refuses the same command id again, appending nothing', async () => {
     const command = { commandId: 'cmd-1', inputHash: 'h' };
     const first = await store.append('s', [ev(1)], { ...opts('no_stream'), command });

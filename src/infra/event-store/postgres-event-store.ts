@@ -141,6 +141,31 @@ function appendStatement(streamId: string, events: NewEvent[], options: AppendOp
   return { text, params };
 }
 
+/** The most appends that share one statement. */
+const MAX_BATCH = 200;
+
+/**
+ * Several one-event appends, each to its own stream, in one statement ($1: a jsonb array of them, in
+ * order). The checks are those of appendText, row by row; a row that fails its check or finds its
+ * version number taken is left out (ON CONFLICT DO NOTHING), and the others go in.
+ */
+const BATCH_APPEND_TEXT = `
+  insert into events (stream_id, stream_type, version, type, schema_version, data, metadata)
+  select a.stream_id, a.stream_type,
+    case when a.is_any then (select coalesce(max(e.version), 0) from events e where e.stream_id = a.stream_id)
+      else a.expected end + 1,
+    a.type, a.schema_version, a.data, a.metadata
+  from jsonb_to_recordset($1::jsonb) as a(n int, stream_id text, stream_type text, expected int, is_any boolean,
+    type text, schema_version int, data jsonb, metadata jsonb)
+  -- A lateral lookup, not EXISTS: the planner would hash an EXISTS over the whole events table.
+  left join lateral (
+    select true as found from events e where e.stream_id = a.stream_id and e.version = a.expected limit 1
+  ) at_expected on true
+  where a.is_any or a.expected = 0 or at_expected.found
+  order by a.n
+  on conflict (stream_id, version) do nothing
+  returning stream_id, version, transaction_id::text as tx, global_position::text as pos`;
+
 export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventStore {
   const { db, onAppended } = deps;
   const schemas = deps.schemas ?? {};
@@ -177,32 +202,111 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
     return { streamId, version: row.version, position: positionFromDb(row.tx, row.pos) };
   };
 
+  /** One append on its own statement; `any` retries a lost race for the next version number. */
+  const appendAlone = async (streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await appendOnce(streamId, events, options);
+      } catch (error) {
+        const constraint = constraintOf(error);
+        if (constraint === 'commands_pkey' && options.command) throw new DuplicateCommandError(options.command.commandId);
+        if (constraint === 'events_stream_version_key') {
+          // `any` only lost a race for the next version number: take the one after, with a little
+          // jitter so that a crowd of writers spreads out.
+          if (options.expectedVersion === 'any' && attempt < ANY_ATTEMPTS) {
+            await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));
+            continue;
+          }
+          const expected = options.expectedVersion === 'any' ? 0 : options.expectedVersion;
+          throw new ConcurrencyConflictError(streamId, expected, await streamVersion(streamId));
+        }
+        throw error;
+      }
+    }
+  };
+
+  /**
+   * Appends of one event without a command, to different streams, that arrive together (concurrent
+   * requests) go out as one statement: one round trip and one commit for all of them, which is where
+   * the time of a small append goes. Each keeps its own expected-version check: a stream whose check
+   * fails (or whose version number was taken) gets no row back and is answered as on its own (a
+   * conflict, or for `any` a retry). If the shared statement fails as a whole, each append is retried
+   * on its own statement, so that an error reaches only the caller it belongs to. Appends with a
+   * command (their idempotency record must fail together with their events) or several events (all
+   * or none of them) always have a statement of their own.
+   */
+  type Queued = { streamId: string; event: NewEvent; options: AppendOptions; resolve(r: AppendResult): void; reject(e: unknown): void };
+  let batch: Map<string, Queued> | undefined;
+
+  const settleAlone = (q: Queued) => appendAlone(q.streamId, [q.event], q.options).then(q.resolve, q.reject);
+
+  const flush = async (queued: Queued[]) => {
+    if (queued.length === 1) return settleAlone(queued[0]!);
+    let rows: { stream_id: string; version: number; tx: string; pos: string }[];
+    try {
+      rows = await db.query(BATCH_APPEND_TEXT, [
+        JSON.stringify(
+          queued.map(({ streamId, event, options }, n) => ({
+            n,
+            stream_id: streamId,
+            stream_type: options.streamType,
+            expected: typeof options.expectedVersion === 'number' ? options.expectedVersion : 0,
+            is_any: options.expectedVersion === 'any',
+            type: event.type,
+            schema_version: currentSchemaVersion(schemas, event.type),
+            data: event.data,
+            metadata: event.metadata ?? {},
+          })),
+        ),
+      ]);
+    } catch {
+      await Promise.all(queued.map(settleAlone));
+      return;
+    }
+    const byStream = new Map(rows.map((row) => [row.stream_id, row]));
+    await Promise.all(
+      queued.map(async (q) => {
+        const row = byStream.get(q.streamId);
+        if (row) return q.resolve({ streamId: q.streamId, version: row.version, position: positionFromDb(row.tx, row.pos) });
+        // Not appended: `any` lost a race (try again alone); otherwise the expected version was wrong.
+        if (q.options.expectedVersion === 'any') return settleAlone(q);
+        const expected = q.options.expectedVersion === 'no_stream' ? 0 : q.options.expectedVersion;
+        try {
+          q.reject(new ConcurrencyConflictError(q.streamId, expected, await streamVersion(q.streamId)));
+        } catch (error) {
+          q.reject(error);
+        }
+      }),
+    );
+  };
+
+  const appendBatched = (streamId: string, event: NewEvent, options: AppendOptions) =>
+    new Promise<AppendResult>((resolve, reject) => {
+      const queued = { streamId, event, options, resolve, reject };
+      // A second append to a stream already in this batch would race it for the same version: alone.
+      if (batch?.has(streamId)) return void settleAlone(queued);
+      if (!batch) {
+        const current = (batch = new Map());
+        setImmediate(() => {
+          if (batch === current) batch = undefined;
+          void flush([...current.values()]);
+        });
+      }
+      batch.set(streamId, queued);
+      if (batch.size >= MAX_BATCH) batch = undefined;
+    });
+
   const store: PostgresEventStore = {
     async append(streamId, events, options) {
       if (events.length === 0) throw new Error('append needs at least one event');
-      // `any` has nothing to conflict with but a racing writer's version numbers: take the next ones.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const started = performance.now();
-          const result = await appendOnce(streamId, events, options);
-          onAppended?.(result, performance.now() - started);
-          return result;
-        } catch (error) {
-          const constraint = constraintOf(error);
-          if (constraint === 'commands_pkey' && options.command) throw new DuplicateCommandError(options.command.commandId);
-          if (constraint === 'events_stream_version_key') {
-            // `any` only lost a race for the next version number: take the one after, with a little
-            // jitter so that a crowd of writers spreads out.
-            if (options.expectedVersion === 'any' && attempt < ANY_ATTEMPTS) {
-              await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));
-              continue;
-            }
-            const expected = options.expectedVersion === 'any' ? 0 : options.expectedVersion;
-            throw new ConcurrencyConflictError(streamId, expected, await streamVersion(streamId));
-          }
-          throw error;
-        }
-      }
+      const started = performance.now();
+      const [only] = events;
+      const result =
+        only && events.length === 1 && !options.command
+          ? await appendBatched(streamId, only, options)
+          : await appendAlone(streamId, events, options);
+      onAppended?.(result, performance.now() - started);
+      return result;
     },
 
     async readStream(streamId) {
