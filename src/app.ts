@@ -80,8 +80,8 @@ export function createServices(database: Database, options: ServicesOptions): Se
   const log = options.log;
   // Local runners are woken directly; other processes by a notification sent after the commit, which
   // is left out while this process runs every projection itself: no runner elsewhere has work then.
-  // (A standby that takes a lock over reads from its checkpoint, and a lost lock is noticed by the
-  // host within its retry interval; until then another holder finds new events by its slow poll.)
+  // (A standby that takes a lock over reads from its checkpoint. The host notices a lost lock when its
+  // lock session's connection closes; until then a new holder elsewhere finds events by its slow poll.)
   const notifier = createAppendNotifier(database, (error) => log?.error('append notification failed', { error: String(error) }));
   let host: ProjectionHost | undefined;
   const store = createPostgresEventStore({

@@ -1,5 +1,5 @@
-// The database layer's transactions, on both drivers: BEGIN sent with the first statement, and
-// statements queued with `queue` sent with the next statement or the COMMIT.
+// The database layer's transactions, on both drivers (each driver's own transactions, reached through
+// the same Executor as the pool).
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
@@ -16,56 +16,49 @@ describe(`database transactions on ${driverName}`, () => {
   beforeEach(() => t.database.rows(sql`truncate tx_test`));
   afterAll(() => t.close());
 
-  it('commits queued statements, and later statements of the transaction see them', async () => {
+  it('commits what the work wrote and returns its result; the work sees its own writes', async () => {
     const seen = await t.database.transaction(async (tx) => {
-      tx.queue(sql`insert into tx_test values ('a')`);
-      tx.queue(sql`insert into tx_test values ('b')`);
-      const inside = await tx.rows<{ n: number }>(sql`select count(*)::int as n from tx_test`);
-      tx.queue(sql`insert into tx_test values ('c')`);
-      return inside[0]!.n;
+      await tx.rows(sql`insert into tx_test values ('a')`);
+      await tx.query('insert into tx_test values ($1), ($2)', ['b', 'c']);
+      const [row] = await tx.rows<{ n: number }>(sql`select count(*)::int as n from tx_test`);
+      return row!.n;
     });
-    expect(seen).toBe(2);
+    expect(seen).toBe(3);
     expect(await names()).toEqual(['a', 'b', 'c']);
   });
 
-  it('a queued statement that fails at commit fails the transaction, and nothing of it stays', async () => {
+  it('a statement the database refuses fails the transaction, and nothing of it stays', async () => {
     const failed = t.database.transaction(async (tx) => {
       await tx.rows(sql`insert into tx_test values ('a')`);
-      tx.queue(sql`insert into tx_test values ('far too long a name')`);
-      return 'returned';
+      await tx.rows(sql`insert into tx_test values ('far too long a name')`);
     });
     await expect(failed).rejects.toThrow(/check constraint/);
     expect(await names()).toEqual([]);
   });
 
-  it('a queued statement that fails before the next statement fails that statement', async () => {
-    const failed = t.database.transaction(async (tx) => {
-      tx.queue(sql`insert into tx_test values ('a')`);
-      tx.queue(sql`insert into tx_test values ('a')`);
-      await tx.rows(sql`select 1`);
-    });
-    await expect(failed).rejects.toThrow(/duplicate key/);
-    expect(await names()).toEqual([]);
-  });
-
-  it('an error thrown by the work rolls back, queued statements included, and the pool goes on', async () => {
+  it('an error thrown by the work rolls back, and the pool goes on', async () => {
     const failed = t.database.transaction(async (tx) => {
       await tx.rows(sql`insert into tx_test values ('a')`);
-      tx.queue(sql`insert into tx_test values ('b')`);
       throw new Error('changed my mind');
     });
     await expect(failed).rejects.toThrow('changed my mind');
     expect(await names()).toEqual([]);
-    await t.database.transaction(async (tx) => tx.queue(sql`insert into tx_test values ('c')`));
+    await t.database.transaction((tx) => tx.rows(sql`insert into tx_test values ('c')`));
     expect(await names()).toEqual(['c']);
   });
 
-  it.runIf(onPostgres)('concurrent transactions each see only their own uncommitted work', async () => {
+  it.runIf(onPostgres)('concurrent transactions do not see each other\'s uncommitted writes', async () => {
+    // None commits before all have counted.
+    let counted = 0;
+    let allCounted!: () => void;
+    const barrier = new Promise<void>((resolve) => (allCounted = resolve));
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
         t.database.transaction(async (tx) => {
-          tx.queue(sql`insert into tx_test values (${`n${i}`})`);
-          const [row] = await tx.rows<{ n: number }>(sql`select count(*)::int as n from tx_test where name = ${`n${i}`}`);
+          await tx.rows(sql`insert into tx_test values (${`n${i}`})`);
+          const [row] = await tx.rows<{ n: number }>(sql`select count(*)::int as n from tx_test`);
+          if (++counted === 8) allCounted();
+          await barrier;
           return row!.n;
         }),
       ),

@@ -86,10 +86,13 @@ describe(`event store on ${driverName}`, () => {
       const results = await Promise.allSettled(attempts.map(([id, expected], i) => store.append(id, [ev(10 + i)], opts(expected))));
       const outcome = results.map((r) => (r.status === 'fulfilled' ? r.value.version : `conflict@${r.reason.actualVersion}`));
       expect(outcome).toEqual([1, 3, 'conflict@1', 1, 'conflict@1', 'conflict@0', 1]);
-      // Those that landed in the shared statement share its transaction, in the order they were asked.
-      const landed = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.position] : []));
-      expect(new Set(landed.map((p) => p.tx)).size).toBe(1);
-      expect(landed.map((p) => p.pos)).toEqual([...landed.map((p) => p.pos)].sort((a, b) => (a < b ? -1 : 1)));
+      expect(results.map((r) => (r.status === 'rejected' ? r.reason.expectedVersion : null))).toEqual([null, null, 'no_stream', null, 3, 4, null]);
+      // Those that landed in the shared statement share its transaction, in stream order (so that two
+      // statements sharing streams lock them in the same order).
+      const landed = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      expect(new Set(landed.map((r) => r.position.tx)).size).toBe(1);
+      const byPosition = [...landed].sort((a, b) => (a.position.pos < b.position.pos ? -1 : 1)).map((r) => r.streamId);
+      expect(byPosition).toEqual([...byPosition].sort());
       expect((await store.readStream('has-2')).events.map((e) => (e.data as { n: number }).n)).toEqual([1, 2, 11]);
       expect((await store.readStream('new-c')).version).toBe(0);
     });
@@ -98,6 +101,25 @@ describe(`event store on ${driverName}`, () => {
       await store.append('a', [ev(1), ev(2)], opts('no_stream'));
       const [x, y] = await Promise.all([store.append('a', [ev(3)], opts('any')), store.append('b', [ev(1)], opts('any'))]);
       expect([x.version, y.version]).toEqual([3, 1]);
+    });
+
+    it('a connection lost under the shared statement fails every append of it, and none is tried again', async () => {
+      // The statement went through, but its answer never came back: the outcome is unknown to the
+      // callers, so a retry could append twice.
+      const lost = Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' });
+      const flaky = createPostgresEventStore({
+        db: {
+          rows: (query) => t.database.rows(query),
+          async query<T>(text: string, params: readonly unknown[]) {
+            const rows = await t.database.query<T>(text, params);
+            if (text.includes('jsonb_to_recordset')) throw lost;
+            return rows;
+          },
+        },
+      });
+      const results = await Promise.allSettled(['x', 'y', 'z'].map((id) => flaky.append(id, [ev(1)], opts('any'))));
+      expect(results.map((r) => (r.status === 'rejected' ? r.reason : r.value))).toEqual([lost, lost, lost]);
+      for (const id of ['x', 'y', 'z']) expect((await store.readStream(id)).version).toBe(1);
     });
 
     it('an append the database refuses fails alone: the others of its statement still land', async () => {

@@ -43,40 +43,6 @@ export const toQuery = (query: SQL) => dialect.sqlToQuery(query);
 
 type Run = <T>(text: string, params: readonly unknown[]) => Promise<T[]>;
 
-/**
- * A transaction's executor on `run`, which must pipeline what it is given in one tick (postgres.js does
- * on one connection; PGlite runs it in order). `pipeline` sends what is still queued, for the caller
- * to send the COMMIT right after.
- */
-function transactionExecutor(run: Run): { tx: TxExecutor; pipeline(): Promise<void> } {
-  let queued: [string, readonly unknown[]][] = [];
-  const sendQueued = () => {
-    const writes = Promise.all(queued.map(([t, p]) => run(t, p)));
-    queued = [];
-    return writes;
-  };
-  const send = async <T>(text: string, params: readonly unknown[]): Promise<T[]> => {
-    if (queued.length === 0) return run<T>(text, params);
-    const writes = sendQueued();
-    const result = run<T>(text, params);
-    // Both settle before either error is thrown: no rejection is left unhandled.
-    const [written, read] = await Promise.allSettled([writes, result]);
-    if (written.status === 'rejected') throw written.reason;
-    if (read.status === 'rejected') throw read.reason;
-    return read.value;
-  };
-  return {
-    tx: {
-      ...executorOf(send),
-      queue(query) {
-        const { sql: text, params } = toQuery(query);
-        queued.push([text, params]);
-      },
-    },
-    pipeline: async () => void (await sendQueued()),
-  };
-}
-
 /** An executor from a driver's "run this text with these parameters". */
 function executorOf(run: Run): Executor {
   return {
@@ -133,25 +99,14 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
     poolMax: options.poolMax ?? 10,
     db,
     ...pool,
-    async transaction(work) {
-      // postgres.js's own transactions (BEGIN costs a round trip), not BEGIN/COMMIT sent by hand on a
-      // reserved connection: in postgres.js 3.4.9, releasing a reserved connection that died puts it
-      // back among the open ones, where the next query waits on a socket that is gone.
-      let sent: Promise<void> = Promise.resolve();
-      const result = await client.begin(async (connection) => {
-        const { tx, pipeline } = transactionExecutor(async <T>(text: string, params: readonly unknown[]) =>
-          (await connection.unsafe(text, params as never[], { prepare: true })) as unknown as T[]);
-        const value = await work(tx);
-        // What is still queued goes out now and is not awaited here, so that postgres.js's COMMIT follows
-        // it without a round trip in between. Should a queued statement fail, PostgreSQL answers that
-        // COMMIT with a rollback, and the failure is thrown below.
-        sent = pipeline();
-        sent.catch(() => {});
-        return value;
-      });
-      await sent;
-      return result as Awaited<ReturnType<typeof work>>;
-    },
+    // postgres.js's own transactions: it sends BEGIN, and COMMIT or ROLLBACK, on one connection of the
+    // pool. (Not a reserved connection with BEGIN/COMMIT sent by hand: in postgres.js 3.4.9, releasing a
+    // reserved connection that died puts it back among the open ones, where the next query hangs.)
+    transaction: async (work) =>
+      (await client.begin((connection) =>
+        work(executorOf(async <T>(text: string, params: readonly unknown[]) =>
+          (await connection.unsafe(text, params as never[], { prepare: true })) as unknown as T[])),
+      )) as Awaited<ReturnType<typeof work>>,
     listen: (channel, onNotify, onConnect) => listener.listen(channel, onNotify, onConnect),
     async reserveSession() {
       // A separate single-connection client, so that its death is observable and not hidden by a pool.
@@ -315,14 +270,9 @@ async function openPglite(dir: string): Promise<Omit<Database, 'stats'> & { pool
     db,
     ...executor,
     transaction: (work) =>
-      client.transaction(async (transaction) => {
-        // PGlite commits when this callback returns: what is still queued runs just before.
-        const { tx, pipeline } = transactionExecutor(async <T>(text: string, params: readonly unknown[]) =>
-          (await transaction.query<T>(text, params as unknown[])).rows);
-        const result = await work(tx);
-        await pipeline();
-        return result;
-      }),
+      client.transaction((transaction) =>
+        work(executorOf(async <T>(text: string, params: readonly unknown[]) => (await transaction.query<T>(text, params as unknown[])).rows)),
+      ),
     async listen(channel, onNotify, onConnect) {
       const unlisten = await client.listen(channel, onNotify);
       onConnect?.();

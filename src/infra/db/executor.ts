@@ -16,15 +16,7 @@ export type Executor = {
 };
 
 /** An executor inside a transaction. */
-export type TxExecutor = Executor & {
-  /**
-   * Queues a statement whose result nobody reads (a read model's upsert, say). Queued statements are
-   * sent with the transaction's next statement or with its COMMIT, in the same write, so they cost no
-   * round trip of their own; an error in one fails that next statement (or the commit), and with it
-   * the transaction. The transaction's later statements see their effects, as usual.
-   */
-  queue(query: SQL): void;
-};
+export type TxExecutor = Executor;
 
 /**
  * A text[] parameter that both drivers pass the same way (drizzle would expand a JS array into a list

@@ -65,6 +65,12 @@ export type PostgresEventStore = EventStore & {
 };
 
 type PgError = { code?: string; constraint_name?: string; constraint?: string };
+
+/** An error the server answered with (so the statement did not commit), not a lost connection. */
+const refusedByServer = (error: unknown) => {
+  const code = (error as PgError | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08');
+};
 const constraintOf = (error: unknown) => {
   const e = error as PgError;
   return e?.code === '23505' ? (e.constraint_name ?? e.constraint ?? '') : undefined;
@@ -145,8 +151,7 @@ function appendStatement(streamId: string, events: NewEvent[], options: AppendOp
 const MAX_BATCH = 200;
 
 /**
- * Several one-event appends, each to its own stream, in one statement ($1: a jsonb array of them, in
- * order). The checks are those of appendText, row by row; a row that fails its check or finds its
+ * Several one-event appends, each to its own stream, in one statement ($1: a jsonb array of them). The checks are those of appendText, row by row; a row that fails its check or finds its
  * version number taken is left out (ON CONFLICT DO NOTHING), and the others go in.
  */
 const BATCH_APPEND_TEXT = `
@@ -155,14 +160,16 @@ const BATCH_APPEND_TEXT = `
     case when a.is_any then (select coalesce(max(e.version), 0) from events e where e.stream_id = a.stream_id)
       else a.expected end + 1,
     a.type, a.schema_version, a.data, a.metadata
-  from jsonb_to_recordset($1::jsonb) as a(n int, stream_id text, stream_type text, expected int, is_any boolean,
+  from jsonb_to_recordset($1::jsonb) as a(stream_id text, stream_type text, expected int, is_any boolean,
     type text, schema_version int, data jsonb, metadata jsonb)
   -- A lateral lookup, not EXISTS: the planner would hash an EXISTS over the whole events table.
   left join lateral (
     select true as found from events e where e.stream_id = a.stream_id and e.version = a.expected limit 1
   ) at_expected on true
   where a.is_any or a.expected = 0 or at_expected.found
-  order by a.n
+  -- In stream order: two batches that share streams take their row locks in the same order, so they
+  -- wait for each other instead of deadlocking.
+  order by a.stream_id
   on conflict (stream_id, version) do nothing
   returning stream_id, version, transaction_id::text as tx, global_position::text as pos`;
 
@@ -246,8 +253,7 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
     try {
       rows = await db.query(BATCH_APPEND_TEXT, [
         JSON.stringify(
-          queued.map(({ streamId, event, options }, n) => ({
-            n,
+          queued.map(({ streamId, event, options }) => ({
             stream_id: streamId,
             stream_type: options.streamType,
             expected: typeof options.expectedVersion === 'number' ? options.expectedVersion : 0,
@@ -259,8 +265,13 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
           })),
         ),
       ]);
-    } catch {
-      await Promise.all(queued.map(settleAlone));
+    } catch (error) {
+      // Refused by the server (an SQLSTATE outside connection errors): the statement rolled back, so
+      // each append can go again alone and its own error reaches its own caller. Anything else (the
+      // connection went away mid-statement) leaves the outcome unknown: it may have committed, so
+      // nothing is retried and every caller gets the error, as an append on its own would.
+      if (refusedByServer(error)) await Promise.all(queued.map(settleAlone));
+      else for (const q of queued) q.reject(error);
       return;
     }
     const byStream = new Map(rows.map((row) => [row.stream_id, row]));
@@ -269,8 +280,8 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
         const row = byStream.get(q.streamId);
         if (row) return q.resolve({ streamId: q.streamId, version: row.version, position: positionFromDb(row.tx, row.pos) });
         // Not appended: `any` lost a race (try again alone); otherwise the expected version was wrong.
-        if (q.options.expectedVersion === 'any') return settleAlone(q);
-        const expected = q.options.expectedVersion === 'no_stream' ? 0 : q.options.expectedVersion;
+        const expected = q.options.expectedVersion;
+        if (expected === 'any') return settleAlone(q);
         try {
           q.reject(new ConcurrencyConflictError(q.streamId, expected, await streamVersion(q.streamId)));
         } catch (error) {

@@ -106,8 +106,8 @@ export function createCustomerSummariesProjection(): Projection<TxExecutor> {
           last_order_at: s.lastOrderAt,
         };
       });
-      // Both tables in one statement, queued to go out with the commit.
-      tx.queue(sql`
+      // Both tables in one statement (one round trip).
+      await tx.rows(sql`
         with order_facts as (
           insert into customer_summary_orders
           select * from jsonb_populate_recordset(null::customer_summary_orders, ${JSON.stringify(orderRows)}::jsonb)

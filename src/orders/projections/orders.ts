@@ -83,10 +83,10 @@ const toRow = (o: OrderView) => ({
   search_text: searchText(o),
 });
 
-/** Changed orders, upserted in one statement, queued to go out with the commit. */
-export function upsertOrders(tx: TxExecutor, changed: OrderView[]): void {
+/** Changed orders, upserted in one statement. */
+export async function upsertOrders(tx: TxExecutor, changed: OrderView[]): Promise<void> {
   if (changed.length === 0) return;
-  tx.queue(sql`
+  await tx.rows(sql`
     insert into orders
     select * from jsonb_populate_recordset(null::orders, ${JSON.stringify(changed.map(toRow))}::jsonb)
     on conflict (id) do update set
@@ -115,7 +115,7 @@ export function createOrdersProjection(): Projection<TxExecutor> {
         const next = evolveOrderView(changed.get(event.streamId) ?? current.get(event.streamId), event);
         changed.set(next.id, next);
       }
-      upsertOrders(tx, [...changed.values()]);
+      await upsertOrders(tx, [...changed.values()]);
     },
   };
 }
