@@ -78,10 +78,7 @@ export type ServicesOptions = {
 
 export function createServices(database: Database, options: ServicesOptions): Services {
   const log = options.log;
-  // Local runners are woken directly; other processes by a notification sent after the commit, which
-  // is left out while this process runs every projection itself: no runner elsewhere has work then.
-  // (A standby that takes a lock over reads from its checkpoint. The host notices a lost lock when its
-  // lock session's connection closes; until then a new holder elsewhere finds events by its slow poll.)
+  // Local runners are woken directly; other processes by a notification sent after the commit.
   const notifier = createAppendNotifier(database, (error) => log?.error('append notification failed', { error: String(error) }));
   let host: ProjectionHost | undefined;
   const store = createPostgresEventStore({
@@ -89,7 +86,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
     schemas: orderEventSchemas,
     onAppended: (_result, durationMs) => {
       host?.wake();
-      if (!host?.runsAll()) notifier.poke();
+      notifier.poke();
       options.observe?.append(durationMs);
     },
   });

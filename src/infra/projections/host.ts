@@ -35,8 +35,6 @@ export type ProjectionHost = {
   held(): string[];
   /** New events were appended (in this process): wake the runners held here. */
   wake(): void;
-  /** This process runs every projection now (so no runner elsewhere needs waking). */
-  runsAll(): boolean;
   /** Started and not stopped: runs the projections whose locks it holds, tries for the others. */
   running(): boolean;
 };
@@ -117,7 +115,6 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
   };
 
   return {
-    runsAll: () => held.size === runners.size,
     async start() {
       if (!stopped) return;
       stopped = false;
