@@ -103,6 +103,16 @@ describe(`event store on ${driverName}`, () => {
       expect([x.version, y.version]).toEqual([3, 1]);
     });
 
+    it('an event that cannot be serialised fails only its own append', async () => {
+      const results = await Promise.allSettled([
+        store.append('ok-1', [ev(1)], opts('no_stream')),
+        store.append('unserialisable', [{ type: 'Happened', data: { n: 10n } }], opts('no_stream')),
+        store.append('ok-2', [ev(2)], opts('no_stream')),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(TypeError);
+    });
+
     it('a connection lost under the shared statement fails every append of it, and none is tried again', async () => {
       // The statement went through, but its answer never came back: the outcome is unknown to the
       // callers, so a retry could append twice.

@@ -101,7 +101,7 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
     ...pool,
     // postgres.js's own transactions: it sends BEGIN, and COMMIT or ROLLBACK, on one connection of the
     // pool. (Not a reserved connection with BEGIN/COMMIT sent by hand: in postgres.js 3.4.9, releasing a
-    // reserved connection that died puts it back among the open ones, where the next query hangs.)
+    // reserved connection that died puts it back among the open ones, with no socket under it.)
     transaction: async (work) =>
       (await client.begin((connection) =>
         work(executorOf(async <T>(text: string, params: readonly unknown[]) =>

@@ -24,4 +24,3 @@ export type TxExecutor = Executor;
  */
 export const textArray = (values: readonly string[]): SQL =>
   sql`array(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
-

@@ -237,8 +237,9 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
    * requests) go out as one statement: one round trip and one commit for all of them, which is where
    * the time of a small append goes. Each keeps its own expected-version check: a stream whose check
    * fails (or whose version number was taken) gets no row back and is answered as on its own (a
-   * conflict, or for `any` a retry). If the shared statement fails as a whole, each append is retried
-   * on its own statement, so that an error reaches only the caller it belongs to. Appends with a
+   * conflict, or for `any` a retry). If the server refuses the shared statement as a whole, each append
+   * is retried on its own statement, so that an error reaches only the caller it belongs to (a lost
+   * connection is not retried: the statement may have committed). Appends with a
    * command (their idempotency record must fail together with their events) or several events (all
    * or none of them) always have a statement of their own.
    */
@@ -249,22 +250,28 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
 
   const flush = async (queued: Queued[]) => {
     if (queued.length === 1) return settleAlone(queued[0]!);
+    let payload: string;
+    try {
+      payload = JSON.stringify(
+        queued.map(({ streamId, event, options }) => ({
+          stream_id: streamId,
+          stream_type: options.streamType,
+          expected: typeof options.expectedVersion === 'number' ? options.expectedVersion : 0,
+          is_any: options.expectedVersion === 'any',
+          type: event.type,
+          schema_version: currentSchemaVersion(schemas, event.type),
+          data: event.data,
+          metadata: event.metadata ?? {},
+        })),
+      );
+    } catch {
+      // An event that cannot be serialised (nothing was sent): each alone, so only its caller fails.
+      await Promise.all(queued.map(settleAlone));
+      return;
+    }
     let rows: { stream_id: string; version: number; tx: string; pos: string }[];
     try {
-      rows = await db.query(BATCH_APPEND_TEXT, [
-        JSON.stringify(
-          queued.map(({ streamId, event, options }) => ({
-            stream_id: streamId,
-            stream_type: options.streamType,
-            expected: typeof options.expectedVersion === 'number' ? options.expectedVersion : 0,
-            is_any: options.expectedVersion === 'any',
-            type: event.type,
-            schema_version: currentSchemaVersion(schemas, event.type),
-            data: event.data,
-            metadata: event.metadata ?? {},
-          })),
-        ),
-      ]);
+      rows = await db.query(BATCH_APPEND_TEXT, [payload]);
     } catch (error) {
       // Refused by the server (an SQLSTATE outside connection errors): the statement rolled back, so
       // each append can go again alone and its own error reaches its own caller. Anything else (the
