@@ -43,6 +43,28 @@ export const toQuery = (query: SQL) => dialect.sqlToQuery(query);
 
 type Run = <T>(text: string, params: readonly unknown[]) => Promise<T[]>;
 
+/** Runs rendered statements on a postgres.js pool, transaction or connection, prepared once per connection. */
+const runOn =
+  (sql: Pick<postgres.Sql, 'unsafe'>): Run =>
+  async <T>(text: string, params: readonly unknown[]) =>
+    (await sql.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
+
+/**
+ * A client of one connection of its own, never closed for idleness or age: for a lock session or a
+ * listener, whose loss must be seen (a pool would hide it behind a new connection).
+ */
+function dedicatedConnection(url: string, connection: Record<string, string>, role: string, extra: Partial<postgres.Options<{}>>) {
+  return postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { ...connection, application_name: `${connection.application_name}:${role}` },
+    connect_timeout: 5,
+    idle_timeout: 0,
+    max_lifetime: null,
+    ...extra,
+  } as postgres.Options<{}>);
+}
+
 /** An executor from a driver's "run this text with these parameters". */
 function executorOf(run: Run): Executor {
   return {
@@ -92,8 +114,7 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
   const db = drizzlePostgres({ client }) as unknown as Db;
   const listener = createListener(options.url, connection);
   // Named prepared statements: parsed once per connection, which matters on the append path.
-  const pool = executorOf(async <T>(text: string, params: readonly unknown[]) =>
-    (await client.unsafe(text, params as never[], { prepare: true })) as unknown as T[]);
+  const pool = executorOf(runOn(client));
   return {
     kind: 'postgres',
     poolMax: options.poolMax ?? 10,
@@ -103,32 +124,16 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
     // pool. (Not a reserved connection with BEGIN/COMMIT sent by hand: in postgres.js 3.4.9, releasing a
     // reserved connection that died puts it back among the open ones, with no socket under it.)
     transaction: async (work) =>
-      (await client.begin((connection) =>
-        work(executorOf(async <T>(text: string, params: readonly unknown[]) =>
-          (await connection.unsafe(text, params as never[], { prepare: true })) as unknown as T[])),
-      )) as Awaited<ReturnType<typeof work>>,
+      (await client.begin((connection) => work(executorOf(runOn(connection))))) as Awaited<ReturnType<typeof work>>,
     listen: (channel, onNotify, onConnect) => listener.listen(channel, onNotify, onConnect),
     async reserveSession() {
       // A separate single-connection client, so that its death is observable and not hidden by a pool.
       let resolveClosed!: () => void;
       const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
-      const session = postgres(options.url, {
-        max: 1,
-        onnotice: () => {},
-        connection: { ...connection, application_name: `${connection.application_name}:lock` },
-        connect_timeout: 5,
-        idle_timeout: 0,
-        max_lifetime: null,
-        onclose: () => resolveClosed(),
-      });
+      const session = dedicatedConnection(options.url, connection, 'lock', { onclose: () => resolveClosed() });
       return {
         closed,
-        rows: async <T>(query: SQL) => {
-          const { sql: text, params } = toQuery(query);
-          return (await session.unsafe(text, params as never[])) as unknown as T[];
-        },
-        query: async <T>(text: string, params: readonly unknown[]) =>
-          (await session.unsafe(text, params as never[])) as unknown as T[],
+        ...executorOf(runOn(session)),
         release: async () => {
           await session.end({ timeout: 5 });
           resolveClosed();
@@ -155,19 +160,13 @@ function createListener(url: string, connection: Record<string, string>) {
   let closed = false;
   let relistening: Promise<void> | undefined;
   // `onnotify` is postgres.js's own (undocumented in its types) hook, the one its listen() uses.
-  const sql = postgres(url, {
-    max: 1,
-    onnotice: () => {},
-    connection: { ...connection, application_name: `${connection.application_name}:listen` },
-    connect_timeout: 5,
-    idle_timeout: 0,
-    max_lifetime: null,
+  const sql = dedicatedConnection(url, connection, 'listen', {
     fetch_types: false,
     onnotify: (channel: string, payload: string) => channels.get(channel)?.forEach((l) => l.onNotify(payload)),
     onclose: () => {
       if (!closed) void relisten();
     },
-  } as postgres.Options<{}>);
+  } as Partial<postgres.Options<{}>>);
   const listenOn = (channel: string) => sql.unsafe(`listen "${channel.replace(/"/g, '""')}"`);
 
   function relisten(): Promise<void> {

@@ -21,3 +21,9 @@ export function isTransientDbError(error: unknown): boolean {
   if (typeof code !== 'string') return false;
   return TRANSIENT_CODES.has(code) || code.startsWith('08');
 }
+
+/** An error the server answered a statement with (so, outside a transaction, it did not commit), not a lost connection. */
+export function isRefusedByServer(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08');
+}

@@ -21,6 +21,7 @@ import {
 import type { Metadata, StoredEvent } from '../../core/messages.ts';
 import { positionFromDb, type Position } from '../../core/position.ts';
 import type { Executor } from '../db/client.ts';
+import { isRefusedByServer } from '../db/errors.ts';
 
 export const EVENTS_CHANNEL = 'converge_events';
 
@@ -66,11 +67,6 @@ export type PostgresEventStore = EventStore & {
 
 type PgError = { code?: string; constraint_name?: string; constraint?: string };
 
-/** An error the server answered with (so the statement did not commit), not a lost connection. */
-const refusedByServer = (error: unknown) => {
-  const code = (error as PgError | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08');
-};
 const constraintOf = (error: unknown) => {
   const e = error as PgError;
   return e?.code === '23505' ? (e.constraint_name ?? e.constraint ?? '') : undefined;
@@ -277,7 +273,7 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
       // each append can go again alone and its own error reaches its own caller. Anything else (the
       // connection went away mid-statement) leaves the outcome unknown: it may have committed, so
       // nothing is retried and every caller gets the error, as an append on its own would.
-      if (refusedByServer(error)) await Promise.all(queued.map(settleAlone));
+      if (isRefusedByServer(error)) await Promise.all(queued.map(settleAlone));
       else for (const q of queued) q.reject(error);
       return;
     }

@@ -35,8 +35,7 @@ export function createCustomerSummariesProjection(): Projection<TxExecutor> {
         select 'summary', json_build_object('customerId', customer_id, 'orderCount', order_count,
           'cancelledCount', cancelled_count, 'totalSpent', total_spent::text, 'lastOrderAt', ${sql.raw(isoTime('last_order_at'))})
         from customer_summaries
-        where customer_id = any(array(select jsonb_array_elements_text(${JSON.stringify(newCustomers)}::jsonb)
-          union select customer_id from known))`);
+        where customer_id = any(array(select unnest(${textArray(newCustomers)}) union select customer_id from known))`);
       const orders = new Map<string, OrderFacts>();
       const summaries = new Map<string, CustomerSummaryView>();
       for (const row of rows) {
