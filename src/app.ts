@@ -13,7 +13,7 @@ import { createKeyedLock } from './core/keyed-lock.ts';
 import type { Projection, ProjectionStatus } from './core/projection.ts';
 import type { RunnerLog } from './core/projection-runner.ts';
 import { createQueryBus, type QueryBus } from './core/query-bus.ts';
-import { openDatabase, type Database, type TxExecutor } from './infra/db/client.ts';
+import { openDatabase, type Database, type StepExecutor } from './infra/db/client.ts';
 import { migrate, migrationsApplied } from './infra/db/migrate.ts';
 import { createHttpServer } from './infra/server/http.ts';
 import { createAuthenticator } from './infra/auth/jwt.ts';
@@ -69,7 +69,7 @@ export type ServicesOptions = {
   consistencyTimeoutMs: number;
   log?: RunnerLog;
   /** Replaces the domain's projections (tests wrap them to inject faults). */
-  projections?: (defaults: Projection<TxExecutor>[]) => Projection<TxExecutor>[];
+  projections?: (defaults: Projection<StepExecutor>[]) => Projection<StepExecutor>[];
   /** Tuning, mostly for tests. */
   projectionBatchSize?: number;
   projectionPollMs?: number;

@@ -9,7 +9,10 @@ export type Projection<Tx = unknown> = {
   handles: ReadonlySet<string>;
   /** Read-model tables it alone writes; a blue/green rebuild fills copies of these. */
   tables: readonly string[];
-  /** Applies a batch (only handled events, in global order) inside the checkpoint's transaction. */
+  /**
+   * Applies a batch (only handled events, in global order). Its effects must go through `tx` so that
+   * they land together with the checkpoint's move, or not at all.
+   */
   apply(events: StoredEvent[], tx: Tx): Promise<void>;
 };
 
@@ -41,12 +44,13 @@ export type StepResult =
   /** The stored checkpoint or state is not what the runner thought: re-load and start over. */
   | { kind: 'stale' };
 
-/** What the runner needs from the database. Every method is one transaction. */
+/** What the runner needs from the database. Each method's changes commit together or not at all. */
 export type ProjectionStorage<Tx> = {
   load(name: string): Promise<ProjectionRecord>;
   /**
    * Reads up to `limit` events after `from` (the visible ones, in global order), passes them to
-   * `apply` and moves `target`'s checkpoint from `from` to the last one read, all in one transaction.
+   * `apply` and moves `target`'s checkpoint from `from` to the last one read, together with what
+   * `apply` wrote (compare-and-set: `stale`, and nothing written, when the checkpoint moved on).
    */
   step(
     name: string,

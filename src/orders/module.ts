@@ -6,7 +6,7 @@ import type { EventStore } from '../core/event-store.ts';
 import { createDeciderHandler, type CommandHandlerDeps, type CommandResult } from '../core/command-handler.ts';
 import type { Projection } from '../core/projection.ts';
 import type { QueryBus } from '../core/query-bus.ts';
-import type { Executor, TxExecutor } from '../infra/db/executor.ts';
+import type { Executor, StepExecutor } from '../infra/db/executor.ts';
 import { orderDecider, type OrderCommand } from './decider.ts';
 import { ORDER_STREAM_TYPE } from './events.ts';
 import { createCustomerSummariesProjection } from './projections/customer-summaries.ts';
@@ -51,6 +51,6 @@ export function registerOrderQueries<Ctx extends { caller: Caller }>(
   bus.register('orderAccess', (params, ctx) => orderAccess(params, ctx.caller));
 }
 
-export function orderProjections(): Projection<TxExecutor>[] {
+export function orderProjections(): Projection<StepExecutor>[] {
   return [createOrdersProjection(), createCustomerSummariesProjection()];
 }

@@ -7,8 +7,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Services } from '../../src/app.ts';
 import type { Projection } from '../../src/core/projection.ts';
 import { decodeToken, encodeToken, type Position } from '../../src/core/position.ts';
-import type { TxExecutor } from '../../src/infra/db/client.ts';
+import type { StepExecutor } from '../../src/infra/db/client.ts';
 import { createPostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
+import { createProjectionStorage, loadProjectionRecords } from '../../src/infra/projections/postgres-projection-storage.ts';
 import { orderEventSchemas } from '../../src/orders/events.ts';
 import { CUSTOMER_SUMMARY_VIEW_COLUMNS } from '../../src/orders/read-model.ts';
 import { createTestDatabase, driverName, onPostgres, settle, type TestDatabase } from '../support/db.ts';
@@ -20,13 +21,13 @@ const ALL = ['orders', 'customer_summaries'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Records every event it sees; the primary key turns a repeat into a failure. */
-const auditProjection: Projection<TxExecutor> = {
+const auditProjection: Projection<StepExecutor> = {
   name: 'audit',
   handles: new Set(['OrderCreated', 'OrderItemAdded', 'OrderCancelled', 'OrderShipped']),
   tables: ['audit_events'],
   async apply(events, tx) {
     const rows = events.map((e) => ({ tx: e.position.tx.toString(), pos: e.position.pos.toString() }));
-    await tx.rows(sql`insert into audit_events (tx, pos)
+    tx.write(sql`insert into audit_events (tx, pos)
       select (r->>'tx')::xid8, (r->>'pos')::bigint from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r`);
   },
 };
@@ -75,8 +76,8 @@ describe(`projection guarantees on ${driverName}`, () => {
           ...p,
           async apply(events, tx) {
             await p.apply(events, tx);
-            // Every third batch dies after writing its read model, before the commit (as a killed
-            // process or a dropped connection would).
+            // Every third batch dies after applying, before its writes and checkpoint are sent (as a
+            // killed process or a dropped connection would).
             if (++crashes % 3 === 1) throw Object.assign(new Error('terminating connection'), { code: '57P01' });
           },
         })),
@@ -111,7 +112,8 @@ describe(`projection guarantees on ${driverName}`, () => {
                   const poisoned = broken && events.some((e) => (e.data as { productId?: string }).productId === 'poison');
                   if (poisoned && how === 'thrown by apply') throw new Error('cannot project a poison item');
                   await p.apply(events, tx);
-                  if (poisoned) await tx.rows(sql`select 1 / 0`);
+                  // A write the database refuses: the step's other writes and its checkpoint go with it.
+                  if (poisoned) tx.write(sql`delete from orders where 1 / ${0}::int = 1`);
                 },
               },
         ),
@@ -141,6 +143,49 @@ describe(`projection guarantees on ${driverName}`, () => {
     const fixed = await services.queries.execute('order', { id: order.streamId }, sys);
     expect(fixed?.items.map((i) => i.productId)).toEqual(['p-1', 'fine-1', 'poison', 'fine-2']);
     expect((await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')).toMatchObject({ state: 'RUNNING', lastError: null });
+  });
+
+  it('a live step whose checkpoint moved on meanwhile is stale, and none of its writes land', async () => {
+    services = await startServices(t.database, { runProjections: false });
+    await createOrder(services);
+    await createOrder(services);
+    await settle(t.database);
+    const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }));
+    await storage.load('audit');
+    // Two runners step from the same checkpoint; the second's writes are queued before the first commits.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const second = storage.step('audit', 'live', null, 100, async (events, tx) => {
+      await auditProjection.apply(events, tx);
+      await held;
+    });
+    const first = await storage.step('audit', 'live', null, 1, (events, tx) => auditProjection.apply(events, tx));
+    release();
+    expect(first).toMatchObject({ kind: 'applied', read: 1 });
+    expect(await second).toEqual({ kind: 'stale' });
+    const audited = await t.database.rows<{ n: number }>(sql`select count(*)::int as n from audit_events`);
+    expect(audited[0]!.n).toBe(1);
+    const [record] = await loadProjectionRecords(t.database, ['audit']);
+    expect(record!.position).toEqual(first.kind === 'applied' ? first.to : null);
+  });
+
+  it('a projection that writes through rows() instead of write() is refused, so no write escapes its checkpoint', async () => {
+    const sneaky: Projection<StepExecutor> = {
+      ...auditProjection,
+      async apply(events, tx) {
+        await tx.rows(sql`insert into audit_events (tx, pos) values (${events[0]!.position.tx.toString()}::xid8, ${events[0]!.position.pos.toString()})`);
+      },
+    };
+    services = await startServices(t.database, { projections: (d) => [...d, sneaky] });
+    await createOrder(services);
+    let status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'audit')!;
+    for (let i = 0; i < 200 && status.state !== 'FAILED'; i++) {
+      await sleep(25);
+      status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'audit')!;
+    }
+    expect(status.state).toBe('FAILED');
+    expect(status.lastError).toMatch(/read-only transaction/);
+    expect((await t.database.rows<{ n: number }>(sql`select count(*)::int as n from audit_events`))[0]!.n).toBe(0);
   });
 
   it('an event that cannot even be read (no upcaster for its schema version) fails its projection visibly', async () => {

@@ -12,7 +12,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Db, Executor, TxExecutor } from './executor.ts';
 
-export type { Db, Executor, TxExecutor } from './executor.ts';
+export type { Db, Executor, StepExecutor, TxExecutor } from './executor.ts';
 
 /** A session of its own (not from the pool), for session-level advisory locks. */
 export type Session = Executor & {
@@ -25,6 +25,8 @@ export type Database = Executor & {
   kind: 'postgres' | 'pglite';
   db: Db;
   transaction<T>(work: (tx: TxExecutor) => Promise<T>): Promise<T>;
+  /** Statements that may only read (a write fails with SQLSTATE 25006): for projections' reads. */
+  readOnly: Executor;
   /** Calls onNotify per notification; onConnect after the listener (re)connects, so a caller can re-read. */
   listen(channel: string, onNotify: (payload: string) => void, onConnect?: () => void): Promise<() => Promise<void>>;
   reserveSession(): Promise<Session>;
@@ -113,6 +115,24 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
   });
   const db = drizzlePostgres({ client }) as unknown as Db;
   const listener = createListener(options.url, connection);
+  // A small pool of its own whose sessions refuse writes, for what projections read between steps. Its
+  // statements are planned for their own parameters: read models grow from empty (a first catch-up)
+  // faster than autovacuum analyses them, and a generic plan cached while one was tiny (a sequential
+  // scan) would be kept. Measured: a catch-up of 200,000 events took 31 s instead of 14 s.
+  const readOnlyClient = postgres(options.url, {
+    max: 2,
+    onnotice: () => {},
+    connection: {
+      ...connection,
+      application_name: `${connection.application_name}:read`,
+      default_transaction_read_only: true,
+      plan_cache_mode: 'force_custom_plan',
+    },
+    connect_timeout: 5,
+  });
+  // drizzle sets the client's type parsers and serialisers (JSON and time types pass through as
+  // text); the read-only client must read and write values exactly as the pool does.
+  drizzlePostgres({ client: readOnlyClient });
   // Named prepared statements: parsed once per connection, which matters on the append path.
   const pool = executorOf(runOn(client));
   return {
@@ -125,6 +145,7 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
     // reserved connection that died puts it back among the open ones, with no socket under it.)
     transaction: async (work) =>
       (await client.begin((connection) => work(executorOf(runOn(connection))))) as Awaited<ReturnType<typeof work>>,
+    readOnly: executorOf(runOn(readOnlyClient)),
     listen: (channel, onNotify, onConnect) => listener.listen(channel, onNotify, onConnect),
     async reserveSession() {
       // A separate single-connection client, so that its death is observable and not hidden by a pool.
@@ -142,6 +163,7 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
     },
     async close() {
       await listener.close();
+      await readOnlyClient.end({ timeout: 5 });
       await client.end({ timeout: 5 });
     },
   };
@@ -272,6 +294,14 @@ async function openPglite(dir: string): Promise<Omit<Database, 'stats'> & { pool
       client.transaction((transaction) =>
         work(executorOf(async <T>(text: string, params: readonly unknown[]) => (await transaction.query<T>(text, params as unknown[])).rows)),
       ),
+    // One connection: each statement in a read-only transaction of its own (no round trip to pay
+    // here), planned as the PostgreSQL read-only pool plans.
+    readOnly: executorOf(<T>(text: string, params: readonly unknown[]) =>
+      client.transaction(async (transaction) => {
+        await transaction.exec('set transaction read only; set local plan_cache_mode = force_custom_plan');
+        return (await transaction.query<T>(text, params as unknown[])).rows;
+      }),
+    ),
     async listen(channel, onNotify, onConnect) {
       const unlisten = await client.listen(channel, onNotify);
       onConnect?.();

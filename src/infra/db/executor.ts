@@ -19,6 +19,16 @@ export type Executor = {
 export type TxExecutor = Executor;
 
 /**
+ * What a projection's `apply` gets. `rows` and `query` read (only read: on the live path they run on
+ * read-only connections, outside the step's commit; the projection is its tables' only writer, so
+ * they see what its last step wrote). `write` queues a statement that changes the read model, sent when
+ * `apply` returns in one statement with the checkpoint's move, so that a read model and its checkpoint
+ * change together or not at all. Each write is one INSERT, UPDATE or DELETE without a WITH clause of
+ * its own (it becomes one of that statement's WITH queries); writes run in the order queued.
+ */
+export type StepExecutor = Executor & { write(query: SQL): void };
+
+/**
  * A text[] parameter that both drivers pass the same way (drizzle would expand a JS array into a list
  * and the drivers serialise arrays differently): one JSON parameter unpacked in SQL.
  */

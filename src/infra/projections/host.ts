@@ -7,7 +7,7 @@ import type { ConsistencyTracker } from '../../core/consistency.ts';
 import { withTimeout } from '../../core/with-timeout.ts';
 import type { Projection } from '../../core/projection.ts';
 import { createProjectionRunner, type ProjectionRunner, type RunnerLog } from '../../core/projection-runner.ts';
-import type { Database, Session, TxExecutor } from '../db/client.ts';
+import type { Database, Session, StepExecutor } from '../db/client.ts';
 import { isTransientDbError } from '../db/errors.ts';
 import { EVENTS_CHANNEL, type PostgresEventStore } from '../event-store/postgres-event-store.ts';
 import { CONTROL_CHANNEL, createProjectionStorage } from './postgres-projection-storage.ts';
@@ -19,7 +19,7 @@ const LOCK_CLASS = 7221;
 export type ProjectionHostOptions = {
   database: Database;
   store: PostgresEventStore;
-  projections: Projection<TxExecutor>[];
+  projections: Projection<StepExecutor>[];
   tracker?: ConsistencyTracker;
   log?: RunnerLog;
   batchSize?: number;

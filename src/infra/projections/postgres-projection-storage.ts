@@ -1,10 +1,12 @@
 // The projection runner's storage on PostgreSQL/PGlite: checkpoints in `projections`, moved by
-// compare-and-set in the read model's own transaction; shadow tables for blue/green rebuilds live in a
-// schema of their own and are found through search_path, so projections never know which copy they fill.
-import { sql } from 'drizzle-orm';
+// compare-and-set together with the read model's writes (a live step sends them as one statement, a
+// rebuild step in one transaction); shadow tables for blue/green rebuilds live in a schema of their own
+// and are found through search_path, so projections never know which copy they fill.
+import { sql, type SQL } from 'drizzle-orm';
 import { comparePositions, decodeToken, isAtOrAfter, positionFromDb, START, type Position } from '../../core/position.ts';
 import type { ProjectionRecord, ProjectionState, ProjectionStorage, StepTarget } from '../../core/projection.ts';
-import type { Database, Executor, TxExecutor } from '../db/client.ts';
+import type { StoredEvent } from '../../core/messages.ts';
+import type { Database, Executor, StepExecutor, TxExecutor } from '../db/client.ts';
 import { textArray } from '../db/executor.ts';
 import { EVENT_COLUMNS_TEXT, VISIBLE, VISIBLE_TEXT, type EventRow, type PostgresEventStore } from '../event-store/postgres-event-store.ts';
 
@@ -58,45 +60,49 @@ export function parseProgressPayload(payload: string): { name: string; position:
   return { name, position: b === undefined ? decodeToken(a) : positionFromDb(a, b) };
 }
 
-// Settings for the rest of the step's transaction, made by the step statement itself (no round trip):
-// an asynchronous commit (see stepText), and a plan made for each statement's own parameters. Read-model
-// tables often grow from empty within minutes (a first catch-up, a rebuild's shadow tables), faster
-// than autovacuum re-analyses them; a cached generic plan made while a table was tiny (a sequential
-// scan) would otherwise be kept for every later batch. (Measured: a catch-up of 200,000 events that
-// took 14 s took 31 s when its lookups were stuck on such plans.)
-const STEP_SETTINGS = `set_config('synchronous_commit', 'off', true) as commit_mode,
-  set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode`;
-
 /**
- * A step's first statement, in one round trip: the batch after the checkpoint (visible events only),
- * the checkpoint moved to its last event by compare-and-set, and whether events lie beyond what was
- * read (held back by an open older transaction, or past the limit). Moving the live checkpoint also
- * queues the progress notification (sent at commit) and makes the commit asynchronous: the read model
- * and its checkpoint are lost or kept together, so a server crash at worst re-applies the last batches
- * from the events, which are durable. The batch comes back with one row per event, or a single row of
- * nulls when it is empty; every row carries `moved` and `pending`. (`pending` is written as an ordered
- * LIMIT 1 rather than EXISTS: with the bound a parameter, the planner would otherwise pick a scan of
- * the whole table, which is what it costs when nothing is pending.)
+ * The batch after a checkpoint, in one round trip: up to $4 visible events after ($2, $3), in global
+ * order, and whether events lie beyond what was read (held back by an open older transaction, or past
+ * the limit). One row per event, or a single row of nulls when there is none; every row carries
+ * `pending` and `moved`. (`pending` is an ordered LIMIT 1 rather than EXISTS: with the bound a
+ * parameter, the planner would otherwise pick a scan of the whole table, which is what it costs when
+ * nothing is pending.)
+ *
+ * `move` is what else the statement does: nothing for the live copy, whose checkpoint moves in the
+ * statement that writes its read model (see advanceStatement), so `moved` only says whether it may;
+ * for a rebuild's shadow copy, which is
+ * filled inside a transaction, the shadow checkpoint's compare-and-set, which also makes the commit
+ * asynchronous (the copy and its checkpoint are kept or lost together, and the events are durable)
+ * and plans the rest of the transaction's statements for their own parameters. A shadow table grows
+ * from empty faster than autovacuum analyses it, so a generic plan cached while it was tiny (a
+ * sequential scan) would be kept for every later batch: measured, a catch-up of 200,000 events took
+ * 31 s instead of 14 s. The live reads run on the read-only pool, which plans that way throughout.
  * Parameters: $1 projection, $2/$3 the checkpoint (transaction id, position), $4 the limit.
  */
-function stepText(target: StepTarget): string {
-  const move =
-    target === 'live'
-      ? `update projections set position_tx = last.transaction_id, position = last.global_position, updated_at = now()
-         from last where name = $1 and position_tx = $2::xid8 and position = $3::bigint and state in ('RUNNING', 'REBUILDING')
-         returning pg_notify('${PROGRESS_CHANNEL}', $1 || ' ' || last.transaction_id || ' ' || last.global_position) as notified,
-           ${STEP_SETTINGS}`
-      : `update projections set rebuild_position_tx = last.transaction_id, rebuild_position = last.global_position
-         from last where name = $1 and rebuild_position_tx = $2::xid8 and rebuild_position = $3::bigint and state = 'REBUILDING'
-         returning ${STEP_SETTINGS}`;
+function batchText(move: 'none' | 'shadow'): string {
+  // Live: whether the checkpoint is still there and the projection running (so that a paused or
+  // failed one skips `apply`); the compare-and-set that counts comes with the writes.
+  const moved =
+    move === 'none'
+      ? `(select count(*) from projections where name = $1 and position_tx = $2::xid8 and position = $3::bigint
+          and state in ('RUNNING', 'REBUILDING'))::int`
+      : `(select count(*) from moved)::int`;
+  const cte =
+    move === 'none'
+      ? ''
+      : `, moved as (
+      update projections set rebuild_position_tx = last.transaction_id, rebuild_position = last.global_position
+      from last where name = $1 and rebuild_position_tx = $2::xid8 and rebuild_position = $3::bigint and state = 'REBUILDING'
+      returning set_config('synchronous_commit', 'off', true) as commit_mode,
+        set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode)`;
   return `with batch as (
       select * from events
       where (transaction_id, global_position) > ($2::xid8, $3::bigint) and ${VISIBLE_TEXT}
       order by transaction_id, global_position limit $4::int
     ), last as (
       select transaction_id, global_position from batch order by transaction_id desc, global_position desc limit 1
-    ), moved as (${move})
-    select ${EVENT_COLUMNS_TEXT}, (select count(*) from moved)::int as moved,
+    )${cte}
+    select ${EVENT_COLUMNS_TEXT}, ${moved} as moved,
       (select global_position from events where (transaction_id, global_position) > (
           coalesce((select transaction_id from last), $2::xid8), coalesce((select global_position from last), $3::bigint))
         order by transaction_id, global_position limit 1) is not null as pending
@@ -104,8 +110,40 @@ function stepText(target: StepTarget): string {
     order by transaction_id, global_position`;
 }
 
-const STEP_TEXT = { live: stepText('live'), shadow: stepText('shadow') };
-type StepRow = { [K in keyof EventRow]: EventRow[K] | null } & { moved: number; pending: boolean };
+const BATCH_TEXT = { live: batchText('none'), shadow: batchText('shadow') };
+
+/** SQLSTATE raised by converge_advance_projection when the checkpoint is not where the step read from. */
+const MOVED_ON = 'CV001';
+
+/** A step's writes as one statement: each a WITH query (one snapshot for all), then `main`. */
+function withWrites(writes: readonly SQL[], main: SQL): SQL {
+  if (writes.length === 0) return main;
+  return sql`with ${sql.join(
+    writes.map((write, i) => sql`${sql.raw(`write_${i}`)} as (${write})`),
+    sql`, `,
+  )} ${main}`;
+}
+
+/**
+ * The statement that ends a live step: the read model's writes and the checkpoint's compare-and-set
+ * move (with the progress notification), as one statement and so one implicit transaction: either all
+ * of it commits or none of it does, with no BEGIN or COMMIT round trips.
+ */
+const advanceStatement = (name: string, from: Position, to: Position, writes: readonly SQL[]) =>
+  withWrites(
+    writes,
+    sql`select converge_advance_projection(${name}, ${from.tx.toString()}::xid8, ${from.pos.toString()}::bigint,
+      ${to.tx.toString()}::xid8, ${to.pos.toString()}::bigint, ${PROGRESS_CHANNEL}) as advanced`,
+  );
+
+/** An executor for `apply`: reads on `reads`, writes collected into `writes`. */
+const stepExecutor = (reads: Executor, writes: SQL[]): StepExecutor => ({
+  rows: (query) => reads.rows(query),
+  query: (text, params) => reads.query(text, params),
+  write: (query) => void writes.push(query),
+});
+
+type BatchRow = { [K in keyof EventRow]: EventRow[K] | null } & { moved: number; pending: boolean };
 
 export async function loadProjectionRecords(db: Executor, names?: readonly string[]) {
   const rows = await db.rows<Row>(
@@ -114,7 +152,19 @@ export async function loadProjectionRecords(db: Executor, names?: readonly strin
   return rows.map(toRecord);
 }
 
-export function createProjectionStorage(database: Database, store: PostgresEventStore): ProjectionStorage<TxExecutor> {
+/** Runs `apply` with reads on `reads`, then its writes (if any) in one statement on `tx`. */
+async function applyIn(
+  reads: Executor,
+  tx: TxExecutor,
+  events: StoredEvent[],
+  apply: (events: StoredEvent[], tx: StepExecutor) => Promise<void>,
+): Promise<void> {
+  const writes: SQL[] = [];
+  await apply(events, stepExecutor(reads, writes));
+  if (writes.length > 0) await tx.rows(withWrites(writes, sql`select true as written`));
+}
+
+export function createProjectionStorage(database: Database, store: PostgresEventStore): ProjectionStorage<StepExecutor> {
   const notifyProgress = (tx: TxExecutor, name: string, to: Position) =>
     tx.rows(sql`select pg_notify(${PROGRESS_CHANNEL}, ${progressPayload(name, to)})`);
 
@@ -128,19 +178,42 @@ export function createProjectionStorage(database: Database, store: PostgresEvent
       return toRecord(row!);
     },
 
-    step(name, target, from, limit, apply) {
+    async step(name, target, from, limit, apply) {
       const start = from ?? START;
-      return database.transaction(async (tx) => {
-        const rows = await tx.query<StepRow>(STEP_TEXT[target], [name, start.tx.toString(), start.pos.toString(), limit]);
-        const pending = rows[0]?.pending === true;
-        const events = rows[0]?.tx == null ? [] : rows.map((row) => store.toStoredEvent(row as EventRow));
-        const last = events.at(-1);
-        if (!last) return { kind: 'applied', read: 0, to: null, pending } as const;
-        if (rows[0]!.moved === 0) return { kind: 'stale' } as const;
-        if (target === 'shadow') await useShadow(tx, name);
-        await apply(events, tx);
-        return { kind: 'applied', read: events.length, to: last.position, pending } as const;
+      const params = [name, start.tx.toString(), start.pos.toString(), limit];
+      const read = (rows: BatchRow[]) => ({
+        events: rows[0]?.tx == null ? [] : rows.map((row) => store.toStoredEvent(row as EventRow)),
+        pending: rows[0]?.pending === true,
       });
+      if (target === 'shadow') {
+        return database.transaction(async (tx) => {
+          const rows = await tx.query<BatchRow>(BATCH_TEXT.shadow, params);
+          const { events, pending } = read(rows);
+          const last = events.at(-1);
+          if (!last) return { kind: 'applied', read: 0, to: null, pending } as const;
+          if (rows[0]!.moved === 0) return { kind: 'stale' } as const;
+          await useShadow(tx, name);
+          await applyIn(tx, tx, events, apply);
+          return { kind: 'applied', read: events.length, to: last.position, pending } as const;
+        });
+      }
+      // Live: read the batch, let the projection read what it needs (read-only, no transaction held
+      // open), then write and move the checkpoint in one statement. Three round trips in all.
+      const rows = await database.query<BatchRow>(BATCH_TEXT.live, params);
+      const { events, pending } = read(rows);
+      const last = events.at(-1);
+      if (!last) return { kind: 'applied', read: 0, to: null, pending };
+      if (rows[0]!.moved === 0) return { kind: 'stale' };
+      const writes: SQL[] = [];
+      await apply(events, stepExecutor(database.readOnly, writes));
+      try {
+        await database.rows(advanceStatement(name, start, last.position, writes));
+      } catch (error) {
+        // Another runner moved the checkpoint, or an admin paused, failed or reset the projection.
+        if ((error as { code?: unknown })?.code === MOVED_ON) return { kind: 'stale' };
+        throw error;
+      }
+      return { kind: 'applied', read: events.length, to: last.position, pending };
     },
 
     async fail(name, error, at) {
@@ -181,7 +254,7 @@ export function createProjectionStorage(database: Database, store: PostgresEvent
         for (;;) {
           const events = await store.readAllWith(tx, at, 1000);
           if (events.length === 0) break;
-          await apply(events, tx);
+          await applyIn(tx, tx, events, apply);
           at = events.at(-1)!.position;
         }
         await tx.rows(sql.raw(`drop schema if exists ${retired} cascade`));

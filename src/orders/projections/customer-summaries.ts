@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import type { StoredEvent } from '../../core/messages.ts';
 import { assertNever } from '../../core/messages.ts';
 import type { Projection } from '../../core/projection.ts';
-import { textArray, type TxExecutor } from '../../infra/db/executor.ts';
+import { textArray, type StepExecutor } from '../../infra/db/executor.ts';
 import { ORDER_EVENT_TYPES, type OrderEvent } from '../events.ts';
 import { centsOf, formatMoney, lineTotal } from '../money.ts';
 import { isoTime, type CustomerSummaryView } from '../read-model.ts';
@@ -14,7 +14,7 @@ export const CUSTOMER_SUMMARIES_PROJECTION = 'customer_summaries';
 
 type OrderFacts = { orderId: string; customerId: string; status: string; totalAmount: string };
 
-export function createCustomerSummariesProjection(): Projection<TxExecutor> {
+export function createCustomerSummariesProjection(): Projection<StepExecutor> {
   return {
     name: CUSTOMER_SUMMARIES_PROJECTION,
     handles: new Set(ORDER_EVENT_TYPES),
@@ -105,14 +105,13 @@ export function createCustomerSummariesProjection(): Projection<TxExecutor> {
           last_order_at: s.lastOrderAt,
         };
       });
-      // Both tables in one statement (one round trip).
-      await tx.rows(sql`
-        with order_facts as (
-          insert into customer_summary_orders
-          select * from jsonb_populate_recordset(null::customer_summary_orders, ${JSON.stringify(orderRows)}::jsonb)
-          on conflict (order_id) do update set customer_id = excluded.customer_id, status = excluded.status,
-            total_amount = excluded.total_amount
-        )
+      // Both tables, sent together with the step's checkpoint.
+      tx.write(sql`
+        insert into customer_summary_orders
+        select * from jsonb_populate_recordset(null::customer_summary_orders, ${JSON.stringify(orderRows)}::jsonb)
+        on conflict (order_id) do update set customer_id = excluded.customer_id, status = excluded.status,
+          total_amount = excluded.total_amount`);
+      tx.write(sql`
         insert into customer_summaries
         select * from jsonb_populate_recordset(null::customer_summaries, ${JSON.stringify(summaryRows)}::jsonb)
         on conflict (customer_id) do update set order_count = excluded.order_count,

@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import type { StoredEvent } from '../../core/messages.ts';
 import { assertNever } from '../../core/messages.ts';
 import type { Projection } from '../../core/projection.ts';
-import { textArray, type TxExecutor } from '../../infra/db/executor.ts';
+import { textArray, type StepExecutor } from '../../infra/db/executor.ts';
 import { ORDER_EVENT_TYPES, type OrderEvent } from '../events.ts';
 import { centsOf, formatMoney, lineTotal } from '../money.ts';
 import { ORDER_VIEW_COLUMNS, type OrderItemRow, type OrderView } from '../read-model.ts';
@@ -83,10 +83,10 @@ const toRow = (o: OrderView) => ({
   search_text: searchText(o),
 });
 
-/** Changed orders, upserted in one statement. */
-export async function upsertOrders(tx: TxExecutor, changed: OrderView[]): Promise<void> {
+/** Changed orders, upserted in one statement (sent with the step's checkpoint). */
+export function upsertOrders(tx: StepExecutor, changed: OrderView[]): void {
   if (changed.length === 0) return;
-  await tx.rows(sql`
+  tx.write(sql`
     insert into orders
     select * from jsonb_populate_recordset(null::orders, ${JSON.stringify(changed.map(toRow))}::jsonb)
     on conflict (id) do update set
@@ -97,7 +97,7 @@ export async function upsertOrders(tx: TxExecutor, changed: OrderView[]): Promis
       cancelled_at = excluded.cancelled_at, cancel_reason = excluded.cancel_reason, search_text = excluded.search_text`);
 }
 
-export function createOrdersProjection(): Projection<TxExecutor> {
+export function createOrdersProjection(): Projection<StepExecutor> {
   return {
     name: ORDERS_PROJECTION,
     handles: new Set(ORDER_EVENT_TYPES),
@@ -115,7 +115,7 @@ export function createOrdersProjection(): Projection<TxExecutor> {
         const next = evolveOrderView(changed.get(event.streamId) ?? current.get(event.streamId), event);
         changed.set(next.id, next);
       }
-      await upsertOrders(tx, [...changed.values()]);
+      upsertOrders(tx, [...changed.values()]);
     },
   };
 }
