@@ -15,7 +15,7 @@ import type { RunnerLog } from './core/projection-runner.ts';
 import { createQueryBus, type QueryBus } from './core/query-bus.ts';
 import { openDatabase, type Database, type StepExecutor } from './infra/db/client.ts';
 import { migrate, migrationsApplied } from './infra/db/migrate.ts';
-import { createHttpServer } from './infra/server/http.ts';
+import { createHttpServer, limitRequestBody } from './infra/server/http.ts';
 import { createAuthenticator } from './infra/auth/jwt.ts';
 import { createMetrics } from './infra/observability/metrics.ts';
 import { createGraphQLHandler, GRAPHQL_PATH } from './graphql/yoga.ts';
@@ -251,7 +251,10 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
   let started = false;
   return {
     services,
-    fetch: (request) => Promise.resolve(yoga.fetch(request)),
+    async fetch(request) {
+      const limited = await limitRequestBody(request);
+      return limited instanceof Response ? limited : yoga.fetch(limited);
+    },
     async start() {
       // Listen first: a port in use fails the start before this process takes any projection lock.
       const address = await http.listen(config.port, config.host);

@@ -259,6 +259,15 @@ describe(`security on ${driverName}`, () => {
         req.end();
       });
       expect(chunked).toBe(413);
+      // App.fetch (embedding, no HTTP server in front) holds the same limit.
+      const viaFetch = (body: string) =>
+        s.app.fetch(new Request(s.url, { method: 'POST', headers: { 'content-type': 'application/json', ...admin }, body }));
+      const refused = await viaFetch(big);
+      expect(refused.status).toBe(413);
+      expect(await refused.json()).toMatchObject({ errors: [{ extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+      const small = await viaFetch(JSON.stringify({ query: '{ __typename }' }));
+      expect(small.status).toBe(200);
+      expect(await small.json()).toEqual({ data: { __typename: 'Query' } });
     });
 
     it('survives deep nesting in variables and in the query', async () => {

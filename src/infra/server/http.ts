@@ -49,6 +49,34 @@ async function readLimited(req: IncomingMessage): Promise<Buffer | null> {
   return Buffer.concat(chunks);
 }
 
+const tooLarge = () =>
+  Response.json(
+    { errors: [{ message: `The request body is larger than ${MAX_BODY_BYTES} bytes`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] },
+    { status: 413 },
+  );
+
+/**
+ * The body limit for requests that do not come through the HTTP server (App.fetch): the request with
+ * its body read into memory, or a 413 response when it is larger than MAX_BODY_BYTES.
+ */
+export async function limitRequestBody(request: Request): Promise<Request | Response> {
+  if (!request.body) return request;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      return tooLarge();
+    }
+    chunks.push(value);
+  }
+  return new Request(request, { body: Buffer.concat(chunks) });
+}
+
 export function createHttpServer(options: HttpServerOptions) {
   const { yoga, readiness, metrics, log } = options;
   let inFlight = 0;
