@@ -10,10 +10,11 @@ import { isTransientDbError } from './infra/db/errors.ts';
 import type { CommandResult } from './core/command-handler.ts';
 import { consistencyMiddleware, createConsistencyTracker, type ConsistencyContext, type ConsistencyTracker } from './core/consistency.ts';
 import { createKeyedLock } from './core/keyed-lock.ts';
-import type { Projection, ProjectionStatus } from './core/projection.ts';
+import type { ProjectionStatus } from './core/projection.ts';
 import type { RunnerLog } from './core/projection-runner.ts';
 import { createQueryBus, type QueryBus } from './core/query-bus.ts';
-import { openDatabase, type Database, type StepExecutor } from './infra/db/client.ts';
+import { openDatabase, type Database } from './infra/db/client.ts';
+import type { SqlProjection } from './infra/db/executor.ts';
 import { migrate, migrationsApplied } from './infra/db/migrate.ts';
 import { createHttpServer, limitRequestBody } from './infra/server/http.ts';
 import { createAuthenticator } from './infra/auth/jwt.ts';
@@ -69,7 +70,7 @@ export type ServicesOptions = {
   consistencyTimeoutMs: number;
   log?: RunnerLog;
   /** Replaces the domain's projections (tests wrap them to inject faults). */
-  projections?: (defaults: Projection<StepExecutor>[]) => Projection<StepExecutor>[];
+  projections?: (defaults: SqlProjection[]) => SqlProjection[];
   /** Tuning, mostly for tests. */
   projectionBatchSize?: number;
   projectionPollMs?: number;

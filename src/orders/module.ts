@@ -4,9 +4,8 @@ import type { Caller } from '../core/caller.ts';
 import type { CommandBus } from '../core/command-bus.ts';
 import type { EventStore } from '../core/event-store.ts';
 import { createDeciderHandler, type CommandHandlerDeps, type CommandResult } from '../core/command-handler.ts';
-import type { Projection } from '../core/projection.ts';
 import type { QueryBus } from '../core/query-bus.ts';
-import type { Executor, StepExecutor } from '../infra/db/executor.ts';
+import type { Executor, SqlProjection } from '../infra/db/executor.ts';
 import { orderDecider, type OrderCommand } from './decider.ts';
 import { ORDER_STREAM_TYPE } from './events.ts';
 import { createCustomerSummariesProjection } from './projections/customer-summaries.ts';
@@ -51,6 +50,6 @@ export function registerOrderQueries<Ctx extends { caller: Caller }>(
   bus.register('orderAccess', (params, ctx) => orderAccess(params, ctx.caller));
 }
 
-export function orderProjections(): Projection<StepExecutor>[] {
+export function orderProjections(): SqlProjection[] {
   return [createOrdersProjection(), createCustomerSummariesProjection()];
 }

@@ -2,7 +2,7 @@
 // projection, `customer_summaries` and its helper `customer_summary_orders` by customer_summaries.
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, numeric, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
-import type { Address, OrderLine } from './events.ts';
+import { ORDER_EVENT_TYPES, type Address, type OrderLine } from './events.ts';
 
 export type OrderItemRow = OrderLine & { lineTotal: string };
 
@@ -71,24 +71,28 @@ export type OrderView = {
   cancelReason: string | null;
 };
 
+/** The event types that change an order already there, as an SQL list ('OrderItemAdded', …). */
+export const LATER_EVENT_TYPES_SQL = ORDER_EVENT_TYPES.filter((type) => type !== 'OrderCreated')
+  .map((type) => `'${type}'`)
+  .join(', ');
+
 /** Columns of `orders` selected as OrderView, with exact text for money and ISO text for times. */
-export const ORDER_VIEW_COLUMNS = sql.raw(
-  [
-    'id',
-    'customer_id as "customerId"',
-    'status',
-    'items',
-    'item_count as "itemCount"',
-    'total_amount::text as "totalAmount"',
-    'shipping_address as "shippingAddress"',
-    'version',
-    `${isoTime('created_at')} as "createdAt"`,
-    `${isoTime('updated_at')} as "updatedAt"`,
-    `${isoTime('shipped_at')} as "shippedAt"`,
-    `${isoTime('cancelled_at')} as "cancelledAt"`,
-    'cancel_reason as "cancelReason"',
-  ].join(', '),
-);
+export const ORDER_VIEW_COLUMN_LIST = [
+  'id',
+  'customer_id as "customerId"',
+  'status',
+  'items',
+  'item_count as "itemCount"',
+  'total_amount::text as "totalAmount"',
+  'shipping_address as "shippingAddress"',
+  'version',
+  `${isoTime('created_at')} as "createdAt"`,
+  `${isoTime('updated_at')} as "updatedAt"`,
+  `${isoTime('shipped_at')} as "shippedAt"`,
+  `${isoTime('cancelled_at')} as "cancelledAt"`,
+  'cancel_reason as "cancelReason"',
+].join(', ');
+export const ORDER_VIEW_COLUMNS = sql.raw(ORDER_VIEW_COLUMN_LIST);
 
 export type CustomerSummaryView = {
   customerId: string;

@@ -2,7 +2,9 @@ import { sql } from 'drizzle-orm';
 import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app.ts';
+import type { StoredEvent } from '../../src/core/messages.ts';
 import { decodeToken } from '../../src/core/position.ts';
+import type { SqlProjection, StepExecutor } from '../../src/infra/db/executor.ts';
 import { EVENTS_CHANNEL } from '../../src/infra/event-store/postgres-event-store.ts';
 import { createTestDatabase, driverName, type TestDatabase } from '../support/db.ts';
 import { command } from '../support/orders.ts';
@@ -23,6 +25,14 @@ describe(`projections on ${driverName}`, () => {
   });
   afterEach(() => services.stop());
   afterAll(() => t.close());
+
+  /** Restarts `services` with every projection's apply wrapped. */
+  const restartWrapped = async (apply: (p: SqlProjection, events: StoredEvent[], tx: StepExecutor) => Promise<void>) => {
+    await services.stop();
+    services = await startServices(t.database, {
+      projections: (defaults) => defaults.map((p) => ({ ...p, apply: (events, tx) => apply(p, events, tx) })),
+    });
+  };
 
   const settle = async (token: string) => {
     const { stale } = await services.tracker.waitFor(decodeToken(token), ALL, 10_000);
@@ -109,17 +119,10 @@ describe(`projections on ${driverName}`, () => {
     // Read-model tables grow from empty (a first catch-up, a rebuild's shadow copy) faster than they
     // are analysed: a generic plan cached while one was tiny would keep scanning all of it.
     const modes: string[] = [];
-    await services.stop();
-    services = await startServices(t.database, {
-      projections: (defaults) =>
-        defaults.map((p) => ({
-          ...p,
-          async apply(events, tx) {
-            const [row] = await tx.rows<{ mode: string }>(sql`select current_setting('plan_cache_mode') as mode`);
-            modes.push(row!.mode);
-            await p.apply(events, tx);
-          },
-        })),
+    await restartWrapped(async (p, events, tx) => {
+      const [row] = await tx.rows<{ mode: string }>(sql`select current_setting('plan_cache_mode') as mode`);
+      modes.push(row!.mode);
+      await p.apply(events, tx);
     });
     await settle((await createOrder(services)).consistencyToken);
     expect(modes.length).toBeGreaterThanOrEqual(2);
@@ -136,6 +139,39 @@ describe(`projections on ${driverName}`, () => {
     expect(new Set(modes)).toEqual(new Set(['force_custom_plan']));
     const [pool] = await t.database.rows<{ mode: string }>(sql`select current_setting('plan_cache_mode') as mode`);
     expect(pool!.mode).toBe('auto');
+  });
+
+  it.each([
+    ['hands apply the rows it prefetched with the batch, so a live step reads nothing else', false],
+    ['falls back to reading for itself when the prefetch misses rows', true],
+  ])('%s', async (_title, drop) => {
+    const reads: Record<string, number> = {};
+    const prefetched: Record<string, number> = {};
+    await restartWrapped(async (p, events, tx) => {
+      if (tx.prefetched) prefetched[p.name] = (prefetched[p.name] ?? 0) + 1;
+      const count = () => void (reads[p.name] = (reads[p.name] ?? 0) + 1);
+      await p.apply(events, {
+        ...tx,
+        prefetched: drop ? tx.prefetched?.slice(0, 0) : tx.prefetched,
+        rows: (q) => (count(), tx.rows(q)),
+        query: (text, params) => (count(), tx.query(text, params)),
+      });
+    });
+    const a = await createOrder(services, { customerId: 'c-1' });
+    await settle(a.consistencyToken);
+    await addItem(services, a.streamId, 'p-2', '1.25');
+    const b = await createOrder(services, { customerId: 'c-1' });
+    await settle(b.consistencyToken);
+    const last = await services.commands.dispatch(command('CancelOrder', { orderId: a.streamId, reason: 'changed my mind' }));
+    await settle(last.consistencyToken);
+    expect(prefetched).toMatchObject({ orders: expect.any(Number), customer_summaries: expect.any(Number) });
+    if (drop) expect(reads).toMatchObject({ orders: expect.any(Number), customer_summaries: expect.any(Number) });
+    else expect(reads).toEqual({});
+    await expectOrdersMatchStore(t.database, services.store);
+    expect(await services.queries.execute('customerSummary', { customerId: 'c-1' }, sys)).toMatchObject({
+      orderCount: 2,
+      cancelledCount: 1,
+    });
   });
 
   it('waits for `after` on the projection behind the query, and answers stale on timeout', async () => {

@@ -2,6 +2,7 @@
 // way to run a raw `sql` query on it. Opening a real connection is infra/db/client.ts's job.
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { Projection } from '../../core/projection.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, Record<string, never>>;
 
@@ -26,7 +27,23 @@ export type TxExecutor = Executor;
  * change together or not at all. Each write is one INSERT, UPDATE or DELETE without a WITH clause of
  * its own (it becomes one of that statement's WITH queries); writes run in the order queued.
  */
-export type StepExecutor = Executor & { write(query: SQL): void };
+export type StepExecutor = Executor & {
+  write(query: SQL): void;
+  /** The rows of the projection's `prefetch`, when this step ran it (see SqlProjection). */
+  prefetched?: readonly unknown[];
+};
+
+/** A projection on this database. */
+export type SqlProjection = Projection<StepExecutor> & {
+  /**
+   * What `apply` is going to read, as one SELECT without parameters over `batch` (the step's events,
+   * with the columns of `events`; unhandled types included). A live step runs it in the statement that
+   * reads the batch and hands its rows (as JSON) to `apply` as `tx.prefetched`, which saves `apply` a
+   * round trip. `apply` must check that they cover what it needs and read the rest itself: it is not
+   * run for rebuild steps, and an event's data here is not upcast.
+   */
+  prefetch?: string;
+};
 
 /**
  * A text[] parameter that both drivers pass the same way (drizzle would expand a JS array into a list

@@ -5,9 +5,9 @@
 import { sql } from 'drizzle-orm';
 import type { ConsistencyTracker } from '../../core/consistency.ts';
 import { withTimeout } from '../../core/with-timeout.ts';
-import type { Projection } from '../../core/projection.ts';
 import { createProjectionRunner, type ProjectionRunner, type RunnerLog } from '../../core/projection-runner.ts';
-import type { Database, Session, StepExecutor } from '../db/client.ts';
+import type { Database, Session } from '../db/client.ts';
+import type { SqlProjection } from '../db/executor.ts';
 import { isTransientDbError } from '../db/errors.ts';
 import { EVENTS_CHANNEL, type PostgresEventStore } from '../event-store/postgres-event-store.ts';
 import { CONTROL_CHANNEL, createProjectionStorage } from './postgres-projection-storage.ts';
@@ -19,7 +19,7 @@ const LOCK_CLASS = 7221;
 export type ProjectionHostOptions = {
   database: Database;
   store: PostgresEventStore;
-  projections: Projection<StepExecutor>[];
+  projections: SqlProjection[];
   tracker?: ConsistencyTracker;
   log?: RunnerLog;
   batchSize?: number;
@@ -43,7 +43,7 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
   const { database, projections } = options;
   const log = options.log ?? { info() {}, error() {} };
   const lockRetryMs = options.lockRetryMs ?? 1000;
-  const storage = createProjectionStorage(database, options.store);
+  const storage = createProjectionStorage(database, options.store, projections);
   const runners = new Map<string, ProjectionRunner>(
     projections.map((projection) => [
       projection.name,

@@ -4,43 +4,70 @@
 import { sql } from 'drizzle-orm';
 import type { StoredEvent } from '../../core/messages.ts';
 import { assertNever } from '../../core/messages.ts';
-import type { Projection } from '../../core/projection.ts';
-import { textArray, type StepExecutor } from '../../infra/db/executor.ts';
+import type { SqlProjection } from '../../infra/db/executor.ts';
 import { ORDER_EVENT_TYPES, type OrderEvent } from '../events.ts';
 import { centsOf, formatMoney, lineTotal } from '../money.ts';
-import { isoTime, type CustomerSummaryView } from '../read-model.ts';
+import { isoTime, LATER_EVENT_TYPES_SQL, type CustomerSummaryView } from '../read-model.ts';
 
 export const CUSTOMER_SUMMARIES_PROJECTION = 'customer_summaries';
 
 type OrderFacts = { orderId: string; customerId: string; status: string; totalAmount: string };
 
-export function createCustomerSummariesProjection(): Projection<StepExecutor> {
+type FactRow = { kind: 'order'; fact: OrderFacts } | { kind: 'summary'; fact: CustomerSummaryView } | { kind: 'customer'; fact: string };
+
+/** Whether `rows` hold every known order's facts and were looked up for every new order's customer. */
+function covers(rows: readonly FactRow[], known: readonly string[], newCustomers: readonly string[]): boolean {
+  const orders = new Set(rows.flatMap((r) => (r.kind === 'order' ? [r.fact.orderId] : [])));
+  const customers = new Set(rows.flatMap((r) => (r.kind === 'customer' ? [r.fact] : [])));
+  return known.every((id) => orders.has(id)) && newCustomers.every((id) => customers.has(id));
+}
+
+/**
+ * What a batch needs, in one statement: the known orders it touches (`known`, a SELECT of order ids),
+ * and the summaries of every customer involved: the new orders' (`newCustomers`, a SELECT of customer
+ * ids, also returned as they were looked up) and the known orders' customers.
+ */
+const factsQuery = (known: string, newCustomers: string) => `
+  with known as (
+    select order_id, customer_id, status, total_amount from customer_summary_orders where order_id = any(array(${known}))
+  ), new_customers as (${newCustomers})
+  select 'order' as kind, json_build_object('orderId', order_id, 'customerId', customer_id, 'status', status,
+    'totalAmount', total_amount::text) as fact from known
+  union all
+  select 'summary', json_build_object('customerId', customer_id, 'orderCount', order_count,
+    'cancelledCount', cancelled_count, 'totalSpent', total_spent::text, 'lastOrderAt', ${isoTime('last_order_at')})
+  from customer_summaries
+  where customer_id = any(array(select * from new_customers union select customer_id from known))
+  union all
+  select 'customer', to_json(n.id) from new_customers n(id)`;
+
+/** The same, for the ids given as two JSON arrays ($1 known orders, $2 new orders' customers). */
+const FACTS_TEXT = factsQuery('select jsonb_array_elements_text($1::jsonb)', 'select jsonb_array_elements_text($2::jsonb)');
+
+export function createCustomerSummariesProjection(): SqlProjection {
   return {
     name: CUSTOMER_SUMMARIES_PROJECTION,
     handles: new Set(ORDER_EVENT_TYPES),
     tables: ['customer_summaries', 'customer_summary_orders'],
+    prefetch: factsQuery(
+      `select stream_id from batch where type in (${LATER_EVENT_TYPES_SQL})`,
+      `select data->>'customerId' from batch where type = 'OrderCreated'`,
+    ),
     async apply(events, tx) {
       const orderEvents = events as StoredEvent<OrderEvent>[];
-      // One round trip reads what the batch needs: the orders it touches that are already known, and
-      // the summaries of every customer involved (new orders' customers and the known orders').
-      const known = [...new Set(orderEvents.filter((e) => e.type !== 'OrderCreated').map((e) => e.streamId))];
+      const created = new Set(orderEvents.flatMap((e) => (e.type === 'OrderCreated' ? [e.streamId] : [])));
+      const known = [...new Set(orderEvents.filter((e) => !created.has(e.streamId)).map((e) => e.streamId))];
       const newCustomers = [...new Set(orderEvents.flatMap((e) => (e.type === 'OrderCreated' ? [e.data.customerId] : [])))];
-      const rows = await tx.rows<{ kind: 'order'; fact: OrderFacts } | { kind: 'summary'; fact: CustomerSummaryView }>(sql`
-        with known as (
-          select order_id, customer_id, status, total_amount from customer_summary_orders where order_id = any(${textArray(known)})
-        )
-        select 'order' as kind, json_build_object('orderId', order_id, 'customerId', customer_id, 'status', status,
-          'totalAmount', total_amount::text) as fact from known
-        union all
-        select 'summary', json_build_object('customerId', customer_id, 'orderCount', order_count,
-          'cancelledCount', cancelled_count, 'totalSpent', total_spent::text, 'lastOrderAt', ${sql.raw(isoTime('last_order_at'))})
-        from customer_summaries
-        where customer_id = any(array(select unnest(${textArray(newCustomers)}) union select customer_id from known))`);
+      // Read with the batch, unless that missed something (its event data is not upcast); else now.
+      let rows = tx.prefetched as FactRow[] | undefined;
+      if (!rows || !covers(rows, known, newCustomers)) {
+        rows = await tx.query<FactRow>(FACTS_TEXT, [JSON.stringify(known), JSON.stringify(newCustomers)]);
+      }
       const orders = new Map<string, OrderFacts>();
       const summaries = new Map<string, CustomerSummaryView>();
       for (const row of rows) {
         if (row.kind === 'order') orders.set(row.fact.orderId, row.fact);
-        else summaries.set(row.fact.customerId, row.fact);
+        else if (row.kind === 'summary') summaries.set(row.fact.customerId, row.fact);
       }
       const touchedOrders = new Set<string>();
       const touchedCustomers = new Set<string>();

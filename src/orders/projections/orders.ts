@@ -3,11 +3,10 @@
 import { sql } from 'drizzle-orm';
 import type { StoredEvent } from '../../core/messages.ts';
 import { assertNever } from '../../core/messages.ts';
-import type { Projection } from '../../core/projection.ts';
-import { textArray, type StepExecutor } from '../../infra/db/executor.ts';
+import { textArray, type SqlProjection, type StepExecutor } from '../../infra/db/executor.ts';
 import { ORDER_EVENT_TYPES, type OrderEvent } from '../events.ts';
 import { centsOf, formatMoney, lineTotal } from '../money.ts';
-import { ORDER_VIEW_COLUMNS, type OrderItemRow, type OrderView } from '../read-model.ts';
+import { LATER_EVENT_TYPES_SQL, ORDER_VIEW_COLUMN_LIST, ORDER_VIEW_COLUMNS, type OrderItemRow, type OrderView } from '../read-model.ts';
 
 export const ORDERS_PROJECTION = 'orders';
 
@@ -97,17 +96,24 @@ export function upsertOrders(tx: StepExecutor, changed: OrderView[]): void {
       cancelled_at = excluded.cancelled_at, cancel_reason = excluded.cancel_reason, search_text = excluded.search_text`);
 }
 
-export function createOrdersProjection(): Projection<StepExecutor> {
+export function createOrdersProjection(): SqlProjection {
   return {
     name: ORDERS_PROJECTION,
     handles: new Set(ORDER_EVENT_TYPES),
     tables: ['orders'],
+    // The rows of the orders the batch changes, read with the batch.
+    prefetch: `select ${ORDER_VIEW_COLUMN_LIST} from orders
+      where id = any(array(select stream_id from batch where type in (${LATER_EVENT_TYPES_SQL})))`,
     async apply(events, tx) {
       const orderEvents = events as StoredEvent<OrderEvent>[];
-      const ids = [...new Set(orderEvents.filter((e) => e.type !== 'OrderCreated').map((e) => e.streamId))];
+      const created = new Set(orderEvents.flatMap((e) => (e.type === 'OrderCreated' ? [e.streamId] : [])));
+      const ids = [...new Set(orderEvents.filter((e) => !created.has(e.streamId)).map((e) => e.streamId))];
       const current = new Map<string, OrderView>();
-      if (ids.length > 0) {
-        const rows = await tx.rows<OrderView>(sql`select ${ORDER_VIEW_COLUMNS} from orders where id = any(${textArray(ids)})`);
+      for (const row of (tx.prefetched ?? []) as OrderView[]) current.set(row.id, row);
+      // What the prefetch did not bring (or all of it, when there was none).
+      const missing = ids.filter((id) => !current.has(id));
+      if (missing.length > 0) {
+        const rows = await tx.rows<OrderView>(sql`select ${ORDER_VIEW_COLUMNS} from orders where id = any(${textArray(missing)})`);
         for (const row of rows) current.set(row.id, row);
       }
       const changed = new Map<string, OrderView>();
