@@ -232,19 +232,20 @@ export function createProjectionStorage(
       // Live: read the batch (with what the projection prefetches); let the projection read anything
       // else it needs (no transaction held open); then write and move the checkpoint in one statement.
       // Two round trips when the prefetch covers the projection's reads, three when it does not.
-      // Catching up, batches are large and the read-model tables grow fast: the batch goes to the
-      // read-only pool, which plans every call afresh, without the prefetch (measured: a catch-up was
-      // a quarter slower with it), and the projection reads for itself there. Live, it goes to the
-      // pool, whose cached plan costs no planning per step, with the prefetch.
+      // Catching up, batches are large and the read-model tables grow fast: the batch is read without
+      // the prefetch, and the projection reads for itself on the read-only pool, which plans every
+      // call for its parameters (see batchText). The batch itself keeps the pool's cached plan (an
+      // index scan): planned for its parameters, a read from the start of a long log would rather
+      // scan and sort all of it (measured: a catch-up took 17 s instead of 12.6 s).
       const wasCatchingUp = catchingUp.has(name);
-      const rows = wasCatchingUp
-        ? await database.readOnly.query<BatchRow>(plainLiveText, params)
-        : await database.query<BatchRow>(liveText.get(name) ?? plainLiveText, params);
+      const rows = await database.query<BatchRow>(wasCatchingUp ? plainLiveText : (liveText.get(name) ?? plainLiveText), params);
       const { events, pending } = read(rows);
       if (events.length >= limit) catchingUp.add(name);
       else if (wasCatchingUp) {
         catchingUp.delete(name);
-        await analyze(name);
+        // Beside the steps, not in their way (it takes no lock that writes wait for); if it fails,
+        // autovacuum analyses the tables soon anyway.
+        analyze(name).catch(() => {});
       }
       const last = events.at(-1);
       if (!last) return { kind: 'applied', read: 0, to: null, pending };
