@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app.ts';
+import type { StoredEvent } from '../../src/core/messages.ts';
 import type { Projection } from '../../src/core/projection.ts';
 import { decodeToken, encodeToken, type Position } from '../../src/core/position.ts';
 import type { StepExecutor } from '../../src/infra/db/client.ts';
@@ -169,11 +170,15 @@ describe(`projection guarantees on ${driverName}`, () => {
     expect(record!.position).toEqual(first.kind === 'applied' ? first.to : null);
   });
 
-  it('a projection that writes through rows() instead of write() is refused, so no write escapes its checkpoint', async () => {
+  const insertAudit = (e: StoredEvent) => sql`insert into audit_events (tx, pos) values (${e.position.tx.toString()}::xid8, ${e.position.pos.toString()})`;
+  it.each([
+    ['writes through rows() instead of write()', /read-only transaction/, (tx: StepExecutor, e: StoredEvent) => tx.rows(insertAudit(e))],
+    ['queues a write that is not an INSERT, UPDATE or DELETE', /one INSERT, UPDATE or DELETE/, (tx: StepExecutor) => tx.write(sql`select 1`)],
+  ])('a projection that %s is refused, so no write escapes its checkpoint', async (_how, message, misuse) => {
     const sneaky: Projection<StepExecutor> = {
       ...auditProjection,
       async apply(events, tx) {
-        await tx.rows(sql`insert into audit_events (tx, pos) values (${events[0]!.position.tx.toString()}::xid8, ${events[0]!.position.pos.toString()})`);
+        await misuse(tx, events[0]!);
       },
     };
     services = await startServices(t.database, { projections: (d) => [...d, sneaky] });
@@ -184,7 +189,7 @@ describe(`projection guarantees on ${driverName}`, () => {
       status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'audit')!;
     }
     expect(status.state).toBe('FAILED');
-    expect(status.lastError).toMatch(/read-only transaction/);
+    expect(status.lastError).toMatch(message);
     expect((await t.database.rows<{ n: number }>(sql`select count(*)::int as n from audit_events`))[0]!.n).toBe(0);
   });
 

@@ -25,7 +25,9 @@ export type TxExecutor = Executor;
  * they see what its last step wrote). `write` queues a statement that changes the read model, sent when
  * `apply` returns in one statement with the checkpoint's move, so that a read model and its checkpoint
  * change together or not at all. Each write is one INSERT, UPDATE or DELETE without a WITH clause of
- * its own (it becomes one of that statement's WITH queries); writes run in the order queued.
+ * its own: it becomes one of that statement's WITH queries, so the writes of a step share one
+ * snapshot and run in no set order, and no two of them may change the same rows (one upsert per
+ * table, as the built-in projections do). Writing after `apply` has returned is an error.
  */
 export type StepExecutor = Executor & {
   write(query: SQL): void;

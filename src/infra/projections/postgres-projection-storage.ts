@@ -6,7 +6,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { comparePositions, decodeToken, isAtOrAfter, positionFromDb, START, type Position } from '../../core/position.ts';
 import type { ProjectionRecord, ProjectionState, ProjectionStorage, StepTarget } from '../../core/projection.ts';
 import type { StoredEvent } from '../../core/messages.ts';
-import type { Database, Executor, StepExecutor, TxExecutor } from '../db/client.ts';
+import { toQuery, type Database, type Executor, type StepExecutor, type TxExecutor } from '../db/client.ts';
 import type { SqlProjection } from '../db/executor.ts';
 import { textArray } from '../db/executor.ts';
 import { EVENT_COLUMNS_TEXT, VISIBLE, VISIBLE_TEXT, type EventRow, type PostgresEventStore } from '../event-store/postgres-event-store.ts';
@@ -77,8 +77,8 @@ export function parseProgressPayload(payload: string): { name: string; position:
  * and plans the rest of the transaction's statements for their own parameters. A shadow table grows
  * from empty faster than autovacuum analyses it, so a generic plan cached while it was tiny (a
  * sequential scan) would be kept for every later batch: measured, a catch-up of 200,000 events took
- * 31 s instead of 14 s. The live statement (and its prefetch of read-model rows) runs on the read-only
- * pool, which plans that way throughout.
+ * 31 s instead of 14 s. A live projection's own reads run on the read-only pool, which plans that
+ * way throughout; the live batch statement keeps the pool's cached plan (see step).
  *
  * `prefetch`, live only: a projection's own read (see SqlProjection), returned as a JSON array on the
  * first row (`prefetched`).
@@ -122,6 +122,9 @@ function batchText(move: 'none' | 'shadow', prefetch?: string): string {
 
 const SHADOW_BATCH_TEXT = batchText('shadow');
 
+/** Events a catch-up must have read before the projection's tables are analysed at its end. */
+const ANALYZE_AFTER_EVENTS = 10_000;
+
 /** SQLSTATE raised by converge_advance_projection when the checkpoint is not where the step read from. */
 const MOVED_ON = 'CV001';
 
@@ -146,13 +149,34 @@ const advanceStatement = (name: string, from: Position, to: Position, writes: re
       ${to.tx.toString()}::xid8, ${to.pos.toString()}::bigint, ${PROGRESS_CHANNEL}) as advanced`,
   );
 
-/** An executor for `apply`: reads on `reads`, writes collected into `writes`. */
-const stepExecutor = (reads: Executor, writes: SQL[], prefetched?: readonly unknown[]): StepExecutor => ({
-  rows: (query) => reads.rows(query),
-  query: (text, params) => reads.query(text, params),
-  write: (query) => void writes.push(query),
-  prefetched,
-});
+const WRITE_STATEMENT = /^\s*(insert|update|delete)\s/i;
+
+/**
+ * Runs `apply` with an executor whose reads go to `reads` and whose writes are collected; returns the
+ * writes. A write that is not one INSERT, UPDATE or DELETE, or that comes after `apply` returned (a
+ * missing await), throws instead of being lost.
+ */
+async function collectWrites(
+  apply: (events: StoredEvent[], tx: StepExecutor) => Promise<void>,
+  events: StoredEvent[],
+  reads: Executor,
+  prefetched?: readonly unknown[],
+): Promise<SQL[]> {
+  const writes: SQL[] = [];
+  let open = true;
+  await apply(events, {
+    rows: (query) => reads.rows(query),
+    query: (text, params) => reads.query(text, params),
+    write(query) {
+      if (!open) throw new Error('tx.write after apply returned: await everything apply starts');
+      if (!WRITE_STATEMENT.test(toQuery(query).sql)) throw new Error('tx.write takes one INSERT, UPDATE or DELETE');
+      writes.push(query);
+    },
+    prefetched,
+  });
+  open = false;
+  return writes;
+}
 
 type BatchRow = { [K in keyof EventRow]: EventRow[K] | null } & { moved: number; pending: boolean; prefetched?: unknown[] | null };
 
@@ -170,8 +194,7 @@ async function applyIn(
   events: StoredEvent[],
   apply: (events: StoredEvent[], tx: StepExecutor) => Promise<void>,
 ): Promise<void> {
-  const writes: SQL[] = [];
-  await apply(events, stepExecutor(reads, writes));
+  const writes = await collectWrites(apply, events, reads);
   if (writes.length > 0) await tx.rows(withWrites(writes, sql`select true as written`));
 }
 
@@ -184,8 +207,10 @@ export function createProjectionStorage(
   const liveText = new Map(projections.map((p) => [p.name, batchText('none', p.prefetch)]));
   const plainLiveText = batchText('none');
   const tablesOf = new Map(projections.map((p) => [p.name, p.tables]));
-  /** Projections whose last live step read a full batch. */
-  const catchingUp = new Set<string>();
+  /** Projections whose last live step read a full batch, and how many events such steps read in a row. */
+  const catchingUp = new Map<string, number>();
+  /** Projections whose tables are being analysed. */
+  const analysing = new Set<string>();
 
   /**
    * Fresh statistics for a projection's tables once it has caught up: they may have grown from empty
@@ -194,7 +219,13 @@ export function createProjectionStorage(
    */
   const analyze = async (name: string) => {
     const tables = tablesOf.get(name) ?? [];
-    if (tables.length > 0) await database.rows(sql.raw(`analyze ${tables.map((t) => `public.${ident(t)}`).join(', ')}`));
+    if (tables.length === 0 || analysing.has(name)) return;
+    analysing.add(name);
+    try {
+      await database.rows(sql.raw(`analyze ${tables.map((t) => `public.${ident(t)}`).join(', ')}`));
+    } finally {
+      analysing.delete(name);
+    }
   };
 
   const notifyProgress = (tx: TxExecutor, name: string, to: Position) =>
@@ -237,21 +268,22 @@ export function createProjectionStorage(
       // call for its parameters (see batchText). The batch itself keeps the pool's cached plan (an
       // index scan): planned for its parameters, a read from the start of a long log would rather
       // scan and sort all of it (measured: a catch-up took 17 s instead of 12.6 s).
-      const wasCatchingUp = catchingUp.has(name);
+      const caughtUp = catchingUp.get(name);
+      const wasCatchingUp = caughtUp !== undefined;
       const rows = await database.query<BatchRow>(wasCatchingUp ? plainLiveText : (liveText.get(name) ?? plainLiveText), params);
       const { events, pending } = read(rows);
-      if (events.length >= limit) catchingUp.add(name);
+      if (events.length >= limit) catchingUp.set(name, (caughtUp ?? 0) + events.length);
       else if (wasCatchingUp) {
         catchingUp.delete(name);
-        // Beside the steps, not in their way (it takes no lock that writes wait for); if it fails,
-        // autovacuum analyses the tables soon anyway.
-        analyze(name).catch(() => {});
+        // After a real catch-up only (a busy live projection alternates full and short batches), one
+        // at a time, beside the steps (it takes no lock that writes wait for); if it fails, autovacuum
+        // analyses the tables soon anyway.
+        if (caughtUp >= ANALYZE_AFTER_EVENTS) analyze(name).catch(() => {});
       }
       const last = events.at(-1);
       if (!last) return { kind: 'applied', read: 0, to: null, pending };
       if (rows[0]!.moved === 0) return { kind: 'stale' };
-      const writes: SQL[] = [];
-      await apply(events, stepExecutor(database.readOnly, writes, rows[0]!.prefetched ?? undefined));
+      const writes = await collectWrites(apply, events, database.readOnly, rows[0]!.prefetched ?? undefined);
       try {
         await database.rows(advanceStatement(name, start, last.position, writes));
       } catch (error) {
@@ -286,7 +318,13 @@ export function createProjectionStorage(
       const shadow = ident(shadowSchema(name));
       const retired = ident(retiredSchema(name));
       return database.transaction(async (tx) => {
-        // Lock the row first: nobody moves the checkpoint or changes the state until the swap commits.
+        // The live tables first, then the row, in the order a live step takes them (its one statement
+        // locks the tables it writes when it starts, then the row in converge_advance_projection): the
+        // other way round, a step in flight and the swap could deadlock. Then nobody moves the
+        // checkpoint or changes the state until the swap commits.
+        if (tables.length > 0) {
+          await tx.rows(sql.raw(`lock table ${tables.map((t) => `public.${ident(t)}`).join(', ')} in access exclusive mode`));
+        }
         const [row] = await tx.rows<Row>(sql`select ${RECORD_COLUMNS} from projections where name = ${name} for update`);
         const record = row && toRecord(row);
         const start = from ?? START;
