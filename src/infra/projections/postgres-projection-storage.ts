@@ -71,14 +71,14 @@ export function parseProgressPayload(payload: string): { name: string; position:
  *
  * `move` is what else the statement does: nothing for the live copy, whose checkpoint moves in the
  * statement that writes its read model (see advanceStatement), so `moved` only says whether it may;
- * for a rebuild's shadow copy, which is
- * filled inside a transaction, the shadow checkpoint's compare-and-set, which also makes the commit
- * asynchronous (the copy and its checkpoint are kept or lost together, and the events are durable)
- * and plans the rest of the transaction's statements for their own parameters. A shadow table grows
- * from empty faster than autovacuum analyses it, so a generic plan cached while it was tiny (a
- * sequential scan) would be kept for every later batch: measured, a catch-up of 200,000 events took
- * 31 s instead of 14 s. A live projection's own reads run on the read-only pool, which plans that
- * way throughout; the live batch statement keeps the pool's cached plan (see step).
+ * for a rebuild's shadow copy, which is filled inside a transaction, the shadow checkpoint's
+ * compare-and-set, which also makes the commit asynchronous (the copy and its checkpoint are kept or
+ * lost together, and the events are durable) and plans the rest of the transaction's statements for
+ * their own parameters. A shadow table grows from empty faster than autovacuum analyses it, so a
+ * generic plan cached while it was tiny (a sequential scan) would be kept for every later batch:
+ * measured, a catch-up of 200,000 events took 31 s instead of 14 s. A live projection's own reads run
+ * on the read-only pool, which plans that way throughout; the live batch statement keeps the pool's
+ * cached plan (see step).
  *
  * `prefetch`, live only: a projection's own read (see SqlProjection), returned as a JSON array on the
  * first row (`prefetched`).
