@@ -37,23 +37,19 @@ const requestError = (res: ServerResponse, status: number, message: string, code
 
 const isJson = (contentType: string | undefined) => /^application\/(graphql-response\+)?json\s*(;|$)/i.test(contentType ?? '');
 
-/** Reads a body of unknown length (chunked) up to the limit; null when it is larger. */
-async function readLimited(req: IncomingMessage): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
+/** Reads a body (a Node request or a fetch Request's stream) up to the limit; null when it is larger. */
+async function readLimited(body: AsyncIterable<Uint8Array>) {
+  const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return null;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) return null; // leaving the loop cancels a web stream
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
 }
 
-const tooLarge = () =>
-  Response.json(
-    { errors: [{ message: `The request body is larger than ${MAX_BODY_BYTES} bytes`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] },
-    { status: 413 },
-  );
+const TOO_LARGE = { message: `The request body is larger than ${MAX_BODY_BYTES} bytes`, code: 'PAYLOAD_TOO_LARGE' };
 
 /**
  * The body limit for requests that do not come through the HTTP server (App.fetch): the request with
@@ -61,20 +57,11 @@ const tooLarge = () =>
  */
 export async function limitRequestBody(request: Request): Promise<Request | Response> {
   if (!request.body) return request;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      return tooLarge();
-    }
-    chunks.push(value);
+  const body = await readLimited(request.body as unknown as AsyncIterable<Uint8Array>);
+  if (body === null) {
+    return Response.json({ errors: [{ message: TOO_LARGE.message, extensions: { code: TOO_LARGE.code } }] }, { status: 413 });
   }
-  return new Request(request, { body: Buffer.concat(chunks) });
+  return new Request(request, { body });
 }
 
 export function createHttpServer(options: HttpServerOptions) {
@@ -91,14 +78,14 @@ export function createHttpServer(options: HttpServerOptions) {
       const length = req.headers['content-length'];
       if (length !== undefined && Number(length) > MAX_BODY_BYTES) {
         res.setHeader('connection', 'close');
-        return requestError(res, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes`, 'PAYLOAD_TOO_LARGE');
+        return requestError(res, 413, TOO_LARGE.message, TOO_LARGE.code);
       }
       if (length === undefined) {
         // No length given (chunked): count while reading, then hand yoga the body.
-        const body = await readLimited(req);
+        const body = await readLimited(req as AsyncIterable<Buffer>);
         if (body === null) {
           res.setHeader('connection', 'close');
-          return requestError(res, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes`, 'PAYLOAD_TOO_LARGE');
+          return requestError(res, 413, TOO_LARGE.message, TOO_LARGE.code);
         }
         const headers = new Headers();
         for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
