@@ -2,7 +2,8 @@
 // projection, `customer_summaries` and its helper `customer_summary_orders` by customer_summaries.
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, numeric, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
-import { ORDER_EVENT_TYPES, type Address, type OrderLine } from './events.ts';
+import type { StoredEvent } from '../core/messages.ts';
+import { ORDER_EVENT_TYPES, type Address, type OrderEvent, type OrderLine } from './events.ts';
 
 export type OrderItemRow = OrderLine & { lineTotal: string };
 
@@ -70,6 +71,12 @@ export type OrderView = {
   cancelledAt: string | null;
   cancelReason: string | null;
 };
+
+/** The orders a batch changes that it did not create: those a projection must read first. */
+export function ordersBefore(events: readonly StoredEvent<OrderEvent>[]): string[] {
+  const created = new Set(events.flatMap((e) => (e.type === 'OrderCreated' ? [e.streamId] : [])));
+  return [...new Set(events.filter((e) => !created.has(e.streamId)).map((e) => e.streamId))];
+}
 
 /** The event types that change an order already there, as an SQL list ('OrderItemAdded', …). */
 export const LATER_EVENT_TYPES_SQL = ORDER_EVENT_TYPES.filter((type) => type !== 'OrderCreated')

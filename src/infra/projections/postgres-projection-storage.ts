@@ -187,14 +187,13 @@ export async function loadProjectionRecords(db: Executor, names?: readonly strin
   return rows.map(toRecord);
 }
 
-/** Runs `apply` with reads on `reads`, then its writes (if any) in one statement on `tx`. */
+/** Runs `apply` inside the transaction `tx` (a rebuild's), then its writes (if any) in one statement there. */
 async function applyIn(
-  reads: Executor,
   tx: TxExecutor,
   events: StoredEvent[],
   apply: (events: StoredEvent[], tx: StepExecutor) => Promise<void>,
 ): Promise<void> {
-  const writes = await collectWrites(apply, events, reads);
+  const writes = await collectWrites(apply, events, tx);
   if (writes.length > 0) await tx.rows(withWrites(writes, sql`select true as written`));
 }
 
@@ -256,7 +255,7 @@ export function createProjectionStorage(
           if (!last) return { kind: 'applied', read: 0, to: null, pending } as const;
           if (rows[0]!.moved === 0) return { kind: 'stale' } as const;
           await useShadow(tx, name);
-          await applyIn(tx, tx, events, apply);
+          await applyIn(tx, events, apply);
           return { kind: 'applied', read: events.length, to: last.position, pending } as const;
         });
       }
@@ -338,7 +337,7 @@ export function createProjectionStorage(
         for (;;) {
           const events = await store.readAllWith(tx, at, 1000);
           if (events.length === 0) break;
-          await applyIn(tx, tx, events, apply);
+          await applyIn(tx, events, apply);
           at = events.at(-1)!.position;
         }
         await tx.rows(sql.raw(`drop schema if exists ${retired} cascade`));

@@ -7,7 +7,7 @@ import { assertNever } from '../../core/messages.ts';
 import type { SqlProjection } from '../../infra/db/executor.ts';
 import { ORDER_EVENT_TYPES, type OrderEvent } from '../events.ts';
 import { centsOf, formatMoney, lineTotal } from '../money.ts';
-import { isoTime, LATER_EVENT_TYPES_SQL, type CustomerSummaryView } from '../read-model.ts';
+import { isoTime, LATER_EVENT_TYPES_SQL, ordersBefore, type CustomerSummaryView } from '../read-model.ts';
 
 export const CUSTOMER_SUMMARIES_PROJECTION = 'customer_summaries';
 
@@ -55,8 +55,7 @@ export function createCustomerSummariesProjection(): SqlProjection {
     ),
     async apply(events, tx) {
       const orderEvents = events as StoredEvent<OrderEvent>[];
-      const created = new Set(orderEvents.flatMap((e) => (e.type === 'OrderCreated' ? [e.streamId] : [])));
-      const known = [...new Set(orderEvents.filter((e) => !created.has(e.streamId)).map((e) => e.streamId))];
+      const known = ordersBefore(orderEvents);
       const newCustomers = [...new Set(orderEvents.flatMap((e) => (e.type === 'OrderCreated' ? [e.data.customerId] : [])))];
       // Read with the batch, unless that missed something (its event data is not upcast); else now.
       let rows = tx.prefetched as FactRow[] | undefined;

@@ -6,7 +6,7 @@ import { assertNever } from '../../core/messages.ts';
 import { textArray, type SqlProjection, type StepExecutor } from '../../infra/db/executor.ts';
 import { ORDER_EVENT_TYPES, type OrderEvent } from '../events.ts';
 import { centsOf, formatMoney, lineTotal } from '../money.ts';
-import { LATER_EVENT_TYPES_SQL, ORDER_VIEW_COLUMN_LIST, ORDER_VIEW_COLUMNS, type OrderItemRow, type OrderView } from '../read-model.ts';
+import { LATER_EVENT_TYPES_SQL, ordersBefore, ORDER_VIEW_COLUMN_LIST, ORDER_VIEW_COLUMNS, type OrderItemRow, type OrderView } from '../read-model.ts';
 
 export const ORDERS_PROJECTION = 'orders';
 
@@ -106,8 +106,7 @@ export function createOrdersProjection(): SqlProjection {
       where id = any(array(select stream_id from batch where type in (${LATER_EVENT_TYPES_SQL})))`,
     async apply(events, tx) {
       const orderEvents = events as StoredEvent<OrderEvent>[];
-      const created = new Set(orderEvents.flatMap((e) => (e.type === 'OrderCreated' ? [e.streamId] : [])));
-      const ids = [...new Set(orderEvents.filter((e) => !created.has(e.streamId)).map((e) => e.streamId))];
+      const ids = ordersBefore(orderEvents);
       const current = new Map<string, OrderView>();
       for (const row of (tx.prefetched ?? []) as OrderView[]) current.set(row.id, row);
       // What the prefetch did not bring (or all of it, when there was none).
