@@ -325,14 +325,16 @@ describe(`projection guarantees on ${driverName}`, () => {
   it.skipIf(!onPostgres)('the LISTEN connection killed while writes go on: progress resumes, nothing lost', async () => {
     // A poll slower than the test: progress can only come from the re-connected listener.
     services = await startServices(t.database, { projectionPollMs: 120_000 });
+    const listening = sql`from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and query ilike 'listen%'`;
     let last = '';
     for (let round = 0; round < 3; round++) {
+      // The listener killed in the last round reconnects after a backoff; steps are faster than that.
+      for (let i = 0; i < 250 && (await t.database.rows(sql`select 1 ${listening}`)).length === 0; i++) await sleep(20);
       const writes = (async () => {
         for (let i = 0; i < 20; i++) last = (await createOrder(services!, { customerId: `c-${i % 4}` })).consistencyToken;
       })();
       await sleep(20);
-      const killed = await t.database.rows<{ ok: boolean }>(sql`select pg_terminate_backend(pid) as ok from pg_stat_activity
-        where datname = current_database() and pid <> pg_backend_pid() and query ilike 'listen%'`);
+      const killed = await t.database.rows<{ ok: boolean }>(sql`select pg_terminate_backend(pid) as ok ${listening}`);
       expect(killed.length).toBeGreaterThan(0);
       await writes;
       await settled(services, last);
