@@ -73,6 +73,8 @@ export type ServicesOptions = {
   projections?: (defaults: SqlProjection[]) => SqlProjection[];
   /** Tuning, mostly for tests. */
   projectionBatchSize?: number;
+  /** See ProjectionRunnerDeps.firstBuildAsRebuildFrom. */
+  projectionFirstBuildAsRebuildFrom?: number;
   projectionPollMs?: number;
   lockRetryMs?: number;
 };
@@ -116,6 +118,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
         tracker,
         log,
         batchSize: options.projectionBatchSize,
+        firstBuildAsRebuildFrom: options.projectionFirstBuildAsRebuildFrom,
         pollMs: options.projectionPollMs,
         lockRetryMs: options.lockRetryMs,
       })

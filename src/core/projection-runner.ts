@@ -1,7 +1,7 @@
 // Runs one projection: batches after the checkpoint, applied with the checkpoint in one transaction;
 // wakes on new events, polls slowly in case a wake-up was lost; a failing event stops only this
 // projection (FAILED, with the error and its position); a rebuild fills shadow tables beside the live
-// ones and swaps them in when caught up. The caller makes sure one runner per projection runs at a time
+// ones and swaps them in when caught up, and so does a first build over a long log. The caller makes sure one runner per projection runs at a time
 // across processes (the storage's compare-and-set on the checkpoint keeps even two runners exact).
 import type { ConsistencyTracker } from './consistency.ts';
 import type { StoredEvent } from './messages.ts';
@@ -20,6 +20,13 @@ export type ProjectionRunnerDeps<Tx> = {
   batchSize?: number;
   /** The largest a batch grows to while catching up (default 10,000). */
   maxBatchSize?: number;
+  /**
+   * A projection that has applied nothing yet and finds at least this many events (default 20,000)
+   * builds its read model as a rebuild does, in shadow copies that get their read indexes once at
+   * the end, instead of batch by batch in the live tables. Its read model stays empty until the swap,
+   * as its checkpoint says.
+   */
+  firstBuildAsRebuildFrom?: number;
   /** The slow fallback poll: a lost notification delays progress by at most this. */
   pollMs?: number;
   /** Errors that mean "the database is away", not "this event cannot be applied". */
@@ -40,6 +47,8 @@ export type ProjectionRunner = {
 
 const silentLog: RunnerLog = { info() {}, error() {} };
 
+const NOTHING_READ: StepResult = { kind: 'applied', read: 0, to: null };
+
 export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): ProjectionRunner {
   const { projection, storage, tracker } = deps;
   const { name } = projection;
@@ -48,6 +57,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
   // each read-model row fewer times. Live traffic brings small batches and resets the size.
   const maxBatchSize = Math.max(batchSize, deps.maxBatchSize ?? 10_000);
   let currentBatch = batchSize;
+  const firstBuildAsRebuildFrom = deps.firstBuildAsRebuildFrom ?? 20_000;
   const pollMs = deps.pollMs ?? 2000;
   const isTransient = deps.isTransient ?? (() => false);
   const log = deps.log ?? silentLog;
@@ -56,6 +66,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
   let loop: Promise<void> | undefined;
   let pending = true; // a wake-up that arrived while busy is not lost
   let mustReload = true;
+  let firstLoad = true;
   let wakeUp: (() => void) | undefined;
 
   const idle = (ms: number) =>
@@ -125,6 +136,10 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
           mustReload = false;
           record = await storage.load(name);
           if (record.position) tracker?.advance(name, record.position);
+          // Once per start (again if the database was away), when nothing has been applied yet.
+          const neverApplied = record.state === 'RUNNING' && record.position === null;
+          if (firstLoad && neverApplied && (await firstBuildAsRebuild())) continue;
+          firstLoad = false;
         }
         pending = false;
         if (record.state === 'PAUSED' || record.state === 'FAILED') {
@@ -134,7 +149,9 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
         }
         let busy = false;
         let hidden = false;
-        const live = await step('live', record.position);
+        // A rebuild of a projection that has applied nothing (a first build) leaves the live copy alone:
+        // stepping it too would do the same work twice, and the swap brings it up to date.
+        const live = record.state === 'REBUILDING' && record.position === null ? NOTHING_READ : await step('live', record.position);
         if (live === 'failed' || live.kind === 'stale') {
           mustReload = true;
           continue;
@@ -144,9 +161,9 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
           tracker?.advance(name, live.to);
           busy = live.read >= currentBatch;
         }
-        currentBatch = busy ? Math.min(currentBatch * 2, maxBatchSize) : batchSize;
         hidden = live.pending === true;
         if (record.state === 'REBUILDING') busy = (await rebuildStep(record)) || busy;
+        currentBatch = busy ? Math.min(currentBatch * 2, maxBatchSize) : batchSize;
         backoff = 100;
         // Let timers and I/O in between batches: an embedded database answers without ever leaving
         // the microtask queue, so a long catch-up would otherwise starve the rest of the process.
@@ -173,6 +190,15 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
     }
   }
 
+  /** Starts a first build over a long log as a rebuild (see firstBuildAsRebuildFrom); true when it did. */
+  async function firstBuildAsRebuild(): Promise<boolean> {
+    const { events } = await storage.lag(null);
+    if (events < firstBuildAsRebuildFrom || !(await storage.beginRebuild(name))) return false;
+    log.info('projection building from scratch as a rebuild', { projection: name, events });
+    mustReload = true;
+    return true;
+  }
+
   /** One rebuild step; true when there is more to do right away. */
   async function rebuildStep(record: ProjectionRecord): Promise<boolean> {
     if (record.rebuildPosition === null) {
@@ -189,7 +215,9 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
     }
     if (shadow.to) record.rebuildPosition = shadow.to;
     if (shadow.read >= asked) return true;
-    // Caught up: finish what is left and swap, in one transaction.
+    // Caught up: give the copy the indexes it was filled without (then catch up with what arrived
+    // meanwhile), and finish what is left and swap, in one transaction.
+    if (await storage.completeShadow(name, projection.tables)) return true;
     const swapped = await storage.swap(name, projection.tables, record.rebuildPosition, applyHandled);
     mustReload = true;
     if (swapped.kind === 'applied' && swapped.to) {

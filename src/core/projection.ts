@@ -61,8 +61,18 @@ export type ProjectionStorage<Tx> = {
   ): Promise<StepResult>;
   /** Records a failure at `at` and moves to FAILED, unless the checkpoint moved on meanwhile. */
   fail(name: string, error: string, at: Position): Promise<void>;
-  /** Empties (re)creates the shadow copies of `tables` and sets the rebuild position to the start. */
+  /**
+   * Moves a projection that is RUNNING and has applied nothing yet to REBUILDING, so that it builds its
+   * read model as a shadow copy (see prepareShadow); false when it is not in that state any more.
+   */
+  beginRebuild(name: string): Promise<boolean>;
+  /**
+   * Empties (re)creates the shadow copies of `tables` and sets the rebuild position to the start. The
+   * copies may leave out what only speeds up reads (secondary indexes), to be added by completeShadow.
+   */
   prepareShadow(name: string, tables: readonly string[]): Promise<void>;
+  /** Gives the caught-up shadow copies what prepareShadow left out; false when there was nothing to add. */
+  completeShadow(name: string, tables: readonly string[]): Promise<boolean>;
   /**
    * In one transaction: applies what the shadow still lacks (through `apply`), then swaps the shadow
    * tables in for the live ones and makes the shadow position the live one.

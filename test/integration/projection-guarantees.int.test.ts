@@ -268,6 +268,66 @@ describe(`projection guarantees on ${driverName}`, () => {
     expect(schemas).toEqual([]);
   });
 
+  const indexShapes = async (schema: string, table: string) =>
+    (
+      await t.database.rows<{ indexname: string; indexdef: string }>(
+        sql`select indexname, indexdef from pg_indexes where schemaname = ${schema} and tablename = ${table}`,
+      )
+    )
+      .map((r) => r.indexdef.replace(/^CREATE (UNIQUE )?INDEX \S+ ON \S+ /, '$1'))
+      .sort();
+
+  it('a shadow copy is filled without its read indexes, and gets them once, when it has caught up', async () => {
+    const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }));
+    await storage.load('orders');
+    await t.database.rows(sql`update projections set state = 'REBUILDING' where name = 'orders'`);
+    try {
+      await storage.prepareShadow('orders', ['orders']);
+      // The primary key stays: upserts need it.
+      expect(await indexShapes('converge_shadow_orders', 'orders')).toEqual(['UNIQUE USING btree (id)']);
+      expect(await storage.completeShadow('orders', ['orders'])).toBe(true);
+      const live = await indexShapes('public', 'orders');
+      expect(live).toContain('USING gin (search_text gin_trgm_ops)');
+      expect(await indexShapes('converge_shadow_orders', 'orders')).toEqual(live);
+      expect(await storage.completeShadow('orders', ['orders'])).toBe(false);
+    } finally {
+      await t.database.rows(sql`drop schema if exists converge_shadow_orders cascade`);
+    }
+  });
+
+  it.each([
+    ['at least', 50, true],
+    ['fewer than', 1000, false],
+  ])('a first build over %s firstBuildAsRebuildFrom events goes through shadow copies: %s', async (_, threshold, asRebuild) => {
+    services = await startServices(t.database, { runProjections: false });
+    for (let i = 0; i < 40; i++) {
+      const o = await createOrder(services, { customerId: `c-${i % 7}` });
+      if (i % 2 === 0) await addItem(services, o.streamId);
+    }
+    const token = await headToken(services);
+    await services.stop();
+    const indexesBefore = await indexShapes('public', 'orders');
+    const namesBefore = await t.database.rows(sql`select indexname from pg_indexes where tablename = 'orders' order by 1`);
+    const messages: string[] = [];
+    const log = { info: (message: string, details?: Record<string, unknown>) => messages.push(`${message}: ${details?.projection}`), error() {} };
+
+    services = await startServices(t.database, { projectionFirstBuildAsRebuildFrom: threshold, projectionBatchSize: 20, log });
+    await settled(services, token);
+
+    const rebuilt = ALL.map((name) => `projection building from scratch as a rebuild: ${name}`);
+    if (asRebuild) expect(messages).toEqual(expect.arrayContaining(rebuilt));
+    else expect(messages.filter((m) => m.includes('rebuild'))).toEqual([]);
+    for (const status of await services.admin.status(SYSTEM_CALLER)) {
+      expect(status).toMatchObject({ state: 'RUNNING', rebuildPosition: null, lagEvents: 0 });
+    }
+    await expectOrdersMatchStore(t.database, services.store);
+    const [summaries] = await t.database.rows<{ n: number }>(sql`select sum(order_count)::int as n from customer_summaries`);
+    expect(summaries!.n).toBe(40);
+    expect(await indexShapes('public', 'orders')).toEqual(indexesBefore);
+    expect(await t.database.rows(sql`select indexname from pg_indexes where tablename = 'orders' order by 1`)).toEqual(namesBefore);
+    expect(await t.database.rows(sql`select nspname from pg_namespace where nspname like 'converge_%'`)).toEqual([]);
+  });
+
   const concurrentWriters = async (writers: number, seconds: number) => {
     const deadline = Date.now() + seconds * 1000;
     let n = 0;

@@ -23,6 +23,7 @@ export type ProjectionHostOptions = {
   tracker?: ConsistencyTracker;
   log?: RunnerLog;
   batchSize?: number;
+  firstBuildAsRebuildFrom?: number;
   pollMs?: number;
   /** How often a process that does not hold a projection's lock tries to take it. */
   lockRetryMs?: number;
@@ -52,6 +53,7 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
         storage,
         tracker: options.tracker,
         batchSize: options.batchSize,
+        firstBuildAsRebuildFrom: options.firstBuildAsRebuildFrom,
         pollMs: options.pollMs,
         isTransient: isTransientDbError,
         log,

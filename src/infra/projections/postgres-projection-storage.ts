@@ -309,14 +309,53 @@ export function createProjectionStorage(
         for (const table of tables) {
           await tx.rows(sql.raw(`create table ${schema}.${ident(table)} (like public.${ident(table)} including all)`));
         }
+        // The copies are filled from empty: indexes that only serve reads are built once, when the copy
+        // has caught up (completeShadow), which costs a fraction of keeping them up row by row (the
+        // trigram index of `orders` more than doubles the cost of writing a row). Unique and exclusion
+        // indexes stay: they back constraints, and upserts need them.
+        const deferred = await tx.rows<{ name: string }>(sql`select i.relname as name
+          from pg_index x join pg_class i on i.oid = x.indexrelid join pg_namespace n on n.oid = i.relnamespace
+          where n.nspname = ${shadowSchema(name)} and not x.indisunique and not x.indisexclusion`);
+        for (const index of deferred) await tx.rows(sql.raw(`drop index ${schema}.${ident(index.name)}`));
         await tx.rows(sql`update projections set rebuild_position_tx = '0'::xid8, rebuild_position = 0 where name = ${name}`);
       });
     },
 
-    swap(name, tables, from, apply) {
+    async completeShadow(name, tables) {
+      const schema = shadowSchema(name);
+      const missing: string[] = [];
+      for (const table of tables) {
+        const [live, shadow] = await Promise.all([indexesOf(database, 'public', table), indexesOf(database, schema, table)]);
+        for (const index of live) {
+          if (shadow.some((s) => indexShape(s.indexdef) === indexShape(index.indexdef))) continue;
+          // Named by PostgreSQL in the shadow schema; the swap gives it the live index's name.
+          const target = `${ident(schema)}.${ident(table)}`;
+          missing.push(index.indexdef.replace(INDEX_HEAD, (_, unique = '') => `CREATE ${unique}INDEX ON ${target} `));
+        }
+      }
+      const built = missing.length > 0;
+      // Two at a time (CREATE INDEX takes a lock that other builds share): one long build (the
+      // trigram index) need not wait for the others, and the pool keeps connections for everyone else.
+      await Promise.all(
+        [1, 2].map(async () => {
+          for (let next = missing.shift(); next !== undefined; next = missing.shift()) await database.rows(sql.raw(next));
+        }),
+      );
+      return built;
+    },
+
+    async beginRebuild(name) {
+      const rows = await database.rows(sql`update projections set state = 'REBUILDING', rebuild_position_tx = null,
+          rebuild_position = null, updated_at = now()
+        where name = ${name} and state = 'RUNNING' and position_tx = '0'::xid8 and position = 0
+        returning name`);
+      return rows.length > 0;
+    },
+
+    async swap(name, tables, from, apply) {
       const shadow = ident(shadowSchema(name));
       const retired = ident(retiredSchema(name));
-      return database.transaction(async (tx) => {
+      const result = await database.transaction(async (tx) => {
         // The live tables first, then the row, in the order a live step takes them (its one statement
         // locks the tables it writes when it starts, then the row in converge_advance_projection): the
         // other way round, a step in flight and the swap could deadlock. Then nobody moves the
@@ -358,6 +397,9 @@ export function createProjectionStorage(
         if (to.tx !== 0n || to.pos !== 0n) await notifyProgress(tx, name, to);
         return { kind: 'applied', read: 0, to } as const;
       });
+      // The tables swapped in were filled from empty: fresh statistics, as after a live catch-up.
+      if (result.kind === 'applied') analyze(name).catch(() => {});
+      return result;
     },
 
     async lag(from) {
@@ -371,19 +413,26 @@ export function createProjectionStorage(
   };
 }
 
+/** The start of an index's definition (pg_indexes.indexdef), up to the table it is on. */
+const INDEX_HEAD = /^CREATE (UNIQUE )?INDEX \S+ ON \S+ /;
+
+/** What makes two indexes the same: the definition without name and table ("UNIQUE USING btree (id)"). */
+const indexShape = (def: string) => def.replace(INDEX_HEAD, '$1');
+
+const indexesOf = (db: Executor, schema: string, table: string) =>
+  db.rows<{ indexname: string; indexdef: string }>(
+    sql`select indexname, indexdef from pg_indexes where schemaname = ${schema} and tablename = ${table}`,
+  );
+
 /**
- * `create table … (like … including all)` names the copy's indexes itself; give them back the names the
- * migrations gave the originals (matched by definition), so that later migrations find them.
+ * `create table … (like … including all)` and completeShadow name the copy's indexes themselves; give
+ * them back the names the migrations gave the originals (matched by definition), so that later
+ * migrations find them.
  */
 async function renameIndexesLike(tx: TxExecutor, table: string, originalSchema: string) {
-  const shape = (def: string) => def.replace(/^CREATE (UNIQUE )?INDEX \S+ ON \S+ /, '$1');
-  const list = (schema: string) =>
-    tx.rows<{ indexname: string; indexdef: string }>(
-      sql`select indexname, indexdef from pg_indexes where schemaname = ${schema} and tablename = ${table}`,
-    );
-  const originals = await list(originalSchema);
-  for (const index of await list('public')) {
-    const original = originals.find((o) => shape(o.indexdef) === shape(index.indexdef));
+  const originals = await indexesOf(tx, originalSchema, table);
+  for (const index of await indexesOf(tx, 'public', table)) {
+    const original = originals.find((o) => indexShape(o.indexdef) === indexShape(index.indexdef));
     if (original && original.indexname !== index.indexname) {
       await tx.rows(sql.raw(`alter index public.${ident(index.indexname)} rename to ${ident(original.indexname)}`));
     }
