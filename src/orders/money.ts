@@ -36,14 +36,31 @@ export function parseMoney(input: unknown): MoneyParseResult {
   return { ok: true, cents };
 }
 
+// Projections read and write amounts for every event, so the usual ones take a shorter way: cents
+// below 2^53 are exact in a double, and converting one number is cheaper than bigint arithmetic on
+// parsed strings. Larger amounts take the bigint way.
+const SAFE_CENTS = BigInt(Number.MAX_SAFE_INTEGER);
+/** Integer digits whose cents (with two fraction digits) are all below 2^53. */
+const SAFE_UNIT_DIGITS = 13;
+
 /** Reads a stored amount (always written by formatMoney, so unbounded); throws on anything else. */
 export function centsOf(amount: string): Cents {
   const m = DECIMAL.exec(amount);
   if (!m) throw new Error(`stored amount ${JSON.stringify(amount)} is not a decimal`);
-  return BigInt(m[1]!) * 100n + BigInt((m[2] ?? '').padEnd(2, '0'));
+  const units = m[1]!;
+  const fraction = (m[2] ?? '').padEnd(2, '0');
+  if (units.length <= SAFE_UNIT_DIGITS) return BigInt(Number(units) * 100 + Number(fraction));
+  return BigInt(units) * 100n + BigInt(fraction);
 }
 
 export function formatMoney(cents: Cents): string {
+  if (cents <= SAFE_CENTS && cents >= -SAFE_CENTS) {
+    const n = Number(cents);
+    const abs = n < 0 ? -n : n;
+    // Both exact: % on integers, and dividing a multiple of 100 by 100.
+    const fraction = abs % 100;
+    return `${n < 0 ? '-' : ''}${(abs - fraction) / 100}.${fraction < 10 ? '0' : ''}${fraction}`;
+  }
   const negative = cents < 0n;
   const abs = negative ? -cents : cents;
   const units = abs / 100n;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.ts';
-import { formatMoney, parseMoney, sumMoney, lineTotal } from '../../src/orders/money.ts';
+import { centsOf, formatMoney, parseMoney, sumMoney, lineTotal } from '../../src/orders/money.ts';
 import { command, createOrderInput } from '../support/orders.ts';
 
 describe('Money', () => {
@@ -31,6 +31,26 @@ describe('Money', () => {
       const r = parseMoney(input);
       expect(r.ok, `input ${String(input)}`).toBe(false);
     }
+  });
+
+  it('reads and writes amounts exactly on both sides of 2^53 cents, negative ones too', () => {
+    const safe = BigInt(Number.MAX_SAFE_INTEGER); // 90071992547409.91
+    for (const [cents, text] of [
+      [0n, '0.00'],
+      [5n, '0.05'],
+      [-5n, '-0.05'],
+      [-100n, '-1.00'],
+      [safe, '90071992547409.91'],
+      [safe + 1n, '90071992547409.92'],
+      [-safe - 1n, '-90071992547409.92'],
+      [10n ** 30n + 7n, '10000000000000000000000000000.07'],
+    ] as const) {
+      expect(formatMoney(cents)).toBe(text);
+      if (cents >= 0n) expect(centsOf(text)).toBe(cents);
+    }
+    expect(centsOf('9999999999999.9')).toBe(999999999999990n);
+    expect(centsOf('12.5')).toBe(1250n);
+    expect(() => centsOf('1.5.0')).toThrow(/not a decimal/);
   });
 
   it('multiplies a line without rounding', () => {
