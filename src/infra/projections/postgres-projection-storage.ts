@@ -312,35 +312,51 @@ export function createProjectionStorage(
         // The copies are filled from empty: indexes that only serve reads are built once, when the copy
         // has caught up (completeShadow), which costs a fraction of keeping them up row by row (the
         // trigram index of `orders` more than doubles the cost of writing a row). Unique and exclusion
-        // indexes stay: they back constraints, and upserts need them.
-        const deferred = await tx.rows<{ name: string }>(sql`select i.relname as name
-          from pg_index x join pg_class i on i.oid = x.indexrelid join pg_namespace n on n.oid = i.relnamespace
-          where n.nspname = ${shadowSchema(name)} and not x.indisunique and not x.indisexclusion`);
-        for (const index of deferred) await tx.rows(sql.raw(`drop index ${schema}.${ident(index.name)}`));
+        // indexes stay (they back constraints, and upserts need them), under their live names, so
+        // that every index of a copy has the name of the live index it copies.
+        for (const table of tables) {
+          const live = await indexesOf(tx, 'public', table);
+          for (const index of await indexesOf(tx, shadowSchema(name), table)) {
+            if (!index.unique && !index.exclusion) {
+              await tx.rows(sql.raw(`drop index ${schema}.${ident(index.name)}`));
+              continue;
+            }
+            const original = live.find((l) => l.shape === index.shape);
+            if (original && original.name !== index.name) {
+              await tx.rows(sql.raw(`alter index ${schema}.${ident(index.name)} rename to ${ident(original.name)}`));
+            }
+          }
+        }
         await tx.rows(sql`update projections set rebuild_position_tx = '0'::xid8, rebuild_position = 0 where name = ${name}`);
       });
     },
 
     async completeShadow(name, tables) {
       const schema = shadowSchema(name);
-      const missing: string[] = [];
+      let built = false;
       for (const table of tables) {
-        const [live, shadow] = await Promise.all([indexesOf(database, 'public', table), indexesOf(database, schema, table)]);
-        for (const index of live) {
-          if (shadow.some((s) => indexShape(s.indexdef) === indexShape(index.indexdef))) continue;
-          // Named by PostgreSQL in the shadow schema; the swap gives it the live index's name.
-          const target = `${ident(schema)}.${ident(table)}`;
-          missing.push(index.indexdef.replace(INDEX_HEAD, (_, unique = '') => `CREATE ${unique}INDEX ON ${target} `));
+        const shadow = await indexesOf(database, schema, table);
+        for (const index of await indexesOf(database, 'public', table)) {
+          const copy = shadow.find((s) => s.shape === index.shape);
+          if (copy?.valid) continue;
+          // An invalid copy is what a build leaves that failed or was cut short (its process died):
+          // build it again. (If its server session is still building it, the drop waits for that.)
+          if (copy) await database.rows(sql.raw(`drop index if exists ${ident(schema)}.${ident(copy.name)}`));
+          // Concurrently, one at a time (builds on one table wait for each other anyway): a plain
+          // CREATE INDEX holds a transaction id for the whole build, and readers of the event store
+          // see nothing committed after an open transaction began (see VISIBLE), so every projection
+          // would stand still until it ends. Named as the live index, so that a second build of the
+          // same index (another call, a process that took over) cannot make a duplicate.
+          await database.rows(
+            sql.raw(
+              `create ${index.unique ? 'unique ' : ''}index concurrently if not exists ${ident(index.name)} on ${ident(schema)}.${ident(table)} ${index.rest}`,
+            ),
+          );
+          built = true;
+          // An embedded database answers without leaving the microtask queue: let the process breathe.
+          await new Promise((resolve) => setImmediate(resolve));
         }
       }
-      const built = missing.length > 0;
-      // Two at a time (CREATE INDEX takes a lock that other builds share): one long build (the
-      // trigram index) need not wait for the others, and the pool keeps connections for everyone else.
-      await Promise.all(
-        [1, 2].map(async () => {
-          for (let next = missing.shift(); next !== undefined; next = missing.shift()) await database.rows(sql.raw(next));
-        }),
-      );
       return built;
     },
 
@@ -369,6 +385,12 @@ export function createProjectionStorage(
         const rebuildAt = record?.rebuildPosition;
         if (!record || record.state !== 'REBUILDING' || !rebuildAt || comparePositions(rebuildAt, start) !== 0) {
           return { kind: 'stale' } as const;
+        }
+        // Never a copy without an index the live table has: completeShadow builds what is missing.
+        for (const table of tables) {
+          const copies = await indexesOf(tx, shadowSchema(name), table);
+          const live = await indexesOf(tx, 'public', table);
+          if (!live.every((index) => copies.some((copy) => copy.valid && copy.shape === index.shape))) return { kind: 'stale' } as const;
         }
         await useShadow(tx, name);
         // Everything the live copy has seen is visible now, so the shadow ends at or after it.
@@ -413,28 +435,46 @@ export function createProjectionStorage(
   };
 }
 
-/** The start of an index's definition (pg_indexes.indexdef), up to the table it is on. */
-const INDEX_HEAD = /^CREATE (UNIQUE )?INDEX \S+ ON \S+ /;
+type IndexInfo = {
+  name: string;
+  unique: boolean;
+  exclusion: boolean;
+  /** Built and usable (a concurrent build that failed leaves an invalid index). */
+  valid: boolean;
+  /** The definition after the table ("USING gin (search_text gin_trgm_ops)"). */
+  rest: string;
+  /** What makes two indexes the same, whatever their names and tables: `rest`, and whether unique. */
+  shape: string;
+};
 
-/** What makes two indexes the same: the definition without name and table ("UNIQUE USING btree (id)"). */
-const indexShape = (def: string) => def.replace(INDEX_HEAD, '$1');
-
-const indexesOf = (db: Executor, schema: string, table: string) =>
-  db.rows<{ indexname: string; indexdef: string }>(
-    sql`select indexname, indexdef from pg_indexes where schemaname = ${schema} and tablename = ${table}`,
-  );
+/** The indexes of one table, from the catalog. */
+async function indexesOf(db: Executor, schema: string, table: string): Promise<IndexInfo[]> {
+  const rows = await db.rows<{ name: string; head: string; def: string; unique: boolean; exclusion: boolean; valid: boolean }>(sql`
+    select i.relname as name, pg_get_indexdef(i.oid) as def, x.indisunique as unique, x.indisexclusion as exclusion,
+      x.indisvalid as valid,
+      format('CREATE %sINDEX %I ON %I.%I ', case when x.indisunique then 'UNIQUE ' else '' end, i.relname, n.nspname, t.relname) as head
+    from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid
+      join pg_namespace n on n.oid = t.relnamespace
+    where n.nspname = ${schema} and t.relname = ${table}`);
+  return rows.map((row) => {
+    // pg_get_indexdef quotes and qualifies as format's %I does.
+    if (!row.def.startsWith(row.head)) throw new Error(`index ${row.name} of ${schema}.${table} has an unexpected definition: ${row.def}`);
+    const rest = row.def.slice(row.head.length);
+    return { name: row.name, unique: row.unique, exclusion: row.exclusion, valid: row.valid, rest, shape: `${row.unique ? 'UNIQUE ' : ''}${rest}` };
+  });
+}
 
 /**
- * `create table … (like … including all)` and completeShadow name the copy's indexes themselves; give
- * them back the names the migrations gave the originals (matched by definition), so that later
- * migrations find them.
+ * The copy's indexes have the live names (see prepareShadow and completeShadow); a copy made by an
+ * earlier version has names PostgreSQL chose. Give those back the names the migrations gave the
+ * originals (matched by definition), so that later migrations find them.
  */
 async function renameIndexesLike(tx: TxExecutor, table: string, originalSchema: string) {
   const originals = await indexesOf(tx, originalSchema, table);
   for (const index of await indexesOf(tx, 'public', table)) {
-    const original = originals.find((o) => indexShape(o.indexdef) === indexShape(index.indexdef));
-    if (original && original.indexname !== index.indexname) {
-      await tx.rows(sql.raw(`alter index public.${ident(index.indexname)} rename to ${ident(original.indexname)}`));
+    const original = originals.find((o) => o.shape === index.shape);
+    if (original && original.name !== index.name) {
+      await tx.rows(sql.raw(`alter index public.${ident(index.name)} rename to ${ident(original.name)}`));
     }
   }
 }
