@@ -281,16 +281,17 @@ describe(`projection guarantees on ${driverName}`, () => {
   it('a shadow copy is filled without its read indexes, and gets them (once, under the live names) when it has caught up', async () => {
     const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }));
     await storage.load('orders');
-    await t.database.rows(sql`update projections set state = 'REBUILDING' where name = 'orders'`);
-    const live = await indexesOfOrders('public');
-    expect(live).toContain('CREATE INDEX orders_search_trgm_idx ON orders USING gin (search_text gin_trgm_ops)');
-    try {
+    const rebuildOrders = async () => {
+      await t.database.rows(sql`update projections set state = 'REBUILDING' where name = 'orders'`);
       await storage.prepareShadow('orders', ['orders']);
+    };
+    const noEvents = async () => {};
+    const live = await indexesOfOrders('public');
+    expect(live).toContain('CREATE INDEX orders_total_idx ON orders USING btree (total_amount, id)');
+    try {
+      await rebuildOrders();
       // The primary key stays: upserts need it.
       expect(await indexesOfOrders('converge_shadow_orders')).toEqual(['CREATE UNIQUE INDEX orders_pkey ON orders USING btree (id)']);
-      // The swap refuses a copy that lacks an index.
-      const noEvents = async () => {};
-      expect(await storage.swap('orders', ['orders'], null, noEvents)).toEqual({ kind: 'stale' });
       // Two at once (a process that took over while the first one's build still ran): PostgreSQL may
       // refuse one of two concurrent builds of an index (a deadlock, or the name taken meanwhile);
       // the runner retries, as here. Never a duplicate.
@@ -302,17 +303,37 @@ describe(`projection guarantees on ${driverName}`, () => {
       await storage.completeShadow('orders', ['orders']);
       expect(await indexesOfOrders('converge_shadow_orders')).toEqual(live);
       expect(await storage.completeShadow('orders', ['orders'])).toBe(false);
+
       // What a build cut short leaves (an invalid index) is built again.
       await t.database.rows(sql`update pg_index set indisvalid = false where indexrelid = 'converge_shadow_orders.orders_total_idx'::regclass`);
       expect(await indexesOfOrders('converge_shadow_orders')).toContain('CREATE INDEX orders_total_idx ON orders USING btree (total_amount, id) (invalid)');
-      expect(await storage.swap('orders', ['orders'], null, noEvents)).toEqual({ kind: 'stale' });
       expect(await storage.completeShadow('orders', ['orders'])).toBe(true);
       expect(await indexesOfOrders('converge_shadow_orders')).toEqual(live);
+
+      // A migration redefines an index meanwhile, under the same name (as drizzle-kit does): the copy follows.
+      await t.database.rows(sql`drop index orders_total_idx`);
+      await t.database.rows(sql`create index orders_total_idx on orders (total_amount desc, id)`);
+      const redefined = await indexesOfOrders('public');
+      expect(redefined).toContain('CREATE INDEX orders_total_idx ON orders USING btree (total_amount DESC, id)');
+      expect(await storage.completeShadow('orders', ['orders'])).toBe(true);
+      expect(await indexesOfOrders('converge_shadow_orders')).toEqual(redefined);
+      expect(await storage.completeShadow('orders', ['orders'])).toBe(false);
       expect(await storage.swap('orders', ['orders'], null, noEvents)).toMatchObject({ kind: 'applied' });
-      expect(await indexesOfOrders('public')).toEqual(live);
+      expect(await indexesOfOrders('public')).toEqual(redefined);
+
+      // A copy that lacks an index is never swapped in: the rebuild starts over instead.
+      await rebuildOrders();
+      expect(await storage.swap('orders', ['orders'], null, noEvents)).toEqual({ kind: 'stale' });
+      const [record] = await loadProjectionRecords(t.database, ['orders']);
+      expect(record).toMatchObject({ state: 'REBUILDING', rebuildPosition: null });
+      expect(await indexesOfOrders('public')).toEqual(redefined);
     } finally {
       await t.database.rows(sql`drop schema if exists converge_shadow_orders cascade`);
+      await t.database.rows(sql`drop index if exists orders_total_idx`);
+      await t.database.rows(sql`create index orders_total_idx on orders (total_amount, id)`);
+      await t.database.rows(sql`update projections set state = 'RUNNING', rebuild_position_tx = null, rebuild_position = null`);
     }
+    expect(await indexesOfOrders('public')).toEqual(live);
   });
 
   it.each([

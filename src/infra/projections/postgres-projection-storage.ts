@@ -316,15 +316,19 @@ export function createProjectionStorage(
         // that every index of a copy has the name of the live index it copies.
         for (const table of tables) {
           const live = await indexesOf(tx, 'public', table);
-          for (const index of await indexesOf(tx, shadowSchema(name), table)) {
-            if (!index.unique && !index.exclusion) {
-              await tx.rows(sql.raw(`drop index ${schema}.${ident(index.name)}`));
-              continue;
-            }
-            const original = live.find((l) => l.shape === index.shape);
-            if (original && original.name !== index.name) {
-              await tx.rows(sql.raw(`alter index ${schema}.${ident(index.name)} rename to ${ident(original.name)}`));
-            }
+          const copies = await indexesOf(tx, shadowSchema(name), table);
+          const kept = copies.filter((index) => index.unique || index.exclusion);
+          for (const index of copies) {
+            if (!kept.includes(index)) await tx.rows(sql.raw(`drop index ${schema}.${ident(index.name)}`));
+          }
+          // In two passes, so that no rename takes a name that another copy still has.
+          const temporary = (i: number) => ident(`converge_index_${i}`);
+          for (const [i, index] of kept.entries()) {
+            await tx.rows(sql.raw(`alter index ${schema}.${ident(index.name)} rename to ${temporary(i)}`));
+          }
+          for (const [i, index] of kept.entries()) {
+            const original = live.find((l) => l.shape === index.shape)?.name ?? index.name;
+            await tx.rows(sql.raw(`alter index ${schema}.${temporary(i)} rename to ${ident(original)}`));
           }
         }
         await tx.rows(sql`update projections set rebuild_position_tx = '0'::xid8, rebuild_position = 0 where name = ${name}`);
@@ -333,15 +337,28 @@ export function createProjectionStorage(
 
     async completeShadow(name, tables) {
       const schema = shadowSchema(name);
-      let built = false;
+      let changed = false;
       for (const table of tables) {
-        const shadow = await indexesOf(database, schema, table);
-        for (const index of await indexesOf(database, 'public', table)) {
-          const copy = shadow.find((s) => s.shape === index.shape);
-          if (copy?.valid) continue;
-          // An invalid copy is what a build leaves that failed or was cut short (its process died):
-          // build it again. (If its server session is still building it, the drop waits for that.)
-          if (copy) await database.rows(sql.raw(`drop index if exists ${ident(schema)}.${ident(copy.name)}`));
+        const live = await indexesOf(database, 'public', table);
+        const wanted = new Set(live.map((index) => index.shape));
+        // What a copy must not keep: an invalid index (left by a build that failed or was cut short:
+        // if its server session is still building it, the drop waits for that), a second copy, or
+        // an index the live table no longer has (a migration changed it meanwhile). Unique and
+        // exclusion indexes back constraints and stay; if one of them no longer matches, the swap
+        // refuses the copy and the rebuild starts over.
+        const have = new Map<string, string>();
+        const names = new Set<string>();
+        for (const copy of await indexesOf(database, schema, table)) {
+          if (copy.valid && wanted.has(copy.shape) && !have.has(copy.shape)) have.set(copy.shape, copy.name);
+          else if (!copy.unique && !copy.exclusion) {
+            await database.rows(sql.raw(`drop index if exists ${ident(schema)}.${ident(copy.name)}`));
+            changed = true;
+            continue;
+          }
+          names.add(copy.name);
+        }
+        for (const index of live) {
+          if (have.has(index.shape) || names.has(index.name)) continue;
           // Concurrently, one at a time (builds on one table wait for each other anyway): a plain
           // CREATE INDEX holds a transaction id for the whole build, and readers of the event store
           // see nothing committed after an open transaction began (see VISIBLE), so every projection
@@ -352,12 +369,12 @@ export function createProjectionStorage(
               `create ${index.unique ? 'unique ' : ''}index concurrently if not exists ${ident(index.name)} on ${ident(schema)}.${ident(table)} ${index.rest}`,
             ),
           );
-          built = true;
+          changed = true;
           // An embedded database answers without leaving the microtask queue: let the process breathe.
           await new Promise((resolve) => setImmediate(resolve));
         }
       }
-      return built;
+      return changed;
     },
 
     async beginRebuild(name) {
@@ -386,11 +403,16 @@ export function createProjectionStorage(
         if (!record || record.state !== 'REBUILDING' || !rebuildAt || comparePositions(rebuildAt, start) !== 0) {
           return { kind: 'stale' } as const;
         }
-        // Never a copy without an index the live table has: completeShadow builds what is missing.
+        // The copy must have exactly the live table's indexes, all valid (completeShadow sees to it).
+        // If not, the live tables changed while it was filled (a migration), in a way completeShadow
+        // could not follow: start the rebuild over rather than refuse the swap forever.
         for (const table of tables) {
+          const shapes = (indexes: IndexInfo[]) => [...new Set(indexes.map((index) => index.shape))].sort().join('\n');
           const copies = await indexesOf(tx, shadowSchema(name), table);
-          const live = await indexesOf(tx, 'public', table);
-          if (!live.every((index) => copies.some((copy) => copy.valid && copy.shape === index.shape))) return { kind: 'stale' } as const;
+          if (!copies.every((copy) => copy.valid) || shapes(copies) !== shapes(await indexesOf(tx, 'public', table))) {
+            await tx.rows(sql`update projections set rebuild_position_tx = null, rebuild_position = null where name = ${name}`);
+            return { kind: 'stale' } as const;
+          }
         }
         await useShadow(tx, name);
         // Everything the live copy has seen is visible now, so the shadow ends at or after it.
