@@ -346,10 +346,10 @@ export function createProjectionStorage(
         // an index the live table no longer has (a migration changed it meanwhile). Unique and
         // exclusion indexes back constraints and stay; if one of them no longer matches, the swap
         // refuses the copy and the rebuild starts over.
-        const have = new Map<string, string>();
+        const have = new Set<string>();
         const names = new Set<string>();
         for (const copy of await indexesOf(database, schema, table)) {
-          if (copy.valid && wanted.has(copy.shape) && !have.has(copy.shape)) have.set(copy.shape, copy.name);
+          if (copy.valid && wanted.has(copy.shape) && !have.has(copy.shape)) have.add(copy.shape);
           else if (!copy.unique && !copy.exclusion) {
             await database.rows(sql.raw(`drop index if exists ${ident(schema)}.${ident(copy.name)}`));
             changed = true;
@@ -358,6 +358,7 @@ export function createProjectionStorage(
           names.add(copy.name);
         }
         for (const index of live) {
+          // A name still held by a copy that could not be dropped: the swap will start over.
           if (have.has(index.shape) || names.has(index.name)) continue;
           // Concurrently, one at a time (builds on one table wait for each other anyway): a plain
           // CREATE INDEX holds a transaction id for the whole build, and readers of the event store
