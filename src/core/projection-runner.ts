@@ -1,8 +1,9 @@
 // Runs one projection: batches after the checkpoint, applied with the checkpoint in one transaction;
 // wakes on new events, polls slowly in case a wake-up was lost; a failing event stops only this
 // projection (FAILED, with the error and its position); a rebuild fills shadow tables beside the live
-// ones and swaps them in when caught up, and so does a first build over a long log. The caller makes sure one runner per projection runs at a time
-// across processes (the storage's compare-and-set on the checkpoint keeps even two runners exact).
+// ones and swaps them in when caught up, and so does a first build over a long log. The caller makes
+// sure one runner per projection runs at a time across processes (the storage's compare-and-set on
+// the checkpoint keeps even two runners exact).
 import type { ConsistencyTracker } from './consistency.ts';
 import type { StoredEvent } from './messages.ts';
 import { START, type Position } from './position.ts';

@@ -71,7 +71,10 @@ export type ProjectionStorage<Tx> = {
    * copies may leave out what only speeds up reads (secondary indexes), to be added by completeShadow.
    */
   prepareShadow(name: string, tables: readonly string[]): Promise<void>;
-  /** Gives the caught-up shadow copies what prepareShadow left out; false when there was nothing to add. */
+  /**
+   * Gives the caught-up shadow copies what prepareShadow left out, and takes away what the live tables
+   * no longer have (a migration during the rebuild); false when it changed nothing.
+   */
   completeShadow(name: string, tables: readonly string[]): Promise<boolean>;
   /**
    * In one transaction: applies what the shadow still lacks (through `apply`), then swaps the shadow
