@@ -193,9 +193,8 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
 
   /** Starts a first build over a long log as a rebuild (see firstBuildAsRebuildFrom); true when it did. */
   async function firstBuildAsRebuild(): Promise<boolean> {
-    const { events } = await storage.lag(null);
-    if (events < firstBuildAsRebuildFrom || !(await storage.beginRebuild(name))) return false;
-    log.info('projection building from scratch as a rebuild', { projection: name, events });
+    if (!(await storage.hasEvents(firstBuildAsRebuildFrom)) || !(await storage.beginRebuild(name))) return false;
+    log.info('projection building from scratch as a rebuild', { projection: name, atLeast: firstBuildAsRebuildFrom });
     mustReload = true;
     return true;
   }

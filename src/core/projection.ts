@@ -88,4 +88,6 @@ export type ProjectionStorage<Tx> = {
   ): Promise<StepResult>;
   /** Events after `from` that are visible now, and the age in seconds of the oldest of them. */
   lag(from: Position | null): Promise<{ events: number; seconds: number }>;
+  /** Whether at least `count` events are visible now (counting no further than that). */
+  hasEvents(count: number): Promise<boolean>;
 };

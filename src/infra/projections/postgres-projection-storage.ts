@@ -455,6 +455,12 @@ export function createProjectionStorage(
         where (transaction_id, global_position) > (${start.tx.toString()}::xid8, ${start.pos.toString()}::bigint) and ${VISIBLE}`);
       return { events: row?.n ?? 0, seconds: Math.max(0, row?.seconds ?? 0) };
     },
+
+    async hasEvents(count) {
+      const [row] = await database.rows<{ enough: boolean }>(sql`select count(*) >= ${count}::int as enough
+        from (select 1 from events where ${VISIBLE} limit ${count}::int) visible`);
+      return row?.enough === true;
+    },
   };
 }
 
