@@ -26,7 +26,10 @@
 // The database is converge_http_bench, not append.ts's converge_bench: append.ts truncates its tables
 // and writes OrderCreated events without items, which a server projecting that database fails on.
 //
-// Env: HTTP_CONCURRENCIES ("32"), SETUP_ORDERS (2000), HTTP_SERVER (child | inproc), HTTP_SERVER_NODE_ARGS
+// Each round measures trivial, createOrder, trivial, order(id) in turn; the summary gives the median over
+// rounds of each Converge/trivial ratio, with the range.
+//
+// Env: HTTP_CONCURRENCIES ("32"), HTTP_ROUNDS (3), SETUP_ORDERS (2000), HTTP_SERVER (child | inproc), HTTP_SERVER_NODE_ARGS
 // (extra node flags for the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), HTTP_DB
 // (converge_http_bench) and lib.ts's DURATION_S, WARMUP_S, POOL_MAX (the server's DB_POOL_MAX), RESET
 // (checkpoint before each measurement). CONCURRENCIES is not used: the HTTP load has its own list. The
@@ -338,6 +341,12 @@ function httpConcurrencies(): number[] {
   return values;
 }
 
+function httpRounds(): number {
+  const n = Number(env('HTTP_ROUNDS', '3'));
+  if (!Number.isInteger(n) || n < 1) throw new Error(`HTTP_ROUNDS must be a positive integer, got ${JSON.stringify(process.env.HTTP_ROUNDS)}`);
+  return n;
+}
+
 function setupOrders(): number {
   const n = Number(env('SETUP_ORDERS', '2000'));
   if (!Number.isInteger(n) || n < 1) throw new Error(`SETUP_ORDERS must be a positive integer, got ${JSON.stringify(process.env.SETUP_ORDERS)}`);
@@ -369,6 +378,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const dbName = env('HTTP_DB', 'converge_http_bench');
   const url = databaseUrl(config.baseUrl, dbName);
   const concurrencies = httpConcurrencies();
+  const rounds = httpRounds();
   const mode = env('HTTP_SERVER', 'child');
   if (mode !== 'child' && mode !== 'inproc') throw new Error(`HTTP_SERVER must be child or inproc, got ${JSON.stringify(mode)}`);
 
@@ -436,10 +446,13 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
           if (!order || order.id !== id || order.items.length !== 1) throw new Error(`order(${id}) returned ${JSON.stringify(order)}`);
         };
 
-        await timed('trivial', TRIVIAL, () => typename);
-        await timed('converge', CREATE, () => create);
-        await timed('trivial', TRIVIAL, () => typename);
-        await timed('converge', BY_ID, () => byId);
+        for (let round = 1; round <= rounds; round++) {
+          if (rounds > 1) log(`c=${concurrency} round ${round} of ${rounds}`);
+          await timed('trivial', TRIVIAL, () => typename);
+          await timed('converge', CREATE, () => create);
+          await timed('trivial', TRIVIAL, () => typename);
+          await timed('converge', BY_ID, () => byId);
+        }
       } finally {
         client.close();
       }
@@ -451,32 +464,44 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
 }
 
 /**
- * Each Converge measurement over the trivial one recorded right before it at the same concurrency; and,
- * as a check that is far less sensitive to other load on the machine, the same ratio from the server's
- * CPU time per request (trivial's over Converge's): what the throughput ratio would be if the server's
- * event loop were the only bottleneck.
+ * Each Converge measurement over the trivial one recorded right before it at the same concurrency, one
+ * ratio per round, and their median (the range beside it): a single pair moves a lot with whatever
+ * else the shared machine does during it. And, as a check that is far less sensitive to such load, the
+ * same ratio from the server's CPU time per request (trivial's over Converge's): what the throughput
+ * ratio would be if the server's event loop were the only bottleneck.
  */
 function summarize(measurements: Measurement[], serverCpu: Map<Measurement, number>, concurrencies: number[], mode: string): string {
-  const pairs = new Map<string, [Measurement, Measurement | undefined]>();
+  const pairs = new Map<string, [Measurement, Measurement | undefined][]>();
   let trivial: Measurement | undefined;
   for (const m of measurements) {
-    if (m.scenario === TRIVIAL) trivial = m;
-    else pairs.set(`${m.scenario}@${m.concurrency}`, [m, trivial?.concurrency === m.concurrency ? trivial : undefined]);
+    if (m.scenario === TRIVIAL) {
+      trivial = m;
+      continue;
+    }
+    const key = `${m.scenario}@${m.concurrency}`;
+    if (!pairs.has(key)) pairs.set(key, []);
+    pairs.get(key)!.push([m, trivial?.concurrency === m.concurrency ? trivial : undefined]);
   }
   const cpuRatio = (m: Measurement, t: Measurement | undefined) => {
     const mine = serverCpu.get(m);
     const theirs = t && serverCpu.get(t);
     return mine && theirs ? theirs / mine : null;
   };
+  const rounds = Math.max(0, ...[...pairs.values()].map((p) => p.length));
   const label = (text: string) => text.padEnd(36);
-  const cell = (text: string) => text.padStart(16);
-  const lines = [`http ratios (ops/s; server ${mode})\n${label('')}${concurrencies.map((c) => cell(`c=${c}`)).join('')}`];
+  const cell = (text: string) => text.padStart(26);
+  const lines = [
+    `http ratios (ops/s; server ${mode}; ${rounds > 1 ? `median of ${rounds} rounds, range in brackets` : 'one round'})`,
+    `${label('')}${concurrencies.map((c) => cell(`c=${c}`)).join('')}`,
+  ];
   const row = (name: string, scenario: string, target: number | undefined, of: (m: Measurement, t: Measurement | undefined) => number | null) => {
     const cells = concurrencies.map((c) => {
-      const pair = pairs.get(`${scenario}@${c}`);
-      const value = pair ? of(...pair) : null;
-      if (value === null) return cell('n/a');
-      return cell(`${value.toFixed(2)}x${target === undefined ? '' : value >= target ? ' ok' : ` <${target}x`}`);
+      const values = (pairs.get(`${scenario}@${c}`) ?? []).map((pair) => of(...pair));
+      if (values.length === 0 || values.some((v) => v === null)) return cell('n/a');
+      const sorted = (values as number[]).sort((a, b) => a - b);
+      const value = median(sorted);
+      const range = sorted.length > 1 ? ` [${sorted[0]!.toFixed(2)}-${sorted.at(-1)!.toFixed(2)}]` : '';
+      return cell(`${value.toFixed(2)}x${range}${target === undefined ? '' : value >= target ? ' ok' : ` <${target}x`}`);
     });
     lines.push(`${label(name)}${cells.join('')}`);
   };
@@ -489,9 +514,15 @@ function summarize(measurements: Measurement[], serverCpu: Map<Measurement, numb
   const errors = measurements.filter((m) => m.errors > 0).map((m) => `${m.system} ${m.scenario} c=${m.concurrency}: ${m.errors}`);
   if (errors.length > 0) lines.push(`FAILED REQUESTS: ${errors.join('; ')}`);
   lines.push(
-    `targets: createOrder/trivial >= ${TARGET_CREATE}x, order(id)/trivial >= ${TARGET_BY_ID}x (each over the trivial run just before it)`,
+    `targets: createOrder/trivial >= ${TARGET_CREATE}x, order(id)/trivial >= ${TARGET_BY_ID}x (median over rounds of each over the trivial run just before it)`,
   );
   return lines.join('\n');
+}
+
+/** The middle of sorted values (the mean of the two middle ones for an even count). */
+function median(sorted: number[]): number {
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 // ------------------------------------------------------------------------------------------------
