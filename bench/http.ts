@@ -11,8 +11,8 @@
 // previous createOrder run is not projected during the next measurement.
 //
 // Where the server runs (HTTP_SERVER): `child` (default) spawns this file as a second Node process
-// (`node --import tsx bench/http.ts` with HTTP_BENCH_SERVER_URL set) that runs buildApp; `inproc` runs
-// buildApp in the load generator's own process. On this 2-core machine `inproc` puts the client's
+// (`node <npm start's flags> --import tsx bench/http.ts` with HTTP_BENCH_SERVER_URL set) that runs
+// buildApp; `inproc` runs buildApp in the load generator's own process (with this process's flags). On this 2-core machine `inproc` puts the client's
 // ~0.1-0.13 ms of CPU per request (request building, socket I/O, JSON.parse) on the server's event
 // loop, for every system alike: the numbers then describe server + client, not the server. Measured
 // alternately, 5 s each, on the shared machine (load 2-6): child trivial 2,971-3,625/s, order(id)
@@ -123,12 +123,23 @@ async function startOrClose(app: App): Promise<string> {
   }
 }
 
+/**
+ * The Node flags of `npm start` (package.json: `node <flags> --import tsx src/main.ts`), so that the
+ * child runs with the heap settings the service runs with.
+ */
+function startNodeFlags(): string[] {
+  const start = (JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { scripts?: { start?: string } }).scripts?.start ?? '';
+  const match = /^node((?:\s+--\S+)*)\s+--import tsx src\/main\.ts$/.exec(start);
+  if (!match) throw new Error(`package.json's start script is not "node <flags> --import tsx src/main.ts": ${JSON.stringify(start)}`);
+  return match[1]!.split(/\s+/).filter(Boolean);
+}
+
 // Lines of the child's protocol on its stdout carry this prefix; anything else there is passed on.
 const REPLY_PREFIX = '@http-bench ';
 
 async function startChild(url: string, poolMax: number): Promise<Server> {
   const extraArgs = env('HTTP_SERVER_NODE_ARGS', '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...extraArgs, '--import', 'tsx', fileURLToPath(import.meta.url)], {
+  const child = spawn(process.execPath, [...startNodeFlags(), ...extraArgs, '--import', 'tsx', fileURLToPath(import.meta.url)], {
     cwd: REPO_ROOT,
     env: { ...process.env, [CHILD_URL_ENV]: url, [CHILD_POOL_ENV]: String(poolMax) },
     // stdin: closing it stops the child (also when this process dies); stdout: the replies.
