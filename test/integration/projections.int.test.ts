@@ -6,7 +6,7 @@ import type { StoredEvent } from '../../src/core/messages.ts';
 import { decodeToken } from '../../src/core/position.ts';
 import type { SqlProjection, StepExecutor } from '../../src/infra/db/executor.ts';
 import { EVENTS_CHANNEL } from '../../src/infra/event-store/postgres-event-store.ts';
-import { createTestDatabase, driverName, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
 import { command } from '../support/orders.ts';
 import { addItem, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';
 
@@ -139,6 +139,23 @@ describe(`projections on ${driverName}`, () => {
     expect(new Set(modes)).toEqual(new Set(['force_custom_plan']));
     const [pool] = await t.database.rows<{ mode: string }>(sql`select current_setting('plan_cache_mode') as mode`);
     expect(pool!.mode).toBe('auto');
+  });
+
+  it.runIf(onPostgres)('plans the live batch read once per connection, not at every step', async () => {
+    // 20,000 events of a type no projection handles, analysed: then a checkpoint past them makes a
+    // custom plan look far cheaper than the generic one, and PostgreSQL's own choice (plan_cache_mode
+    // auto) planned the batch read again at every step.
+    await t.database.rows(sql`insert into events (stream_id, stream_type, version, type, data)
+      select 'filler-' || n, 'Filler', 1, 'FillerHappened', '{}'::jsonb from generate_series(1, 20000) n`);
+    await t.database.rows(sql`analyze events`);
+    for (let i = 0; i < 12; i++) await settle((await createOrder(services)).consistencyToken);
+    const plans = await t.database.genericPlans.query<{ generic: number; custom: number }>(
+      `select coalesce(sum(generic_plans), 0)::int as generic, coalesce(sum(custom_plans), 0)::int as custom
+       from pg_prepared_statements where statement like 'with batch as%'`,
+      [],
+    );
+    expect(plans[0]).toEqual({ generic: expect.any(Number), custom: 0 });
+    expect(plans[0]!.generic).toBeGreaterThanOrEqual(12);
   });
 
   it.each([

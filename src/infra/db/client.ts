@@ -27,6 +27,13 @@ export type Database = Executor & {
   transaction<T>(work: (tx: TxExecutor) => Promise<T>): Promise<T>;
   /** Statements that may only read (a write fails with SQLSTATE 25006): for projections' reads. */
   readOnly: Executor;
+  /**
+   * Statements planned once per connection, the plan then kept (plan_cache_mode = force_generic_plan),
+   * on a small pool of their own: for a statement run many times a second whose best plan does not
+   * depend on its parameters, which PostgreSQL would otherwise plan again at each execution whenever
+   * its generic estimate looks worse than a custom one (the projection runners' batch reads).
+   */
+  genericPlans: Executor;
   /** Calls onNotify per notification; onConnect after the listener (re)connects, so a caller can re-read. */
   listen(channel: string, onNotify: (payload: string) => void, onConnect?: () => void): Promise<() => Promise<void>>;
   reserveSession(): Promise<Session>;
@@ -130,9 +137,16 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
     },
     connect_timeout: 5,
   });
+  const genericPlansClient = postgres(options.url, {
+    max: 2,
+    onnotice: () => {},
+    connection: { ...connection, application_name: `${connection.application_name}:generic`, plan_cache_mode: 'force_generic_plan' },
+    connect_timeout: 5,
+  });
   // drizzle sets the client's type parsers and serialisers (JSON and time types pass through as
-  // text); the read-only client must read and write values exactly as the pool does.
+  // text); the other clients must read and write values exactly as the pool does.
   drizzlePostgres({ client: readOnlyClient });
+  drizzlePostgres({ client: genericPlansClient });
   // Named prepared statements: parsed once per connection, which matters on the append path.
   const pool = executorOf(runOn(client));
   return {
@@ -146,6 +160,7 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
     transaction: async (work) =>
       (await client.begin((connection) => work(executorOf(runOn(connection))))) as Awaited<ReturnType<typeof work>>,
     readOnly: executorOf(runOn(readOnlyClient)),
+    genericPlans: executorOf(runOn(genericPlansClient)),
     listen: (channel, onNotify, onConnect) => listener.listen(channel, onNotify, onConnect),
     async reserveSession() {
       // A separate single-connection client, so that its death is observable and not hidden by a pool.
@@ -164,6 +179,7 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
     async close() {
       await listener.close();
       await readOnlyClient.end({ timeout: 5 });
+      await genericPlansClient.end({ timeout: 5 });
       await client.end({ timeout: 5 });
     },
   };
@@ -302,6 +318,8 @@ async function openPglite(dir: string): Promise<Omit<Database, 'stats'> & { pool
         return (await transaction.query<T>(text, params as unknown[])).rows;
       }),
     ),
+    // PGlite keeps no plans between statements: nothing to choose.
+    genericPlans: executor,
     async listen(channel, onNotify, onConnect) {
       const unlisten = await client.listen(channel, onNotify);
       onConnect?.();
