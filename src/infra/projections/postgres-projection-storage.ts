@@ -77,8 +77,8 @@ export function parseProgressPayload(payload: string): { name: string; position:
  * their own parameters. A shadow table grows from empty faster than autovacuum analyses it, so a
  * generic plan cached while it was tiny (a sequential scan) would be kept for every later batch:
  * measured, a catch-up of 200,000 events took 31 s instead of 14 s. A live projection's own reads run
- * on the read-only pool, which plans that way throughout; the live batch statement is planned once per
- * connection (see step).
+ * on the read-only pool, which plans that way throughout; the batch statement outside a rebuild is read
+ * with a kept generic plan (see step).
  *
  * `prefetch`, live only: a projection's own read (see SqlProjection), returned as a JSON array on the
  * first row (`prefetched`).
@@ -123,10 +123,10 @@ function batchText(move: 'none' | 'shadow', limit: number, prefetch?: string): s
     order by transaction_id, global_position`;
 }
 
-/** batchText, rendered once per form and limit. */
+/** batchText, rendered once per form, limit and prefetch. */
 const batchTexts = new Map<string, string>();
-const batchTextFor = (move: 'none' | 'shadow', limit: number, projection?: string, prefetch?: string): string => {
-  const key = `${move} ${limit} ${prefetch === undefined ? '' : projection}`;
+const batchTextFor = (move: 'none' | 'shadow', limit: number, prefetch?: string): string => {
+  const key = `${move} ${limit} ${prefetch ?? ''}`;
   let text = batchTexts.get(key);
   if (text === undefined) batchTexts.set(key, (text = batchText(move, limit, prefetch)));
   return text;
@@ -273,18 +273,17 @@ export function createProjectionStorage(
       // Two round trips when the prefetch covers the projection's reads, three when it does not.
       // Catching up, batches are large and the read-model tables grow fast: the batch is read without
       // the prefetch, and the projection reads for itself on the read-only pool, which plans every
-      // call for its parameters (see batchText). The batch itself is planned once per connection and
-      // that plan kept (genericPlans), an index scan whatever the checkpoint: planned for its
-      // parameters, a read from the start of a long log would rather scan and sort all of it
-      // (measured: a catch-up took 17 s instead of 12.6 s), and a live step paid 0.4-0.8 ms of planning
-      // each time (PostgreSQL's own choice kept planning: a checkpoint past the events' statistics
-      // makes a custom plan look far cheaper than the generic one). The prefetch's plan for the
-      // read-model table does not depend on the parameters, only on that table's statistics, whose
-      // ANALYZE drops the kept plan.
+      // call for its parameters (see batchText). The batch itself is read with a generic plan, made
+      // once per connection and kept (genericPlans, whose connections are renewed every minute):
+      // planned for its parameters, a read from the start of a long log would rather scan and sort
+      // all of it (measured: a catch-up took 17 s instead of 12.6 s), and a live step paid 0.4-0.8 ms
+      // of planning each time (left to choose, PostgreSQL kept planning: a checkpoint past the
+      // events' statistics makes a custom plan look far cheaper than the generic one). The prefetch's
+      // access to the read-model table depends on that table's size, not on the parameters.
       const caughtUp = catchingUp.get(name);
       const wasCatchingUp = caughtUp !== undefined;
       const prefetch = wasCatchingUp ? undefined : prefetchOf.get(name);
-      const rows = await database.genericPlans.query<BatchRow>(batchTextFor('none', limit, name, prefetch), params);
+      const rows = await database.genericPlans.query<BatchRow>(batchTextFor('none', limit, prefetch), params);
       const { events, pending } = read(rows);
       if (events.length >= limit) catchingUp.set(name, (caughtUp ?? 0) + events.length);
       else if (wasCatchingUp) {
