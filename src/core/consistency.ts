@@ -83,14 +83,14 @@ export function consistencyMiddleware<Ctx extends { consistency?: ConsistencyCon
   timeoutMs: number,
   projectionsBehind: Record<string, readonly string[]>,
 ): QueryMiddleware<Ctx> {
-  return async ({ name, context }, next) => {
+  return ({ name, context }, next) => {
     const consistency = context.consistency;
     const after = consistency?.after;
     const behind = projectionsBehind[name];
-    if (consistency && after && behind && behind.length > 0) {
-      const { stale } = await tracker.waitFor(after, behind, timeoutMs, consistency.signal);
+    if (!consistency || !after || !behind || behind.length === 0) return next();
+    return tracker.waitFor(after, behind, timeoutMs, consistency.signal).then(({ stale }) => {
       if (stale) consistency.stale = true;
-    }
-    return next();
+      return next();
+    });
   };
 }

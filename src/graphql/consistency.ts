@@ -5,7 +5,9 @@ import type { GraphQLContext } from './context.ts';
 
 /** Runs `read` with a query context for `after`; a timed-out wait marks the whole response stale. */
 export async function readAfter<T>(ctx: GraphQLContext, after: Position | null | undefined, read: (q: QueryContext) => Promise<T>): Promise<T> {
-  const consistency = { after: after ?? undefined, stale: false };
+  // Without `after` nothing waits, so nothing can be stale: the read alone (the common case, kept lean).
+  if (!after) return read({ caller: ctx.caller });
+  const consistency = { after, stale: false };
   try {
     return await read({ caller: ctx.caller, consistency });
   } finally {
