@@ -77,8 +77,8 @@ export function parseProgressPayload(payload: string): { name: string; position:
  * their own parameters. A shadow table grows from empty faster than autovacuum analyses it, so a
  * generic plan cached while it was tiny (a sequential scan) would be kept for every later batch:
  * measured, a catch-up of 200,000 events took 31 s instead of 14 s. A live projection's own reads run
- * on the read-only pool, which plans that way throughout; the batch statement outside a rebuild is read
- * with a kept generic plan (see step).
+ * on the read-only pool, which plans that way throughout; the live copy's batch statement is read with
+ * a kept generic plan (see step).
  *
  * `prefetch`, live only: a projection's own read (see SqlProjection), returned as a JSON array on the
  * first row (`prefetched`).
