@@ -12,15 +12,16 @@
 //
 // Where the server runs (HTTP_SERVER): `child` (default) spawns this file as a second Node process
 // (`node <npm start's flags> --import tsx bench/http.ts` with HTTP_BENCH_SERVER_URL set) that runs
-// buildApp; `inproc` runs buildApp in the load generator's own process (with this process's flags). On this 2-core machine `inproc` puts the client's
-// ~0.1-0.13 ms of CPU per request (request building, socket I/O, JSON.parse) on the server's event
-// loop, for every system alike: the numbers then describe server + client, not the server. Measured
-// alternately, 5 s each, on the shared machine (load 2-6): child trivial 2,971-3,625/s, order(id)
-// 1,866-2,807/s, createOrder 1,048-1,272/s; inproc 1,837-2,748/s, 1,004-1,922/s and 701-1,018/s, and no
-// steadier. The child keeps an event loop to itself as in production (clients are remote there); the
-// client competes with PostgreSQL for the other core, which both systems of a pair pay alike. Hence
-// `child`. Each line also reports CPU time per request of the server (child only), of this process (the
-// client; in-process: client + server) and of the PostgreSQL backends serving the database (read from
+// buildApp; `inproc` runs buildApp in the load generator's own process (with this process's flags).
+// On this 2-core machine `inproc` puts the client's ~0.1-0.13 ms of CPU per request (request
+// building, socket I/O, JSON.parse) on the server's event loop, for every system alike: the numbers
+// then describe server + client, not the server. Measured alternately, 5 s each, on the shared
+// machine (load 2-6): child trivial 2,971-3,625/s, order(id) 1,866-2,807/s, createOrder
+// 1,048-1,272/s; inproc 1,837-2,748/s, 1,004-1,922/s and 701-1,018/s, and no steadier. The child
+// keeps an event loop to itself as in production (clients are remote there); the client competes
+// with PostgreSQL for the other core, which both systems of a pair pay alike. Hence `child`. Each
+// line also reports CPU time per request of the server (child only), of this process (the client;
+// in-process: client + server) and of the PostgreSQL backends serving the database (read from
 // /proc): those move far less with other load on the machine than throughput does.
 //
 // The database is converge_http_bench, not append.ts's converge_bench: append.ts truncates its tables
@@ -51,6 +52,7 @@ import {
   ensureDatabase,
   env,
   log,
+  positiveNumber,
   runLoad,
   ratio,
   redactUrl,
@@ -352,18 +354,6 @@ function httpConcurrencies(): number[] {
   return values;
 }
 
-function httpRounds(): number {
-  const n = Number(env('HTTP_ROUNDS', '3'));
-  if (!Number.isInteger(n) || n < 1) throw new Error(`HTTP_ROUNDS must be a positive integer, got ${JSON.stringify(process.env.HTTP_ROUNDS)}`);
-  return n;
-}
-
-function setupOrders(): number {
-  const n = Number(env('SETUP_ORDERS', '2000'));
-  if (!Number.isInteger(n) || n < 1) throw new Error(`SETUP_ORDERS must be a positive integer, got ${JSON.stringify(process.env.SETUP_ORDERS)}`);
-  return n;
-}
-
 /** Creates `count` orders through the mutation, 32 at a time; returns their ids. */
 async function createSetupOrders(client: Client, count: number): Promise<string[]> {
   const ids: string[] = [];
@@ -389,7 +379,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const dbName = env('HTTP_DB', 'converge_http_bench');
   const url = databaseUrl(config.baseUrl, dbName);
   const concurrencies = httpConcurrencies();
-  const rounds = httpRounds();
+  const rounds = positiveNumber('HTTP_ROUNDS', '3', true);
   const mode = env('HTTP_SERVER', 'child');
   if (mode !== 'child' && mode !== 'inproc') throw new Error(`HTTP_SERVER must be child or inproc, got ${JSON.stringify(mode)}`);
 
@@ -403,7 +393,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
     let ids: string[];
     try {
       const started = Date.now();
-      ids = await createSetupOrders(setupClient, setupOrders());
+      ids = await createSetupOrders(setupClient, positiveNumber('SETUP_ORDERS', '2000', true));
       await waitForProjections(setupClient);
       log(`http: ${ids.length} orders created and projected in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     } finally {

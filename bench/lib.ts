@@ -15,6 +15,15 @@ export function env(name: string, fallback: string): string {
   return value === undefined || value === '' ? fallback : value;
 }
 
+/** A positive number (an integer if asked) from the environment, or an error naming the variable. */
+export function positiveNumber(name: string, fallback: string, integer = false): number {
+  const value = Number(env(name, fallback));
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(process.env[name])}`);
+  }
+  return value;
+}
+
 export type BenchConfig = {
   /** Server URL without a database name. */
   baseUrl: string;

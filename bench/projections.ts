@@ -34,6 +34,7 @@ import {
   ensureDatabase,
   env,
   log,
+  positiveNumber,
   ratio,
   type BenchConfig,
   type BenchContext,
@@ -86,14 +87,6 @@ function batchSizes(): number[] {
     throw new Error(`PROJECTION_BATCH must be positive integers, got ${JSON.stringify(process.env.PROJECTION_BATCH)}`);
   }
   return sizes;
-}
-
-function positiveNumber(name: string, fallback: string, integer = false): number {
-  const value = Number(env(name, fallback));
-  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(process.env[name])}`);
-  }
-  return value;
 }
 
 // ------------------------------------------------------------------------------------------------
