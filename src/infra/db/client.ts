@@ -76,6 +76,29 @@ function dedicatedConnection(url: string, connection: Record<string, string>, ro
   } as postgres.Options<{}>);
 }
 
+/**
+ * A pool of two connections beside the main one, for one kind of statement: its sessions named after
+ * `role` and set up by `settings`. It reads and writes values exactly as the main pool does (drizzle
+ * sets the client's type parsers and serialisers: JSON and time types pass through as text).
+ */
+function sidePool(
+  url: string,
+  connection: Record<string, string>,
+  role: string,
+  settings: Record<string, string | boolean>,
+  extra: Partial<postgres.Options<{}>> = {},
+) {
+  const client = postgres(url, {
+    max: 2,
+    onnotice: () => {},
+    connection: { ...connection, application_name: `${connection.application_name}:${role}`, ...settings },
+    connect_timeout: 5,
+    ...extra,
+  } as postgres.Options<{}>);
+  drizzlePostgres({ client });
+  return client;
+}
+
 /** An executor from a driver's "run this text with these parameters". */
 function executorOf(run: Run): Executor {
   return {
@@ -128,16 +151,9 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
   // statements are planned for their own parameters: read models grow from empty (a first catch-up)
   // faster than autovacuum analyses them, and a generic plan cached while one was tiny (a sequential
   // scan) would be kept. Measured: a catch-up of 200,000 events took 31 s instead of 14 s.
-  const readOnlyClient = postgres(options.url, {
-    max: 2,
-    onnotice: () => {},
-    connection: {
-      ...connection,
-      application_name: `${connection.application_name}:read`,
-      default_transaction_read_only: true,
-      plan_cache_mode: 'force_custom_plan',
-    },
-    connect_timeout: 5,
+  const readOnlyClient = sidePool(options.url, connection, 'read', {
+    default_transaction_read_only: true,
+    plan_cache_mode: 'force_custom_plan',
   });
   // Two connections: one per built-in projection (more projections share them). A kept plan is made
   // for the tables as they are at the connection's first use (or after an ANALYZE of one of them), and
@@ -148,24 +164,13 @@ async function openPostgres(options: { url: string; poolMax?: number; applicatio
   // a usable index is still scanned); and each connection lives a minute, after which its successor
   // plans again for the tables as they are then. No type lookup when connecting (postgres.js's array
   // types query, which without sequential scans took 160 ms): array columns come back as text.
-  const genericPlansClient = postgres(options.url, {
-    max: 2,
-    max_lifetime: 60,
-    fetch_types: false,
-    onnotice: () => {},
-    connection: {
-      ...connection,
-      application_name: `${connection.application_name}:generic`,
-      plan_cache_mode: 'force_generic_plan',
-      enable_seqscan: 'off',
-      enable_bitmapscan: 'off',
-    },
-    connect_timeout: 5,
-  });
-  // drizzle sets the client's type parsers and serialisers (JSON and time types pass through as
-  // text); the other clients must read and write values exactly as the pool does.
-  drizzlePostgres({ client: readOnlyClient });
-  drizzlePostgres({ client: genericPlansClient });
+  const genericPlansClient = sidePool(
+    options.url,
+    connection,
+    'generic',
+    { plan_cache_mode: 'force_generic_plan', enable_seqscan: 'off', enable_bitmapscan: 'off' },
+    { max_lifetime: 60, fetch_types: false },
+  );
   // Named prepared statements: parsed once per connection, which matters on the append path.
   const pool = executorOf(runOn(client));
   return {
