@@ -8,14 +8,16 @@ import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { createCommandBus } from '../src/core/command-bus.ts';
 import type { CommandResult } from '../src/core/command-handler.ts';
-import { openDatabase, type Database } from '../src/infra/db/client.ts';
+import type { Database } from '../src/infra/db/database.ts';
+import { openDatabase } from '../src/infra/db/open-database.ts';
 import { migrate } from '../src/infra/db/migrate.ts';
 import { createPostgresEventStore, type PostgresEventStore } from '../src/infra/event-store/postgres-event-store.ts';
 import { SYSTEM_CALLER } from '../src/core/caller.ts';
-import { parseOrderCommand } from '../src/orders/commands/parse.ts';
+import { parseCommand } from '../src/core/command-input.ts';
+import { registerAggregate } from '../src/core/module.ts';
+import { orderAggregate } from '../src/orders/order-aggregate.ts';
 import type { OrderCommand } from '../src/orders/decider.ts';
 import { orderEventSchemas } from '../src/orders/events.ts';
-import { registerOrderCommands } from '../src/orders/module.ts';
 import {
   checkpoint,
   databaseUrl,
@@ -106,7 +108,7 @@ async function openConverge(config: BenchConfig) {
   }
   const store = createPostgresEventStore({ db: database, schemas: orderEventSchemas });
   const bus = createCommandBus<OrderCommand, CommandResult>();
-  registerOrderCommands(bus, { store });
+  registerAggregate(bus, orderAggregate, { store });
 
   const reset = async () => {
     await truncatePublicTables(database);
@@ -143,7 +145,7 @@ async function openConverge(config: BenchConfig) {
           const current = progress.get(w);
           // The command is parsed inside the op: a real request pays for validation too.
           if (!current || current.step === ITEMS_PER_ORDER) {
-            const created = await bus.dispatch(parseOrderCommand('CreateOrder', createOrderInput, { caller: SYSTEM_CALLER }));
+            const created = await bus.dispatch(parseCommand(orderAggregate.inputs, 'CreateOrder', createOrderInput, { caller: SYSTEM_CALLER }));
             if (created.version !== 1) throw new Error(`CreateOrder left ${created.streamId} at v${created.version}`);
             if (current && phase === 'run') lastCompletedOrder = current.orderId;
             progress.set(w, { orderId: created.streamId, step: 0 });
@@ -151,7 +153,7 @@ async function openConverge(config: BenchConfig) {
           }
           const step = current.step + 1;
           const added = await bus.dispatch(
-            parseOrderCommand('AddOrderItem', { orderId: current.orderId, productId: `sku-${step}`, quantity: step, unitPrice: '9.99' }, { caller: SYSTEM_CALLER }),
+            parseCommand(orderAggregate.inputs, 'AddOrderItem', { orderId: current.orderId, productId: `sku-${step}`, quantity: step, unitPrice: '9.99' }, { caller: SYSTEM_CALLER }),
           );
           if (added.streamId !== current.orderId || added.version !== step + 1) {
             throw new Error(`AddOrderItem #${step} left ${added.streamId} at v${added.version}, expected ${current.orderId} v${step + 1}`);

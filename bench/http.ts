@@ -42,9 +42,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
-import { buildApp, type App, type Logger } from '../src/app.ts';
+import { buildApp, type App } from '../src/app.ts';
+import type { Logger } from '../src/core/logger.ts';
 import { loadConfig as loadAppConfig } from '../src/config.ts';
-import { openDatabase, type Database } from '../src/infra/db/client.ts';
+import type { Database } from '../src/infra/db/database.ts';
+import { openDatabase } from '../src/infra/db/open-database.ts';
 import { migrate } from '../src/infra/db/migrate.ts';
 import {
   checkpoint,

@@ -20,14 +20,16 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
-import { createServices, type Services } from '../src/app.ts';
+import { createServices, type Services } from '../src/services.ts';
 import type { CommandResult } from '../src/core/command-handler.ts';
 import { decodeToken } from '../src/core/position.ts';
-import { openDatabase, type Database } from '../src/infra/db/client.ts';
+import type { Database } from '../src/infra/db/database.ts';
+import { openDatabase } from '../src/infra/db/open-database.ts';
 import { migrate } from '../src/infra/db/migrate.ts';
 import { SYSTEM_CALLER } from '../src/core/caller.ts';
-import { parseOrderCommand } from '../src/orders/commands/parse.ts';
-import { orderProjections } from '../src/orders/module.ts';
+import { parseCommand } from '../src/core/command-input.ts';
+import { ordersModule } from '../src/orders/module.ts';
+import { orderAggregate } from '../src/orders/order-aggregate.ts';
 import {
   checkpoint,
   databaseUrl,
@@ -104,7 +106,7 @@ async function truncatePublicTables(database: Database): Promise<void> {
 
 /** The read models and the checkpoints, not the events: the next catch-up starts from zero. */
 async function resetReadModels(database: Database): Promise<void> {
-  const tables = [...new Set(orderProjections().flatMap((p) => p.tables)), 'projections'];
+  const tables = [...new Set(ordersModule.projections.flatMap((p) => p.tables)), 'projections'];
   await database.rows(sql.raw(`truncate ${tables.map((t) => `"${t}"`).join(', ')}`));
 }
 
@@ -345,9 +347,9 @@ function startBackground(services: Services, rate: number) {
     if (order) {
       order.lines++;
       if (order.lines >= LINES_PER_ORDER) open.splice(open.indexOf(order), 1);
-      await services.commands.dispatch(parseOrderCommand('AddOrderItem', addInput(order.id, n), { caller: SYSTEM_CALLER }));
+      await services.commands.dispatch(parseCommand(orderAggregate.inputs, 'AddOrderItem', addInput(order.id, n), { caller: SYSTEM_CALLER }));
     } else {
-      const created = await services.commands.dispatch(parseOrderCommand('CreateOrder', createInput(n), { caller: SYSTEM_CALLER }));
+      const created = await services.commands.dispatch(parseCommand(orderAggregate.inputs, 'CreateOrder', createInput(n), { caller: SYSTEM_CALLER }));
       open.push({ id: created.streamId, lines: 1 });
       if (open.length > 200) open.shift();
     }
@@ -432,11 +434,11 @@ async function measureReadYourWrites(options: {
         const c0 = performance.now();
         let result: CommandResult;
         if (!orderId || lines >= LINES_PER_ORDER) {
-          result = await writer.commands.dispatch(parseOrderCommand('CreateOrder', createInput(++n), { caller: SYSTEM_CALLER }));
+          result = await writer.commands.dispatch(parseCommand(orderAggregate.inputs, 'CreateOrder', createInput(++n), { caller: SYSTEM_CALLER }));
           orderId = result.streamId;
           lines = 1;
         } else {
-          result = await writer.commands.dispatch(parseOrderCommand('AddOrderItem', addInput(orderId, ++n), { caller: SYSTEM_CALLER }));
+          result = await writer.commands.dispatch(parseCommand(orderAggregate.inputs, 'AddOrderItem', addInput(orderId, ++n), { caller: SYSTEM_CALLER }));
           lines++;
         }
         const token = decodeToken(result.consistencyToken);

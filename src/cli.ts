@@ -8,7 +8,7 @@
 // `--max-semi-space-size=64`: as npm start (see the README's Configuration).
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import type { Database } from './infra/db/client.ts';
+import type { Database } from './infra/db/database.ts';
 
 const USAGE = `Usage: converge <command> [--json]
 
@@ -124,12 +124,15 @@ if (code !== undefined) process.exit(code);
 
 async function run(command: Exclude<Command, { kind: 'help' | 'serve' }>, config: Config): Promise<number> {
   // Loaded after the configuration is known good, as in main.ts.
-  const { openDatabase, DataDirectoryInUseError } = await import('./infra/db/client.ts');
-  const { ConvergeError } = await import('./core/errors.ts');
+  const { openDatabase } = await import('./infra/db/open-database.ts');
+  const { DataDirectoryInUseError } = await import('./infra/pglite/data-dir-lock.ts');
+  const { driverError } = await import('./infra/db/errors.ts');
+  const { ConvergeError, UnavailableError } = await import('./core/errors.ts');
 
   /** Failures an operator can fix get one line, not a stack trace. */
-  const explain = (error: unknown): string | undefined => {
-    if (error instanceof DataDirectoryInUseError || error instanceof ConvergeError) return error.message;
+  const explain = (raised: unknown): string | undefined => {
+    const error = driverError(raised);
+    if (error instanceof DataDirectoryInUseError || (error instanceof ConvergeError && !(error instanceof UnavailableError))) return error.message;
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ECONNREFUSED') return 'cannot reach the database at DATABASE_URL (connection refused)';
     if (code === 'ENOTFOUND') return 'cannot reach the database at DATABASE_URL (host not found)';
@@ -187,7 +190,7 @@ async function runProjections(
   command: Extract<Command, { kind: 'status' | 'pause' | 'resume' | 'rebuild' }>,
 ): Promise<string[]> {
   const { migrate } = await import('./infra/db/migrate.ts');
-  const { createServices } = await import('./app.ts');
+  const { createServices } = await import('./services.ts');
   const { SYSTEM_CALLER } = await import('./core/caller.ts');
   const { encodeToken } = await import('./core/position.ts');
 

@@ -15,8 +15,8 @@ try {
 // Loaded after the configuration is known good, so that a bad value is reported at once.
 const { pino } = await import('pino');
 const { buildApp } = await import('./app.ts');
-const { DataDirectoryInUseError } = await import('./infra/db/client.ts');
-const { isTransientDbError } = await import('./infra/db/errors.ts');
+const { DataDirectoryInUseError } = await import('./infra/pglite/data-dir-lock.ts');
+const { driverError, isDatabaseUnavailable } = await import('./infra/db/errors.ts');
 
 const log = pino({
   level: config.logLevel,
@@ -32,8 +32,8 @@ if (!config.jwtSecret) {
 }
 
 // postgres.js 3.4.9 can throw from a timer when a connection's socket closes under a pending write
-// (porsager/postgres#1154, #1208; the guard of PR #1209 is not released yet). The query involved has
-// already failed with CONNECTION_CLOSED, so that one exception is logged, not fatal; anything else is.
+// (porsager/postgres#1154; its fix is not released). The query involved has already failed with
+// CONNECTION_CLOSED, so that one exception is logged, not fatal; anything else is.
 process.on('uncaughtException', (error) => {
   if (error instanceof TypeError && /reading 'write'/.test(error.message) && /postgres[\\/]src[\\/]connection\.js/.test(error.stack ?? '')) {
     log.warn({ err: error.message }, 'database connection closed during a write (known postgres.js issue); continuing');
@@ -45,7 +45,7 @@ process.on('uncaughtException', (error) => {
 // A lost database connection may surface as a promise nobody awaits any more; the work that needed it
 // has failed (and is retried) already.
 process.on('unhandledRejection', (reason) => {
-  if (isTransientDbError(reason)) {
+  if (isDatabaseUnavailable(reason)) {
     log.warn({ err: String(reason) }, 'database connection error outside a request; continuing');
     return;
   }
@@ -56,7 +56,7 @@ process.on('unhandledRejection', (reason) => {
 /** Start-up failures a user can fix get one line, not a stack trace. */
 function explain(error: unknown): string | undefined {
   if (error instanceof DataDirectoryInUseError) return error.message;
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const code = (driverError(error) as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'EADDRINUSE') return `${config.host}:${config.port} is already in use; stop the other server or set PORT`;
   if (code === 'EACCES') return `not allowed to listen on ${config.host}:${config.port}; choose another PORT`;
   if (code === 'ECONNREFUSED') return 'cannot reach the database at DATABASE_URL (connection refused)';

@@ -27,3 +27,12 @@ export function assertCustomerAccess(caller: Caller, customerId: string, what = 
 export function assertAdmin(caller: Caller, what: string): void {
   if (!isAdmin(caller)) throw new ForbiddenError(`Only an admin may ${what}`);
 }
+
+/** Resolves the caller of an `Authorization` header value; throws UNAUTHENTICATED. */
+export type Authenticate = (authorization: string | null | undefined) => Promise<Caller>;
+
+export type Authenticator = {
+  /** Open development mode: no secret, every caller is an admin. */
+  readonly open: boolean;
+  authenticate: Authenticate;
+};

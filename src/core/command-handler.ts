@@ -1,11 +1,11 @@
-// Turns a decider into a command handler: read the stream, fold, decide, append at the version read.
-// It owns the two command-side guarantees of API.md: idempotency by commandId and, for commands
-// without an expected version, a bounded retry on a fresh read when another writer got there first.
-// A per-process cache of stream states saves the read on the next command for a recently written stream;
-// correctness never rests on it (see StreamStateCache).
+// Turns a decider into a command handler: read the stream, fold, decide, append at the version read. It
+// owns the command-side guarantees (docs/architecture.md, The command path): idempotency by commandId
+// and, for commands without an expected version, a bounded retry on a fresh read when another writer got
+// there first. A cache of recently written streams' states saves the read; correctness never rests on it.
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { fold, type Decider } from './decider.ts';
-import { ConcurrencyConflictError, ConvergeError, IdempotencyConflictError } from './errors.ts';
+import { ConcurrencyConflictError, IdempotencyConflictError, isDecided } from './errors.ts';
 import {
   DuplicateCommandError,
   type CommandRecord,
@@ -86,36 +86,12 @@ function stableStringify(value: unknown): string {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-type CachedStream<S> = { version: number; state: S };
-
 /**
- * The state and version of streams this handler wrote last, so that the next command on one of them
- * need not read it back. It may be stale (another process appended since): the append at the cached
- * version then fails the store's expected-version check, and the handler decides again on a fresh read.
- * Entries are only touched under the stream's lock, so one cached state serves one command at a time;
- * states are never mutated (evolve returns new ones), so handing one to decide is safe.
+ * A stream's state and version as this handler last wrote them. It may be stale (another process appended
+ * since): the append at the cached version then fails the store's check, and the handler decides again on
+ * a fresh read. Entries are only touched under the stream's lock; states are never mutated.
  */
-class StreamStateCache<S> {
-  private readonly entries = new Map<string, CachedStream<S>>();
-  constructor(private readonly capacity: number) {}
-
-  get(streamId: string): CachedStream<S> | undefined {
-    return this.entries.get(streamId);
-  }
-
-  /** Every use of an entry ends in a set or a delete, so "least recently set" is least recently used. */
-  set(streamId: string, entry: CachedStream<S>): void {
-    if (this.capacity <= 0) return;
-    // A Map iterates in insertion order: re-inserting puts the stream last, the oldest is first.
-    this.entries.delete(streamId);
-    this.entries.set(streamId, entry);
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
-  }
-
-  delete(streamId: string): void {
-    this.entries.delete(streamId);
-  }
-}
+type CachedStream<S> = { version: number; state: S };
 
 export function createDeciderHandler<C extends Command, E extends Event, S>(
   spec: DeciderHandlerSpec<C, E, S>,
@@ -131,7 +107,8 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
     return toResult(record.streamId, record.version, record.position);
   };
 
-  const cache = new StreamStateCache<S>(deps.stateCacheSize ?? DEFAULT_STATE_CACHE_SIZE);
+  const capacity = deps.stateCacheSize ?? DEFAULT_STATE_CACHE_SIZE;
+  const cache = capacity > 0 ? new LRUCache<string, CachedStream<S>>({ max: capacity }) : undefined;
 
   /** One try at the command; `cached` is the state to decide on instead of reading the stream. */
   const attempt = async (
@@ -163,8 +140,8 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
     // Folded before the append, so that nothing can fail once the events are in. Folding the events as
     // decided equals folding them as read back: their data is plain JSON at the current schema version.
     const nextState = events.reduce((s, e) => spec.decider.evolve(s, e), state);
-    const { commandId, correlationId, userId } = command.metadata;
-    const metadata = { commandId, correlationId, userId };
+    const { commandId, correlationId, causationId, userId } = command.metadata;
+    const metadata = { commandId, correlationId, causationId, userId };
     const appended = await store.append(
       streamId,
       events.map((e) => ({ type: e.type, data: e.data, metadata })),
@@ -174,7 +151,7 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
         command: commandId && inputHash ? { commandId, inputHash } : undefined,
       },
     );
-    cache.set(streamId, { version: appended.version, state: nextState });
+    cache?.set(streamId, { version: appended.version, state: nextState });
     return toResult(appended.streamId, appended.version, appended.position);
   };
 
@@ -194,13 +171,13 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
       for (let n = 1; ; n++) {
         // Only the first attempt may use the cache (a failed one drops the entry). A cached version
         // other than the caller's expected one may just be stale: let a fresh read judge it.
-        let cached = n === 1 && !creates ? cache.get(streamId) : undefined;
+        let cached = n === 1 && !creates ? cache?.get(streamId) : undefined;
         if (cached && expectedVersion !== undefined && cached.version !== expectedVersion) cached = undefined;
         try {
           return await attempt(command, streamId, inputHash, creates, cached);
         } catch (error) {
           // Whatever failed, the entry may no longer match the stream: the next attempt reads it.
-          cache.delete(streamId);
+          cache?.delete(streamId);
           if (error instanceof DuplicateCommandError) {
             const record = await store.findCommand(error.commandId);
             if (!record) throw new Error(`command ${error.commandId} reported as recorded but not found`);
@@ -209,7 +186,7 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
           // A rule violation or version conflict found on cached state may come from the cache being
           // stale, not from the stream: only a fresh read may make it the caller's answer. No backoff:
           // the writer that made the cache stale has committed already.
-          if (cached && error instanceof ConvergeError) {
+          if (cached && isDecided(error)) {
             if (error instanceof ConcurrencyConflictError) deps.onRetry?.({ streamId, attempt: n, error });
             continue;
           }
@@ -218,7 +195,7 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
           if (!retriable) {
             // A repeat whose first run (in another process) committed meanwhile now fails a rule or a
             // version check: it is still a repeat, and gets the first result.
-            const late = error instanceof ConvergeError ? await recorded() : undefined;
+            const late = isDecided(error) ? await recorded() : undefined;
             if (late) return late;
             throw error;
           }

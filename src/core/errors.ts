@@ -1,5 +1,5 @@
-// The error vocabulary shared by every layer. Each carries the public `code` of API.md; the GraphQL
-// layer turns them into `extensions` and masks everything else.
+// The error vocabulary shared by every layer. Each carries its public `code` (docs/architecture.md,
+// Errors); the GraphQL layer turns them into `extensions` and masks everything else.
 
 export type Issue = { path: (string | number)[]; message: string };
 
@@ -72,3 +72,20 @@ export class UnauthenticatedError extends ConvergeError {
 export class ForbiddenError extends ConvergeError {
   readonly code = 'FORBIDDEN';
 }
+
+/**
+ * The database (or another backing service) cannot answer right now: a lost connection, a restart, a
+ * deadlock. Infra turns driver errors into this one, so that no other layer knows a driver's codes.
+ */
+export class UnavailableError extends ConvergeError {
+  readonly code = 'SERVICE_UNAVAILABLE';
+  constructor(options?: { cause?: unknown }) {
+    super('The database is unavailable right now; try again shortly (a command with a commandId can be retried safely).', options);
+  }
+  protected override details() {
+    return { http: { status: 503 } };
+  }
+}
+
+/** An answer about the command or query itself, which a retry would not change (not an outage). */
+export const isDecided = (error: unknown): error is ConvergeError => error instanceof ConvergeError && !(error instanceof UnavailableError);

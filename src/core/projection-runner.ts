@@ -4,15 +4,12 @@
 // ones and swaps them in when caught up, and so does a first build over a long log. The caller makes
 // sure one runner per projection runs at a time across processes (the storage's compare-and-set on
 // the checkpoint keeps even two runners exact).
-import type { ConsistencyTracker } from './consistency.ts';
+import type { ConsistencyTracker } from './consistency-tracker.ts';
+import { UnavailableError } from './errors.ts';
+import { errorText, silentLogger, type Logger } from './logger.ts';
 import type { StoredEvent } from './messages.ts';
-import { START, type Position } from './position.ts';
+import { encodeToken, START, type Position } from './position.ts';
 import type { Projection, ProjectionRecord, ProjectionStorage, StepResult, StepTarget } from './projection.ts';
-
-export type RunnerLog = {
-  info(message: string, details?: Record<string, unknown>): void;
-  error(message: string, details?: Record<string, unknown>): void;
-};
 
 export type ProjectionRunnerDeps<Tx> = {
   projection: Projection<Tx>;
@@ -30,9 +27,7 @@ export type ProjectionRunnerDeps<Tx> = {
   firstBuildAsRebuildFrom?: number;
   /** The slow fallback poll: a lost notification delays progress by at most this. */
   pollMs?: number;
-  /** Errors that mean "the database is away", not "this event cannot be applied". */
-  isTransient?: (error: unknown) => boolean;
-  log?: RunnerLog;
+  log?: Logger;
 };
 
 export type ProjectionRunner = {
@@ -46,8 +41,6 @@ export type ProjectionRunner = {
   reload(): void;
 };
 
-const silentLog: RunnerLog = { info() {}, error() {} };
-
 const NOTHING_READ: StepResult = { kind: 'applied', read: 0, to: null };
 
 export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): ProjectionRunner {
@@ -60,8 +53,9 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
   let currentBatch = batchSize;
   const firstBuildAsRebuildFrom = deps.firstBuildAsRebuildFrom ?? 20_000;
   const pollMs = deps.pollMs ?? 2000;
-  const isTransient = deps.isTransient ?? (() => false);
-  const log = deps.log ?? silentLog;
+  const log = deps.log ?? silentLogger;
+  // The database is away: not this event's fault, so the step is tried again rather than failed.
+  const isTransient = (error: unknown) => error instanceof UnavailableError;
 
   let stopping = false;
   let loop: Promise<void> | undefined;
@@ -83,9 +77,9 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
     });
 
   // Unhandled events are read (so the checkpoint passes them) but never reach apply.
-  const applyHandled = (events: StoredEvent[], tx: Tx) => {
+  const applyHandled = async (events: StoredEvent[], tx: Tx) => {
     const handled = events.filter((e) => projection.handles.has(e.type));
-    return handled.length > 0 ? projection.apply(handled, tx) : Promise.resolve();
+    if (handled.length > 0) await projection.apply(handled, tx);
   };
 
   /** Runs a step; on an event that cannot be applied, finds it (one event at a time) and fails there. */
@@ -111,15 +105,15 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
         if (target === 'live') tracker?.advance(name, at);
       } catch (error) {
         if (isTransient(error)) throw error;
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorText(error);
         if (!current) {
           // It failed before reaching the projection (reading or upcasting the event): stop here too,
           // visibly, rather than retry forever.
-          log.error('projection failed reading an event', { projection: name, target, error: message });
+          log.error({ projection: name, target, error: message }, 'projection failed reading an event');
           await storage.fail(name, `reading the event after the checkpoint: ${message}`, at ?? START);
           return 'failed';
         }
-        log.error('projection failed on an event', { projection: name, target, position: current.position, type: current.type, error: message });
+        log.error({ projection: name, target, position: encodeToken(current.position), type: current.type, error: message }, 'projection failed on an event');
         await storage.fail(name, `${current.type} at ${current.streamId}@${current.version}: ${message}`, current.position);
         return 'failed';
       }
@@ -180,10 +174,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
         }
       } catch (error) {
         // The database is away (or something unforeseen): wait, then start over from the stored checkpoint.
-        log.error('projection step failed; retrying', {
-          projection: name,
-          error: error instanceof Error ? error.message : String(error),
-        });
+        log.error({ projection: name, error: errorText(error) }, 'projection step failed; retrying');
         mustReload = true;
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, 5000);
@@ -194,7 +185,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
   /** Starts a first build over a long log as a rebuild (see firstBuildAsRebuildFrom); true when it did. */
   async function firstBuildAsRebuild(): Promise<boolean> {
     if (!(await storage.hasEvents(firstBuildAsRebuildFrom)) || !(await storage.beginRebuild(name))) return false;
-    log.info('projection building from scratch as a rebuild', { projection: name, atLeast: firstBuildAsRebuildFrom });
+    log.info({ projection: name, atLeast: firstBuildAsRebuildFrom }, 'projection building from scratch as a rebuild');
     mustReload = true;
     return true;
   }
@@ -202,7 +193,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
   /** One rebuild step; true when there is more to do right away. */
   async function rebuildStep(record: ProjectionRecord): Promise<boolean> {
     if (record.rebuildPosition === null) {
-      log.info('projection rebuild starting', { projection: name });
+      log.info({ projection: name }, 'projection rebuild starting');
       await storage.prepareShadow(name, projection.tables);
       mustReload = true;
       return true;
@@ -222,7 +213,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
     mustReload = true;
     if (swapped.kind === 'applied' && swapped.to) {
       tracker?.advance(name, swapped.to);
-      log.info('projection rebuild swapped in', { projection: name });
+      log.info({ projection: name }, 'projection rebuild swapped in');
     }
     return true;
   }

@@ -1,5 +1,6 @@
-// Projections: asynchronous folds of the global event order into read models, and the storage port
-// the runner needs (implemented on PostgreSQL in infra/projections).
+// Projections: asynchronous folds of the global event order into read models; the storage port the
+// runner needs and the admin port of the operations (both implemented in infra/projections).
+import type { Caller } from './caller.ts';
 import type { StoredEvent } from './messages.ts';
 import type { Position } from './position.ts';
 
@@ -13,7 +14,7 @@ export type Projection<Tx = unknown> = {
    * Applies a batch (only handled events, in global order). Its effects must go through `tx` so that
    * they land together with the checkpoint's move, or not at all.
    */
-  apply(events: StoredEvent[], tx: Tx): Promise<void>;
+  apply(events: StoredEvent[], tx: Tx): void | Promise<void>;
 };
 
 export type ProjectionState = 'RUNNING' | 'PAUSED' | 'REBUILDING' | 'FAILED';
@@ -86,8 +87,16 @@ export type ProjectionStorage<Tx> = {
     from: Position | null,
     apply: (events: StoredEvent[], tx: Tx) => Promise<void>,
   ): Promise<StepResult>;
-  /** Events after `from` that are visible now, and the age in seconds of the oldest of them. */
-  lag(from: Position | null): Promise<{ events: number; seconds: number }>;
   /** Whether at least `count` events are visible now (counting no further than that). */
   hasEvents(count: number): Promise<boolean>;
+};
+
+/** Status and the admin operations; any process may call them. Only an admin may see or change projections. */
+export type ProjectionAdmin = {
+  status(caller: Caller): Promise<ProjectionStatus[]>;
+  pause(name: string, caller: Caller): Promise<ProjectionStatus>;
+  resume(name: string, caller: Caller): Promise<ProjectionStatus>;
+  rebuild(name: string, caller: Caller): Promise<ProjectionStatus>;
+  /** Creates the missing rows (at start-up). */
+  ensure(): Promise<void>;
 };

@@ -1,15 +1,39 @@
-// What every resolver receives: the services, the caller, and the request's consistency outcome.
-import type { Logger, Services } from '../app.ts';
+// What every resolver receives: the services it dispatches to, the caller, and the request's own state.
 import type { Caller } from '../core/caller.ts';
+import type { CommandResult } from '../core/command-handler.ts';
+import type { ConsistencyTracker } from '../core/consistency-tracker.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Command } from '../core/messages.ts';
+import type { Position } from '../core/position.ts';
+import type { ProjectionAdmin } from '../core/projection.ts';
+import type { QueryBus, QueryMap } from '../core/query-bus.ts';
+import type { QueryContext } from '../core/query-context.ts';
+
+/** The services behind the schema (built by the composition root). */
+export type GraphQLServices = {
+  commands: { dispatch(command: Command): Promise<CommandResult> };
+  queries: QueryBus<QueryMap, QueryContext>;
+  tracker: ConsistencyTracker;
+  admin: ProjectionAdmin;
+  /** Every projection's name, whichever process runs it. */
+  projectionNames: readonly string[];
+  /** The position of the last event visible now (null: none yet). */
+  headPosition(): Promise<Position | null>;
+};
 
 export type GraphQLContext = {
-  services: Services;
+  services: GraphQLServices;
   caller: Caller;
   requestId: string;
   /** The request's logger: every line carries the request id. */
   log: Logger;
+  /** Aborts when the client goes away (HTTP request closed, WebSocket operation completed or socket closed). */
+  signal?: AbortSignal;
   /** Counts an open subscription until the returned function is called. */
   subscriptionOpened(name: string): () => void;
   /** Set when a read-your-writes wait in this request timed out; becomes extensions.consistency. */
   consistency: { stale: boolean };
 };
+
+/** The query bus typed with a module's own queries. */
+export const queriesOf = <Q extends QueryMap>(ctx: GraphQLContext) => ctx.services.queries as unknown as QueryBus<Q, QueryContext>;

@@ -1,12 +1,9 @@
-// Errors as API.md gives them: every known failure with its extensions.code, BAD_USER_INPUT with its
+// Errors as clients see them: every known failure with its extensions.code, BAD_USER_INPUT with its
 // issues, and everything unexpected masked (no SQL, stack or internal message leaves the server).
 import { GraphQLError } from 'graphql';
 import { ConvergeError, ValidationError, type Issue } from '../core/errors.ts';
-import { isTransientDbError } from '../infra/db/errors.ts';
 
 export const MASKED_MESSAGE = 'Unexpected error.';
-export const UNAVAILABLE_MESSAGE =
-  'The database is unavailable right now; try again shortly (a command with a commandId can be retried safely).';
 
 /**
  * Thrown by scalars on bad input. graphql-js wraps it (with the variable's path or the literal's
@@ -42,13 +39,6 @@ export function maskError(error: unknown): Error {
       nodes: graphQLError?.nodes,
       path: graphQLError?.path,
       extensions: original.extensions,
-    });
-  }
-  if (isTransientDbError(original)) {
-    return new GraphQLError(UNAVAILABLE_MESSAGE, {
-      nodes: error instanceof GraphQLError ? error.nodes : undefined,
-      path: error instanceof GraphQLError ? error.path : undefined,
-      extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503 } },
     });
   }
   // graphql-js's own errors (syntax, validation, variables) are meant for the client as they are.

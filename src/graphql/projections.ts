@@ -1,84 +1,86 @@
-// Projection status, the admin operations and the projectionProgress subscription.
+// The projections' GraphQL face: status, the admin operations and the projectionProgress subscription.
 import { Repeater } from 'graphql-yoga';
 import { NotFoundError } from '../core/errors.ts';
 import { encodeToken, isAtOrAfter, type Position } from '../core/position.ts';
 import type { ProjectionStatus } from '../core/projection.ts';
-import { builder } from './builder.ts';
+import type { Builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import { superviseSubscription } from './subscription.ts';
 
-const ProjectionStateEnum = builder.enumType('ProjectionState', { values: ['RUNNING', 'PAUSED', 'REBUILDING', 'FAILED'] as const });
-
-const ProjectionStatusRef = builder.objectRef<ProjectionStatus>('ProjectionStatus').implement({
-  fields: (t) => ({
-    name: t.exposeString('name'),
-    state: t.field({ type: ProjectionStateEnum, resolve: (s) => s.state }),
-    position: t.field({
-      type: 'ConsistencyToken',
-      nullable: true,
-      description: 'The last event processed; null before the first.',
-      resolve: (s) => (s.position ? encodeToken(s.position) : null),
-    }),
-    lagEvents: t.exposeInt('lagEvents', { description: 'Events appended that it has not processed yet.' }),
-    lastError: t.exposeString('lastError', { nullable: true }),
-    updatedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.updatedAt }),
-  }),
-});
-
 type Progress = { projection: string; position: Position | null; caughtUp: boolean };
 
-const ProjectionProgressRef = builder.objectRef<Progress>('ProjectionProgress').implement({
-  fields: (t) => ({
-    projection: t.exposeString('projection'),
-    position: t.field({ type: 'ConsistencyToken', nullable: true, resolve: (p) => (p.position ? encodeToken(p.position) : null) }),
-    caughtUp: t.exposeBoolean('caughtUp', {
-      description: 'With `until`: it has processed that token. Without: it has processed every event appended so far.',
+export function projectionsGraphQL(builder: Builder): void {
+  const ProjectionStateEnum = builder.enumType('ProjectionState', { values: ['RUNNING', 'PAUSED', 'REBUILDING', 'FAILED'] as const });
+
+  const ProjectionStatusRef = builder.objectRef<ProjectionStatus>('ProjectionStatus').implement({
+    fields: (t) => ({
+      name: t.exposeString('name'),
+      state: t.field({ type: ProjectionStateEnum, resolve: (s) => s.state }),
+      position: t.field({
+        type: 'ConsistencyToken',
+        nullable: true,
+        description: 'The last event processed; null before the first.',
+        resolve: (s) => (s.position ? encodeToken(s.position) : null),
+      }),
+      lagEvents: t.exposeInt('lagEvents', { description: 'Events appended that it has not processed yet.' }),
+      lastError: t.exposeString('lastError', { nullable: true }),
+      updatedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.updatedAt }),
     }),
-  }),
-});
+  });
 
-builder.queryFields((t) => ({
-  projections: t.field({
-    type: [ProjectionStatusRef],
-    description: 'Admin only.',
-    resolve: (_root, _args, ctx) => ctx.services.queries.execute('projections', {}, { caller: ctx.caller }),
-  }),
-}));
+  const ProjectionProgressRef = builder.objectRef<Progress>('ProjectionProgress').implement({
+    fields: (t) => ({
+      projection: t.exposeString('projection'),
+      position: t.field({ type: 'ConsistencyToken', nullable: true, resolve: (p) => (p.position ? encodeToken(p.position) : null) }),
+      caughtUp: t.exposeBoolean('caughtUp', {
+        description: 'With `until`: it has processed that token. Without: it has processed every event appended so far.',
+      }),
+    }),
+  });
 
-builder.mutationFields((t) => ({
-  rebuildProjection: t.field({
-    type: ProjectionStatusRef,
-    description: 'Admin only. Rebuilds blue/green: the old copy serves reads until the new one has caught up.',
-    args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.services.admin.rebuild(name, ctx.caller),
-  }),
-  pauseProjection: t.field({
-    type: ProjectionStatusRef,
-    description: 'Admin only.',
-    args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.services.admin.pause(name, ctx.caller),
-  }),
-  resumeProjection: t.field({
-    type: ProjectionStatusRef,
-    description: 'Admin only. Also restarts a FAILED projection at the event that failed.',
-    args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.services.admin.resume(name, ctx.caller),
-  }),
-}));
+  builder.queryFields((t) => ({
+    projections: t.field({
+      type: [ProjectionStatusRef],
+      description: 'Admin only.',
+      resolve: (_root, _args, ctx) => ctx.services.admin.status(ctx.caller),
+    }),
+  }));
 
-builder.subscriptionFields((t) => ({
-  projectionProgress: t.field({
-    type: ProjectionProgressRef,
-    description:
-      'First the current position of each projection (all when `projections` is omitted), then one event each time one advances. With `until`, completes once all have processed that token.',
-    args: { projections: t.arg.stringList(), until: t.arg({ type: 'ConsistencyToken' }) },
-    subscribe: (_root, args, ctx) => projectionProgress(ctx, args.projections ?? undefined, args.until ?? undefined),
-    resolve: (progress) => progress,
-  }),
-}));
+  builder.mutationFields((t) => ({
+    rebuildProjection: t.field({
+      type: ProjectionStatusRef,
+      description: 'Admin only. Rebuilds blue/green: the old copy serves reads until the new one has caught up.',
+      args: { name: t.arg.string({ required: true }) },
+      resolve: (_root, { name }, ctx) => ctx.services.admin.rebuild(name, ctx.caller),
+    }),
+    pauseProjection: t.field({
+      type: ProjectionStatusRef,
+      description: 'Admin only.',
+      args: { name: t.arg.string({ required: true }) },
+      resolve: (_root, { name }, ctx) => ctx.services.admin.pause(name, ctx.caller),
+    }),
+    resumeProjection: t.field({
+      type: ProjectionStatusRef,
+      description: 'Admin only. Also restarts a FAILED projection at the event that failed.',
+      args: { name: t.arg.string({ required: true }) },
+      resolve: (_root, { name }, ctx) => ctx.services.admin.resume(name, ctx.caller),
+    }),
+  }));
+
+  builder.subscriptionFields((t) => ({
+    projectionProgress: t.field({
+      type: ProjectionProgressRef,
+      description:
+        'First the current position of each projection (all when `projections` is omitted), then one event each time one advances. With `until`, completes once all have processed that token.',
+      args: { projections: t.arg.stringList(), until: t.arg({ type: 'ConsistencyToken' }) },
+      subscribe: (_root, args, ctx) => projectionProgress(ctx, args.projections ?? undefined, args.until ?? undefined),
+      resolve: (progress) => progress,
+    }),
+  }));
+}
 
 function projectionProgress(ctx: GraphQLContext, requested: string[] | undefined, until: Position | undefined): AsyncIterable<Progress> {
-  const { tracker, store, projectionNames } = ctx.services;
+  const { tracker, projectionNames } = ctx.services;
   const names = requested ? [...new Set(requested)] : projectionNames;
   const unknown = names.filter((n) => !projectionNames.includes(n));
   if (unknown.length > 0) throw new NotFoundError(`No projection named ${unknown.join(', ')}; there are ${projectionNames.join(', ')}`);
@@ -87,7 +89,7 @@ function projectionProgress(ctx: GraphQLContext, requested: string[] | undefined
     superviseSubscription(ctx, 'projectionProgress', stop);
     const caughtUp = async (position: Position | null) => {
       if (until) return position !== null && isAtOrAfter(position, until);
-      const head = await store.headPosition();
+      const head = await ctx.services.headPosition();
       return head === null || (position !== null && isAtOrAfter(position, head));
     };
     const done = new Set<string>();

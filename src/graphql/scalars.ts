@@ -1,8 +1,8 @@
-// The custom scalars of API.md: ConsistencyToken (opaque), DateTime (ISO-8601 UTC), Money (exact decimal).
+// The custom scalars: ConsistencyToken (opaque), DateTime (ISO-8601 UTC), Money (exact decimal). The
+// builder registers them; a bad value is BAD_USER_INPUT.
 import { Kind, type ValueNode } from 'graphql';
-import { decodeToken } from '../core/position.ts';
-import { formatMoney, parseMoney } from '../orders/money.ts';
-import { builder } from './builder.ts';
+import { formatMoney, parseMoney } from '../core/money.ts';
+import { decodeToken, type Position } from '../core/position.ts';
 import { inputError } from './errors.ts';
 
 const literal = (node: ValueNode): unknown => {
@@ -17,7 +17,7 @@ const literal = (node: ValueNode): unknown => {
   }
 };
 
-function parseToken(value: unknown) {
+function parseToken(value: unknown): Position {
   if (typeof value !== 'string') throw inputError('A consistency token is a string returned by a mutation');
   try {
     return decodeToken(value);
@@ -26,12 +26,12 @@ function parseToken(value: unknown) {
   }
 }
 
-builder.scalarType('ConsistencyToken', {
+export const consistencyTokenScalar = {
   description: 'Opaque: returned by mutations, passed back as `after:` or `until:`. Clients never parse it.',
-  serialize: (value) => String(value),
+  serialize: (value: unknown) => String(value),
   parseValue: parseToken,
-  parseLiteral: (node) => parseToken(node.kind === Kind.STRING ? node.value : undefined),
-});
+  parseLiteral: (node: ValueNode) => parseToken(node.kind === Kind.STRING ? node.value : undefined),
+};
 
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
@@ -43,12 +43,12 @@ function parseDateTime(value: unknown): Date {
   throw inputError('must be an ISO-8601 UTC date-time such as "2026-01-31T12:00:00Z"');
 }
 
-builder.scalarType('DateTime', {
+export const dateTimeScalar = {
   description: 'ISO-8601 date-time in UTC, e.g. "2026-01-31T12:00:00.000Z".',
-  serialize: (value) => (value instanceof Date ? value.toISOString() : String(value)),
+  serialize: (value: unknown) => (value instanceof Date ? value.toISOString() : String(value)),
   parseValue: parseDateTime,
-  parseLiteral: (node) => parseDateTime(literal(node)),
-});
+  parseLiteral: (node: ValueNode) => parseDateTime(literal(node)),
+};
 
 function parseMoneyValue(value: unknown): string {
   const parsed = parseMoney(value);
@@ -56,10 +56,10 @@ function parseMoneyValue(value: unknown): string {
   return formatMoney(parsed.cents);
 }
 
-builder.scalarType('Money', {
+export const moneyScalar = {
   description:
     'Exact decimal amount. Output: a string with exactly two fraction digits ("19.98"). Input: a string or number, >= 0, at most two fraction digits, < 1e12.',
-  serialize: (value) => String(value),
+  serialize: (value: unknown) => String(value),
   parseValue: parseMoneyValue,
-  parseLiteral: (node) => parseMoneyValue(literal(node)),
-});
+  parseLiteral: (node: ValueNode) => parseMoneyValue(literal(node)),
+};

@@ -2,49 +2,27 @@
 // `extensions.consistency`, and GraphiQL served from this process (no CDN).
 import { randomUUID } from 'node:crypto';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { getOperationAST, GraphQLError, Kind, type GraphQLSchema } from 'graphql';
 import { createYoga, isAsyncIterable, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import type { Services } from '../app.ts';
-import type { GraphQLContext } from './context.ts';
+import type { Authenticate, Caller } from '../core/caller.ts';
+import type { Issue } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { GraphQLContext, GraphQLServices } from './context.ts';
 import { maskError, withVariablePath } from './errors.ts';
 import { limitPlugins } from './limits.ts';
-import type { Authenticator } from '../infra/auth/jwt.ts';
-import type { Caller } from '../core/caller.ts';
-import type { Issue } from '../core/errors.ts';
-import { getOperationAST, GraphQLError, Kind } from 'graphql';
-import type { Logger } from '../app.ts';
-import type { Metrics } from '../infra/observability/metrics.ts';
-import { buildSchema } from './schema.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
-/** GraphiQL opens on the read-your-writes flow: a command that returns its token and the order after it. */
-export const GRAPHIQL_EXAMPLE = `# A mutation is a command. Selecting \`order\` on its payload waits until the
-# read model has caught up with this very command (read-your-writes), so the
-# order you get back already shows your change.
-mutation PlaceOrder {
-  createOrder(input: {
-    customerId: "customer-1"
-    items: [{ productId: "espresso-beans", quantity: 2, unitPrice: "12.50" }]
-    shippingAddress: { line1: "1 Main St", city: "Berlin", postalCode: "10115", country: "DE" }
-  }) {
-    orderId
-    version
-    consistencyToken
-    order { id status itemCount totalAmount createdAt }
-  }
-}
-
-# Pass the token as \`after:\` to any query to read at least that fresh.
-query CustomerOrders($token: ConsistencyToken) {
-  customerOrders(customerId: "customer-1", after: $token) {
-    total
-    items { id status totalAmount }
-  }
-}
-`;
+/** What the handler reports as it works (the metrics, in the running service). */
+export type GraphQLObserver = {
+  operation(type: string, name: string, outcome: 'ok' | 'error', seconds: number): void;
+  subscriptionStarted(name: string): void;
+  subscriptionEnded(name: string): void;
+};
 
 export type ServerContext = { req?: import('node:http').IncomingMessage };
-type WebSocketContext = { extra?: { caller?: Caller } };
+/** Over WebSocket: the caller authenticated at connection_init, and the operation's abort signal. */
+type WebSocketContext = { extra?: { caller?: Caller }; signal?: AbortSignal };
 
 /** Adds `extensions.consistency = { stale: true }` when a read-your-writes wait timed out. */
 const useConsistencyExtension = (): Plugin<GraphQLContext> => ({
@@ -87,7 +65,7 @@ const useVariableIssuePaths = (): Plugin<GraphQLContext> => ({
  * One metric sample and one log line per executed operation. The name label is the root fields
  * (bounded by the schema), not the client's operation name (which clients choose freely).
  */
-const useOperationObservability = (metrics: Metrics): Plugin<GraphQLContext> => ({
+const useOperationObservability = (observer: GraphQLObserver): Plugin<GraphQLContext> => ({
   onExecute({ args }) {
     const started = performance.now();
     const operation = getOperationAST(args.document, args.operationName ?? undefined);
@@ -103,7 +81,7 @@ const useOperationObservability = (metrics: Metrics): Plugin<GraphQLContext> => 
         if (isAsyncIterable(result)) return;
         const seconds = (performance.now() - started) / 1000;
         const codes = (result.errors ?? []).map((e) => e.extensions?.code ?? 'UNKNOWN');
-        metrics.operation(type, name, codes.length > 0 ? 'error' : 'ok', seconds);
+        observer.operation(type, name, codes.length > 0 ? 'error' : 'ok', seconds);
         const context = args.contextValue as GraphQLContext;
         context.log?.info(
           { operation: type, fields: name, durationMs: Math.round(seconds * 1e4) / 10, ...(codes.length > 0 && { errors: codes }) },
@@ -115,18 +93,19 @@ const useOperationObservability = (metrics: Metrics): Plugin<GraphQLContext> => 
 });
 
 export type GraphQLHandlerOptions = {
-  services: Services;
+  schema: GraphQLSchema;
+  services: GraphQLServices;
   log: Logger;
-  metrics: Metrics;
-  auth: Authenticator;
-  /** GraphiQL, introspection and field suggestions, together. */
-  graphiql: boolean;
+  observer: GraphQLObserver;
+  authenticate: Authenticate;
+  /** GraphiQL, introspection and field suggestions, together; GraphiQL opens on `example`. */
+  graphiql: { example: string } | false;
 };
 
 export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServerInstance<ServerContext, GraphQLContext> {
-  const { services, auth, log, metrics } = options;
+  const { services, authenticate, log, observer } = options;
   return createYoga<ServerContext, GraphQLContext>({
-    schema: buildSchema(),
+    schema: options.schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     logging: false,
@@ -136,29 +115,31 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
     // 7% of the server's CPU per request.
     maxRequestBodySize: false,
     maskedErrors: { maskError },
-    graphiql: options.graphiql ? { title: 'Converge', defaultQuery: GRAPHIQL_EXAMPLE, subscriptionsProtocol: 'WS' } : false,
+    graphiql: options.graphiql ? { title: 'Converge', defaultQuery: options.graphiql.example, subscriptionsProtocol: 'WS' } : false,
     renderGraphiQL,
     context: async (initial) => {
       // Over HTTP the server gave the request its id; over WebSocket each operation gets one.
       const requestId = (initial.req as { requestId?: string } | undefined)?.requestId ?? randomUUID();
+      const ws = initial as WebSocketContext;
       return {
         services,
         // Over WebSocket the caller was authenticated once, at connection_init (see websocket.ts).
-        caller: (initial as WebSocketContext).extra?.caller ?? (await auth.authenticate(initial.request?.headers.get('authorization'))),
+        caller: ws.extra?.caller ?? (await authenticate(initial.request?.headers.get('authorization'))),
         requestId,
         log: log.child({ requestId }),
+        signal: ws.signal ?? initial.request?.signal,
         subscriptionOpened(name: string) {
-          metrics.subscriptionStarted(name);
-          return () => metrics.subscriptionEnded(name);
+          observer.subscriptionStarted(name);
+          return () => observer.subscriptionEnded(name);
         },
         consistency: { stale: false },
       };
     },
     plugins: [
-      ...limitPlugins({ introspection: options.graphiql }),
+      ...limitPlugins({ introspection: options.graphiql !== false }),
       useConsistencyExtension(),
       useVariableIssuePaths(),
-      useOperationObservability(metrics),
+      useOperationObservability(observer),
     ],
   });
 }

@@ -19,6 +19,9 @@ export type OrderEvent = OrderCreated | OrderItemAdded | OrderCancelled | OrderS
 
 export const ORDER_EVENT_TYPES: readonly OrderEvent['type'][] = ['OrderCreated', 'OrderItemAdded', 'OrderCancelled', 'OrderShipped'];
 
+/** The events that change an order already there (all but its creation). */
+export const LATER_ORDER_EVENT_TYPES = ORDER_EVENT_TYPES.filter((type) => type !== 'OrderCreated');
+
 /** Every Order event is at its first schema version; an upcaster goes here when a shape changes. */
 export const orderEventSchemas: EventSchemas = {
   OrderCreated: { version: 1 },

@@ -2,8 +2,8 @@
 // projection, `customer_summaries` and its helper `customer_summary_orders` by customer_summaries.
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, numeric, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
-import type { StoredEvent } from '../core/messages.ts';
-import { ORDER_EVENT_TYPES, type Address, type OrderEvent, type OrderLine } from './events.ts';
+import { isoTime } from '../core/sql.ts';
+import type { Address, OrderLine } from './events.ts';
 
 export type OrderItemRow = OrderLine & { lineTotal: string };
 
@@ -51,10 +51,6 @@ export const customerSummaryOrders = pgTable('customer_summary_orders', {
   totalAmount: numeric('total_amount', { precision: 20, scale: 2 }).notNull(),
 });
 
-/** A timestamptz column as ISO-8601 UTC text, the same on both drivers. */
-export const isoTime = (column: string) =>
-  `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
 /** An `orders` row as the Order type shows it. */
 export type OrderView = {
   id: string;
@@ -71,17 +67,6 @@ export type OrderView = {
   cancelledAt: string | null;
   cancelReason: string | null;
 };
-
-/** The orders a batch changes that it did not create: those a projection must read first. */
-export function ordersBefore(events: readonly StoredEvent<OrderEvent>[]): string[] {
-  const created = new Set(events.flatMap((e) => (e.type === 'OrderCreated' ? [e.streamId] : [])));
-  return [...new Set(events.filter((e) => !created.has(e.streamId)).map((e) => e.streamId))];
-}
-
-/** The event types that change an order already there, as an SQL list ('OrderItemAdded', …). */
-export const LATER_EVENT_TYPES_SQL = ORDER_EVENT_TYPES.filter((type) => type !== 'OrderCreated')
-  .map((type) => `'${type}'`)
-  .join(', ');
 
 /** Columns of `orders` selected as OrderView, with exact text for money and ISO text for times. */
 export const ORDER_VIEW_COLUMN_LIST = [
@@ -109,12 +94,11 @@ export type CustomerSummaryView = {
   lastOrderAt: string | null;
 };
 
-export const CUSTOMER_SUMMARY_VIEW_COLUMNS = sql.raw(
-  [
-    'customer_id as "customerId"',
-    'order_count as "orderCount"',
-    'cancelled_count as "cancelledCount"',
-    'total_spent::text as "totalSpent"',
-    `${isoTime('last_order_at')} as "lastOrderAt"`,
-  ].join(', '),
-);
+export const CUSTOMER_SUMMARY_VIEW_COLUMN_LIST = [
+  'customer_id as "customerId"',
+  'order_count as "orderCount"',
+  'cancelled_count as "cancelledCount"',
+  'total_spent::text as "totalSpent"',
+  `${isoTime('last_order_at')} as "lastOrderAt"`,
+].join(', ');
+export const CUSTOMER_SUMMARY_VIEW_COLUMNS = sql.raw(CUSTOMER_SUMMARY_VIEW_COLUMN_LIST);

@@ -4,7 +4,8 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/infra/db/client.ts';
+import type { Database } from '../../src/infra/db/database.ts';
+import { openDatabase } from '../../src/infra/db/open-database.ts';
 import { createPostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { orderEventSchemas } from '../../src/orders/events.ts';
 import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';

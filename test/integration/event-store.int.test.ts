@@ -3,7 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConcurrencyConflictError } from '../../src/core/errors.ts';
 import { DuplicateCommandError, type NewEvent } from '../../src/core/event-store.ts';
 import { decodeToken, encodeToken, START } from '../../src/core/position.ts';
-import { createAppendNotifier, createPostgresEventStore, EVENTS_CHANNEL, type PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
+import { createAppendNotifier, EVENTS_CHANNEL } from '../../src/infra/event-store/append-notifier.ts';
+import { createPostgresEventStore, type PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { createTestDatabase, driverName, onPostgres, settle, type TestDatabase } from '../support/db.ts';
 
 const ev = (n: number): NewEvent => ({ type: 'Happened', data: { n } });

@@ -5,9 +5,10 @@ import type { CommandResult } from '../../src/core/command-handler.ts';
 import { ConcurrencyConflictError, IdempotencyConflictError, NotFoundError, RuleViolationError } from '../../src/core/errors.ts';
 import { decodeToken } from '../../src/core/position.ts';
 import { createPostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
-import type { OrderCommand } from '../../src/orders/decider.ts';
+import type { Command } from '../../src/core/messages.ts';
+import { registerAggregate } from '../../src/core/module.ts';
 import { orderEventSchemas } from '../../src/orders/events.ts';
-import { registerOrderCommands } from '../../src/orders/module.ts';
+import { orderAggregate } from '../../src/orders/order-aggregate.ts';
 import { createTestDatabase, driverName, type TestDatabase } from '../support/db.ts';
 import { command, createOrderInput } from '../support/orders.ts';
 
@@ -15,9 +16,9 @@ describe(`Order commands on ${driverName}`, () => {
   let t: TestDatabase;
   let retries = 0;
   const newBus = () => {
-    const bus = createCommandBus<OrderCommand, CommandResult>();
+    const bus = createCommandBus<Command, CommandResult>();
     const store = createPostgresEventStore({ db: t.database, schemas: orderEventSchemas });
-    registerOrderCommands(bus, { store, onRetry: () => retries++ });
+    registerAggregate(bus, orderAggregate, { store, onRetry: () => retries++ });
     return bus;
   };
   let bus: ReturnType<typeof newBus>;

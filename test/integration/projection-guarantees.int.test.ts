@@ -4,33 +4,34 @@
 import { sql } from 'drizzle-orm';
 import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Services } from '../../src/app.ts';
+import type { Services } from '../../src/services.ts';
 import type { StoredEvent } from '../../src/core/messages.ts';
-import type { Projection } from '../../src/core/projection.ts';
+import { UnavailableError } from '../../src/core/errors.ts';
+import { silentLogger, type Logger } from '../../src/core/logger.ts';
 import { decodeToken, encodeToken, type Position } from '../../src/core/position.ts';
-import type { StepExecutor } from '../../src/infra/db/client.ts';
-import type { SqlProjection } from '../../src/infra/db/executor.ts';
+import type { SqlProjection, StepContext } from '../../src/core/sql-projection.ts';
+import { driverError } from '../../src/infra/db/errors.ts';
 import { createPostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
-import { createProjectionStorage, loadProjectionRecords } from '../../src/infra/projections/postgres-projection-storage.ts';
+import { loadProjectionRecords } from '../../src/infra/projections/projection-records.ts';
+import { createProjectionStorage } from '../../src/infra/projections/projection-storage.ts';
 import { orderEventSchemas } from '../../src/orders/events.ts';
 import { CUSTOMER_SUMMARY_VIEW_COLUMNS } from '../../src/orders/read-model.ts';
 import { createTestDatabase, driverName, onPostgres, settle, type TestDatabase } from '../support/db.ts';
 import { address } from '../support/orders.ts';
 import { addItem, allEvents, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';
+import { watchStatements } from '../support/watch.ts';
 
 const sys = { caller: SYSTEM_CALLER };
 const ALL = ['orders', 'customer_summaries'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Records every event it sees; the primary key turns a repeat into a failure. */
-const auditProjection: Projection<StepExecutor> = {
+const auditProjection: SqlProjection = {
   name: 'audit',
   handles: new Set(['OrderCreated', 'OrderItemAdded', 'OrderCancelled', 'OrderShipped']),
   tables: ['audit_events'],
-  async apply(events, tx) {
-    const rows = events.map((e) => ({ tx: e.position.tx.toString(), pos: e.position.pos.toString() }));
-    tx.write(sql`insert into audit_events (tx, pos)
-      select (r->>'tx')::xid8, (r->>'pos')::bigint from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r`);
+  apply(events, { insert }) {
+    insert('audit_events', events.map((e) => ({ tx: e.position.tx.toString(), pos: e.position.pos.toString() })));
   },
 };
 
@@ -80,7 +81,7 @@ describe(`projection guarantees on ${driverName}`, () => {
             await p.apply(events, tx);
             // Every third batch dies after applying, before its writes and checkpoint are sent (as a
             // killed process or a dropped connection would).
-            if (++crashes % 3 === 1) throw Object.assign(new Error('terminating connection'), { code: '57P01' });
+            if (++crashes % 3 === 1) throw new UnavailableError({ cause: new Error('terminating connection') });
           },
         })),
     });
@@ -100,7 +101,7 @@ describe(`projection guarantees on ${driverName}`, () => {
   // A projection can fail in its own code, or in a statement the database refuses.
   it.each([
     ['thrown by apply', 'cannot project a poison item'],
-    ['raised by the database', 'division by zero'],
+    ['raised by the database', 'invalid input syntax for type integer'],
   ])('a poison event (%s) fails only its projection, with the error and position; resume applies it once after the fix', async (how, message) => {
     let broken = true;
     services = await startServices(t.database, {
@@ -110,12 +111,12 @@ describe(`projection guarantees on ${driverName}`, () => {
             ? p
             : {
                 ...p,
-                async apply(events, tx) {
+                async apply(events, step) {
                   const poisoned = broken && events.some((e) => (e.data as { productId?: string }).productId === 'poison');
                   if (poisoned && how === 'thrown by apply') throw new Error('cannot project a poison item');
-                  await p.apply(events, tx);
-                  // A write the database refuses: the step's other writes and its checkpoint go with it.
-                  if (poisoned) tx.write(sql`delete from orders where 1 / ${0}::int = 1`);
+                  // A value the database refuses: the step's other writes and its checkpoint go with it.
+                  const spoil = (rows: readonly Record<string, unknown>[]) => (poisoned ? rows.map((r) => ({ ...r, item_count: 'many' })) : rows);
+                  await p.apply(events, { ...step, upsert: (table, key, rows) => step.upsert(table, key, spoil(rows)) });
                 },
               },
         ),
@@ -152,7 +153,7 @@ describe(`projection guarantees on ${driverName}`, () => {
     await createOrder(services);
     await createOrder(services);
     await settle(t.database);
-    const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }));
+    const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }), [auditProjection]);
     await storage.load('audit');
     // Two runners step from the same checkpoint; the second's writes are queued before the first commits.
     let release!: () => void;
@@ -161,7 +162,7 @@ describe(`projection guarantees on ${driverName}`, () => {
       await auditProjection.apply(events, tx);
       await held;
     });
-    const first = await storage.step('audit', 'live', null, 1, (events, tx) => auditProjection.apply(events, tx));
+    const first = await storage.step('audit', 'live', null, 1, async (events, tx) => auditProjection.apply(events, tx));
     release();
     expect(first).toMatchObject({ kind: 'applied', read: 1 });
     expect(await second).toEqual({ kind: 'stale' });
@@ -171,17 +172,16 @@ describe(`projection guarantees on ${driverName}`, () => {
     expect(record!.position).toEqual(first.kind === 'applied' ? first.to : null);
   });
 
-  const insertAudit = (e: StoredEvent) => sql`insert into audit_events (tx, pos) values (${e.position.tx.toString()}::xid8, ${e.position.pos.toString()})`;
+  const row = (e: StoredEvent) => ({ tx: e.position.tx.toString(), pos: e.position.pos.toString() });
   it.each([
-    ['writes through rows() instead of write()', /read-only transaction/, (tx: StepExecutor, e: StoredEvent) => tx.rows(insertAudit(e))],
-    ['queues a write that is not an INSERT, UPDATE or DELETE', /one INSERT, UPDATE or DELETE/, (tx: StepExecutor) => tx.write(sql`select 1`)],
+    ['upserts rows without their key column', /lack their key column pos/, (step: StepContext, e: StoredEvent) => step.upsert('audit_events', 'pos', [{ tx: row(e).tx }])],
+    ['writes rows of different columns to one table', /must all have the same columns/, (step: StepContext, e: StoredEvent) => step.insert('audit_events', [row(e), { pos: '1' }])],
+    ['both inserts and upserts one table in a step', /must be of one kind/, (step: StepContext, e: StoredEvent) => {
+      step.insert('audit_events', [row(e)]);
+      step.upsert('audit_events', 'pos', [row(e)]);
+    }],
   ])('a projection that %s is refused, so no write escapes its checkpoint', async (_how, message, misuse) => {
-    const sneaky: Projection<StepExecutor> = {
-      ...auditProjection,
-      async apply(events, tx) {
-        await misuse(tx, events[0]!);
-      },
-    };
+    const sneaky: SqlProjection = { ...auditProjection, apply: (events, step) => misuse(step, events[0]!) };
     services = await startServices(t.database, { projections: (d) => [...d, sneaky] });
     await createOrder(services);
     let status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'audit')!;
@@ -191,6 +191,20 @@ describe(`projection guarantees on ${driverName}`, () => {
     }
     expect(status.state).toBe('FAILED');
     expect(status.lastError).toMatch(message);
+    expect((await t.database.rows<{ n: number }>(sql`select count(*)::int as n from audit_events`))[0]!.n).toBe(0);
+  });
+
+  it('a write after apply returned (a missing await) is refused, not lost silently', async () => {
+    let late: Promise<unknown> | undefined;
+    const careless: SqlProjection = {
+      ...auditProjection,
+      apply(events, step) {
+        late ??= new Promise((resolve) => setImmediate(resolve)).then(() => step.insert('audit_events', events.map(row))).catch((error: unknown) => error);
+      },
+    };
+    services = await startServices(t.database, { projections: (d) => [...d, careless] });
+    await settled(services, (await createOrder(services)).consistencyToken, ['audit']);
+    expect(await late).toEqual(expect.objectContaining({ message: expect.stringMatching(/after apply returned/) }));
     expect((await t.database.rows<{ n: number }>(sql`select count(*)::int as n from audit_events`))[0]!.n).toBe(0);
   });
 
@@ -279,7 +293,7 @@ describe(`projection guarantees on ${driverName}`, () => {
     ).map((r) => `${r.def.replace(` ON ${schema}.orders `, ' ON orders ')}${r.valid ? '' : ' (invalid)'}`);
 
   it('a shadow copy is filled without its read indexes, and gets them (once, under the live names) when it has caught up', async () => {
-    const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }));
+    const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }), [auditProjection]);
     await storage.load('orders');
     const rebuildOrders = async () => {
       await t.database.rows(sql`update projections set state = 'REBUILDING' where name = 'orders'`);
@@ -298,7 +312,7 @@ describe(`projection guarantees on ${driverName}`, () => {
       const both = await Promise.allSettled([storage.completeShadow('orders', ['orders']), storage.completeShadow('orders', ['orders'])]);
       expect(both).toContainEqual({ status: 'fulfilled', value: true });
       for (const result of both) {
-        if (result.status === 'rejected') expect((result.reason as { code?: string }).code).toMatch(/^(40P01|23505)$/);
+        if (result.status === 'rejected') expect((driverError(result.reason) as { code?: string }).code).toMatch(/^(40P01|23505)$/);
       }
       await storage.completeShadow('orders', ['orders']);
       expect(await indexesOfOrders('converge_shadow_orders')).toEqual(live);
@@ -349,29 +363,17 @@ describe(`projection guarantees on ${driverName}`, () => {
     await services.stop();
     const indexesBefore = await indexesOfOrders('public');
     const messages: string[] = [];
-    const log = { info: (message: string, details?: Record<string, unknown>) => messages.push(`${message}: ${details?.projection}`), error() {} };
-    // Where each batch of `orders` went: a rebuild step's reads run in its transaction, on the shadow
-    // copy; a live step's on the read-only pool, in public.
-    const appliedIn: string[] = [];
-    const recordSchema = (defaults: SqlProjection[]) =>
-      defaults.map((p) =>
-        p.name !== 'orders'
-          ? p
-          : {
-              ...p,
-              async apply(events: StoredEvent[], tx: StepExecutor) {
-                const [row] = await tx.rows<{ schema: string }>(sql`select current_schema() as schema`);
-                appliedIn.push(row!.schema);
-                await p.apply(events, tx);
-              },
-            },
-      );
-
-    services = await startServices(t.database, {
+    const log: Logger = {
+      ...silentLogger,
+      info: (details, message) => void messages.push(`${message}: ${(details as { projection?: string }).projection}`),
+    };
+    // Where the writes of `orders` went: a rebuild step's in its transaction, to the shadow copy; a live
+    // step's in the one statement that also moves its checkpoint, on the pool.
+    const watched = watchStatements(t.database);
+    services = await startServices(watched.database, {
       projectionFirstBuildAsRebuildFrom: threshold,
       projectionBatchSize: 20,
       log,
-      projections: recordSchema,
     });
     await settled(services, token);
 
@@ -379,7 +381,8 @@ describe(`projection guarantees on ${driverName}`, () => {
     if (asRebuild) expect(messages).toEqual(expect.arrayContaining(rebuilt));
     else expect(messages.filter((m) => m.includes('rebuild'))).toEqual([]);
     // A first build as a rebuild never steps the (empty) live copy as well.
-    expect(new Set(appliedIn)).toEqual(new Set([asRebuild ? 'converge_shadow_orders' : 'public']));
+    const writes = watched.sent.filter((s) => /insert into "orders"/.test(s.text));
+    expect(new Set(writes.map((s) => s.via))).toEqual(new Set([asRebuild ? 'transaction' : 'pool']));
     for (const status of await services.admin.status(SYSTEM_CALLER)) {
       expect(status).toMatchObject({ state: 'RUNNING', rebuildPosition: null, lagEvents: 0 });
     }

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Services } from '../../src/app.ts';
+import type { Services } from '../../src/services.ts';
 import { decodeToken } from '../../src/core/position.ts';
 import { createTestDatabase, onPostgres, type TestDatabase } from '../support/db.ts';
 import { addItem, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';

@@ -1,14 +1,13 @@
 import { sql } from 'drizzle-orm';
 import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Services } from '../../src/app.ts';
-import type { StoredEvent } from '../../src/core/messages.ts';
+import type { Services } from '../../src/services.ts';
 import { decodeToken } from '../../src/core/position.ts';
-import type { SqlProjection, StepExecutor } from '../../src/infra/db/executor.ts';
-import { EVENTS_CHANNEL } from '../../src/infra/event-store/postgres-event-store.ts';
+import { EVENTS_CHANNEL } from '../../src/infra/event-store/append-notifier.ts';
 import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
 import { command } from '../support/orders.ts';
 import { addItem, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';
+import { isLookupRead, watchStatements } from '../support/watch.ts';
 
 const sys = { caller: SYSTEM_CALLER };
 const ALL = ['orders', 'customer_summaries'];
@@ -26,12 +25,12 @@ describe(`projections on ${driverName}`, () => {
   afterEach(() => services.stop());
   afterAll(() => t.close());
 
-  /** Restarts `services` with every projection's apply wrapped. */
-  const restartWrapped = async (apply: (p: SqlProjection, events: StoredEvent[], tx: StepExecutor) => Promise<void>) => {
+  /** Restarts `services` on a database whose statements are recorded (and may be altered). */
+  const restartWatched = async (options: Parameters<typeof watchStatements>[1] = {}, batchSize?: number) => {
     await services.stop();
-    services = await startServices(t.database, {
-      projections: (defaults) => defaults.map((p) => ({ ...p, apply: (events, tx) => apply(p, events, tx) })),
-    });
+    const watched = watchStatements(t.database, options);
+    services = await startServices(watched.database, { projectionBatchSize: batchSize });
+    return watched.sent;
   };
 
   const settle = async (token: string) => {
@@ -108,35 +107,39 @@ describe(`projections on ${driverName}`, () => {
     expect((await services.queries.execute('searchOrders', { query: '%' }, sys)).total).toBe(0);
 
     await expectOrdersMatchStore(t.database, services.store);
-    const statuses = await services.queries.execute('projections', {}, sys);
+    const statuses = await services.admin.status(SYSTEM_CALLER);
     expect(statuses.map((s) => [s.name, s.state, s.lagEvents])).toEqual([
       ['orders', 'RUNNING', 0],
       ['customer_summaries', 'RUNNING', 0],
     ]);
   });
 
-  it('plans a step\'s statements for their own parameters, live and rebuilding, and leaves the pool\'s plan cache alone', async () => {
+  it('reads lookups on their own with plans made for their parameters, catching up and rebuilding, and leaves the pool\'s plan cache alone', async () => {
     // Read-model tables grow from empty (a first catch-up, a rebuild's shadow copy) faster than they
     // are analysed: a generic plan cached while one was tiny would keep scanning all of it.
-    const modes: string[] = [];
-    await restartWrapped(async (p, events, tx) => {
-      const [row] = await tx.rows<{ mode: string }>(sql`select current_setting('plan_cache_mode') as mode`);
-      modes.push(row!.mode);
-      await p.apply(events, tx);
-    });
-    await settle((await createOrder(services)).consistencyToken);
-    expect(modes.length).toBeGreaterThanOrEqual(2);
-    expect(new Set(modes)).toEqual(new Set(['force_custom_plan']));
-
-    modes.length = 0;
+    const modes = new Map<string, Set<string>>();
+    const sent = await restartWatched(
+      {
+        // Asked right after each lookup read, on its connection (or in its transaction).
+        after: async (s) => {
+          if (!isLookupRead(s.text)) return;
+          const [row] = await s.executor.rows<{ mode: string }>(sql`select current_setting('plan_cache_mode') as mode`);
+          modes.set(s.via, (modes.get(s.via) ?? new Set()).add(row!.mode));
+        },
+      },
+      1, // every batch full: each step is a catch-up step
+    );
+    const a = await createOrder(services);
+    await addItem(services, a.streamId);
+    await settle((await addItem(services, a.streamId)).consistencyToken);
     await services.admin.rebuild('orders', SYSTEM_CALLER);
     for (let i = 0; i < 200; i++) {
       const status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')!;
       if (status.state === 'RUNNING' && status.rebuildPosition === null) break;
       await new Promise((r) => setTimeout(r, 25));
     }
-    expect(modes.length).toBeGreaterThanOrEqual(1);
-    expect(new Set(modes)).toEqual(new Set(['force_custom_plan']));
+    expect(new Set(sent.filter((s) => isLookupRead(s.text)).map((s) => s.via))).toEqual(new Set(['lookups', 'transaction']));
+    expect(modes).toEqual(new Map([['lookups', new Set(['force_custom_plan'])], ['transaction', new Set(['force_custom_plan'])]]));
     const [pool] = await t.database.rows<{ mode: string }>(sql`select current_setting('plan_cache_mode') as mode`);
     expect(pool!.mode).toBe('auto');
   });
@@ -162,7 +165,7 @@ describe(`projections on ${driverName}`, () => {
         end loop;
       end $f$`));
     try {
-      const lines = (await t.database.genericPlans.query<{ line: string }>('select line from test_batch_plans() as line', [])).map(
+      const lines = (await t.database.projectionBatches.query<{ line: string }>('select line from test_batch_plans() as line', [])).map(
         (r) => r.line,
       );
       const statements = lines.filter((l) => l.startsWith('statement '));
@@ -176,20 +179,12 @@ describe(`projections on ${driverName}`, () => {
   });
 
   it.each([
-    ['hands apply the rows it prefetched with the batch, so a live step reads nothing else', false],
-    ['falls back to reading for itself when the prefetch misses rows', true],
+    ['brings the lookups with the batch, so a live step reads nothing else', false],
+    ['reads the lookups on their own when the batch did not bring them', true],
   ])('%s', async (_title, drop) => {
-    const reads: Record<string, number> = {};
-    const prefetched: Record<string, number> = {};
-    await restartWrapped(async (p, events, tx) => {
-      if (tx.prefetched) prefetched[p.name] = (prefetched[p.name] ?? 0) + 1;
-      const count = () => void (reads[p.name] = (reads[p.name] ?? 0) + 1);
-      await p.apply(events, {
-        ...tx,
-        prefetched: drop ? tx.prefetched?.slice(0, 0) : tx.prefetched,
-        rows: (q) => (count(), tx.rows(q)),
-        query: (text, params) => (count(), tx.query(text, params)),
-      });
+    // `drop`: the batch statement's answer loses its lookups, as if they had missed an event's key.
+    const sent = await restartWatched({
+      alter: (s, rows) => (drop && s.via === 'batches' ? rows.map((row) => ({ ...(row as object), found: null })) : rows),
     });
     const a = await createOrder(services, { customerId: 'c-1' });
     await settle(a.consistencyToken);
@@ -198,13 +193,17 @@ describe(`projections on ${driverName}`, () => {
     await settle(b.consistencyToken);
     const last = await services.commands.dispatch(command('CancelOrder', { orderId: a.streamId, reason: 'changed my mind' }));
     await settle(last.consistencyToken);
-    expect(prefetched).toMatchObject({ orders: expect.any(Number), customer_summaries: expect.any(Number) });
-    if (drop) expect(reads).toMatchObject({ orders: expect.any(Number), customer_summaries: expect.any(Number) });
-    else expect(reads).toEqual({});
+    const batches = sent.filter((s) => s.via === 'batches');
+    expect(batches.length).toBeGreaterThan(0);
+    expect(batches.every((s) => s.text.includes('lookup_0_keys'))).toBe(true);
+    const ownReads = sent.filter((s) => isLookupRead(s.text));
+    if (drop) expect(ownReads.length).toBeGreaterThan(0);
+    else expect(ownReads).toEqual([]);
     await expectOrdersMatchStore(t.database, services.store);
     expect(await services.queries.execute('customerSummary', { customerId: 'c-1' }, sys)).toMatchObject({
       orderCount: 2,
       cancelledCount: 1,
+      totalSpent: '19.98',
     });
   });
 

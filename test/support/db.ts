@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { openDatabase, type Database, type DatabaseOptions } from '../../src/infra/db/client.ts';
+import type { Database, DatabaseOptions } from '../../src/infra/db/database.ts';
+import { openDatabase } from '../../src/infra/db/open-database.ts';
 import { migrate } from '../../src/infra/db/migrate.ts';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;

@@ -1,8 +1,9 @@
 // Builders for Order commands and events in tests.
 import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import type { CommandMetadata } from '../../src/core/messages.ts';
-import { parseOrderCommand, type CommandContext } from '../../src/orders/commands/parse.ts';
+import { parseCommand, type CommandContext } from '../../src/core/command-input.ts';
 import type { OrderCommand } from '../../src/orders/decider.ts';
+import { orderAggregate } from '../../src/orders/order-aggregate.ts';
 
 export const NOW = new Date('2026-11-27T12:00:00.000Z');
 
@@ -20,7 +21,7 @@ export function command<T extends OrderCommand['type']>(
   input: Record<string, unknown>,
   context: Partial<CommandContext> = {},
 ): Extract<OrderCommand, { type: T }> {
-  return parseOrderCommand(type, input, { caller: SYSTEM_CALLER, now: NOW, ...context });
+  return parseCommand<OrderCommand, T>(orderAggregate.inputs, type, input, { caller: SYSTEM_CALLER, now: NOW, ...context });
 }
 
 export const meta = (overrides: Partial<CommandMetadata> = {}): CommandMetadata => ({

@@ -1,7 +1,7 @@
 // A stand-in server process for multi-process tests: runs the projections against DATABASE_URL and
 // prints a JSON line {"held": [...]} whenever the set of projections it runs changes.
-import { createServices } from '../../src/app.ts';
-import { openDatabase } from '../../src/infra/db/client.ts';
+import { createServices } from '../../src/services.ts';
+import { openDatabase } from '../../src/infra/db/open-database.ts';
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error('DATABASE_URL is required');

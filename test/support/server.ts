@@ -2,7 +2,8 @@
 // TEST_DATABASE_URL is set and on an in-memory PGlite otherwise, with small clients for tests.
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { buildApp, silentLogger, type App } from '../../src/app.ts';
+import { buildApp, type App } from '../../src/app.ts';
+import { silentLogger } from '../../src/core/logger.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 

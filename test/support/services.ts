@@ -2,10 +2,10 @@
 // a fold of the event store from scratch.
 import { sql } from 'drizzle-orm';
 import { expect } from 'vitest';
-import { createServices, type Services, type ServicesOptions } from '../../src/app.ts';
+import { createServices, type Services, type ServicesOptions } from '../../src/services.ts';
 import type { StoredEvent } from '../../src/core/messages.ts';
 import { START } from '../../src/core/position.ts';
-import type { Database } from '../../src/infra/db/client.ts';
+import type { Database } from '../../src/infra/db/database.ts';
 import type { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import type { OrderEvent } from '../../src/orders/events.ts';
 import { evolveOrderView } from '../../src/orders/projections/orders.ts';

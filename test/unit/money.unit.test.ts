@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.ts';
-import { centsOf, formatMoney, parseMoney, sumMoney, lineTotal } from '../../src/orders/money.ts';
+import { centsOf, formatMoney, parseMoney, sumMoney, lineTotal } from '../../src/core/money.ts';
 import { command, createOrderInput } from '../support/orders.ts';
 
 describe('Money', () => {

@@ -3,18 +3,11 @@
 // every caller is an admin.
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { UnauthenticatedError } from '../../core/errors.ts';
-import type { Caller, Role } from '../../core/caller.ts';
+import type { Authenticator, Caller, Role } from '../../core/caller.ts';
 
 export const OPEN_MODE_CALLER: Caller = Object.freeze({ userId: null, roles: Object.freeze(['admin'] as Role[]) });
 
 const ROLES = new Set<Role>(['customer', 'admin']);
-
-export type Authenticator = {
-  /** Open development mode: no secret, every caller is an admin. */
-  readonly open: boolean;
-  /** Resolves the caller of an `Authorization` header value; throws UNAUTHENTICATED. */
-  authenticate(authorization: string | null | undefined): Promise<Caller>;
-};
 
 export function createAuthenticator(secret: string | undefined): Authenticator {
   if (!secret) return { open: true, authenticate: async () => OPEN_MODE_CALLER };

@@ -1,4 +1,7 @@
-// Which database errors mean "the server is away or restarting" rather than "this statement is wrong".
+// Which driver errors mean "the server is away or restarting" rather than "this statement is wrong".
+// They become the core's UnavailableError at the executors (see executor.ts), with the original as cause.
+import { UnavailableError } from '../../core/errors.ts';
+
 const TRANSIENT_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -16,14 +19,31 @@ const TRANSIENT_CODES = new Set([
   '53300', // too_many_connections
 ]);
 
-export function isTransientDbError(error: unknown): boolean {
+const codeOf = (error: unknown) => {
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return false;
-  return TRANSIENT_CODES.has(code) || code.startsWith('08');
+  return typeof code === 'string' ? code : undefined;
+};
+
+function isTransientDbError(error: unknown): boolean {
+  const code = codeOf(error);
+  return code !== undefined && (TRANSIENT_CODES.has(code) || code.startsWith('08'));
 }
 
-/** An error the server answered a statement with (so, outside a transaction, it did not commit), not a lost connection. */
+export function toCoreError(error: unknown): unknown {
+  return error instanceof UnavailableError || !isTransientDbError(error) ? error : new UnavailableError({ cause: error });
+}
+
+/** The driver's own error behind an UnavailableError (or the error itself). */
+export const driverError = (error: unknown): unknown => (error instanceof UnavailableError ? error.cause : error);
+
+/** A database outage, translated or not (for errors that reach a process-wide handler untranslated). */
+export const isDatabaseUnavailable = (error: unknown) => error instanceof UnavailableError || isTransientDbError(error);
+
+/**
+ * An error the server answered a statement with (so, outside a transaction, it did not commit), as
+ * opposed to a lost connection, after which the outcome is unknown.
+ */
 export function isRefusedByServer(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08');
+  const code = codeOf(driverError(error));
+  return code !== undefined && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08');
 }

@@ -1,55 +1,25 @@
-// The driver-free database types that domain code may use: a drizzle database or transaction and a
-// way to run a raw `sql` query on it. Opening a real connection is infra/db/client.ts's job.
-import { sql, type SQL } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import type { Projection } from '../../core/projection.ts';
+// Executors from a driver's "run this text with these parameters": drizzle `sql` templates are rendered
+// here, and every driver error that means "the database is away" becomes the core's UnavailableError.
+import type { SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import type { Executor } from '../../core/sql.ts';
+import { toCoreError } from './errors.ts';
 
-export type Db = PgDatabase<PgQueryResultHKT, Record<string, never>>;
+export type Run = <T>(text: string, params: readonly unknown[]) => Promise<T[]>;
 
-/** Runs a drizzle `sql` query and returns its rows, on the pool or inside a transaction. */
-export type Executor = {
-  rows<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
-  /**
-   * A statement already rendered to text with $1, $2… placeholders, and its parameters: for hot paths
-   * that build their text once and skip rendering a `sql` template on every call.
-   */
-  query<T = Record<string, unknown>>(text: string, params: readonly unknown[]): Promise<T[]>;
-};
+const dialect = new PgDialect();
 
-/** An executor inside a transaction. */
-export type TxExecutor = Executor;
+export const toQuery = (query: SQL) => dialect.sqlToQuery(query);
 
-/**
- * What a projection's `apply` gets. `rows` and `query` read (only read: on the live path they run on
- * read-only connections, outside the step's commit; the projection is its tables' only writer, so
- * they see what its last step wrote). `write` queues a statement that changes the read model, sent when
- * `apply` returns in one statement with the checkpoint's move, so that a read model and its checkpoint
- * change together or not at all. Each write is one INSERT, UPDATE or DELETE without a WITH clause of
- * its own: it becomes one of that statement's WITH queries, so the writes of a step share one
- * snapshot and run in no set order, and no two of them may change the same rows (one upsert per
- * table, as the built-in projections do). Writing after `apply` has returned is an error.
- */
-export type StepExecutor = Executor & {
-  write(query: SQL): void;
-  /** The rows of the projection's `prefetch`, when this step ran it (see SqlProjection). */
-  prefetched?: readonly unknown[];
-};
+/** Rejects with UnavailableError where the driver's error means an outage; other errors pass as they are. */
+export const translated = <T>(work: Promise<T>): Promise<T> => work.catch((error: unknown) => Promise.reject(toCoreError(error)));
 
-/** A projection on this database. */
-export type SqlProjection = Projection<StepExecutor> & {
-  /**
-   * What `apply` is going to read, as one SELECT without parameters over `batch` (the step's events,
-   * with the columns of `events`; unhandled types included). A live step runs it in the statement that
-   * reads the batch and hands its rows (as JSON) to `apply` as `tx.prefetched`, which saves `apply` a
-   * round trip. `apply` must check that they cover what it needs and read the rest itself: it is not
-   * run for rebuild steps, and an event's data here is not upcast.
-   */
-  prefetch?: string;
-};
-
-/**
- * A text[] parameter that both drivers pass the same way (drizzle would expand a JS array into a list
- * and the drivers serialise arrays differently): one JSON parameter unpacked in SQL.
- */
-export const textArray = (values: readonly string[]): SQL =>
-  sql`array(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+export function executorOf(run: Run): Executor {
+  return {
+    rows<T>(query: SQL) {
+      const { sql: text, params } = toQuery(query);
+      return translated(run<T>(text, params));
+    },
+    query: (text, params) => translated(run(text, params)),
+  };
+}

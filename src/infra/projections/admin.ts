@@ -1,32 +1,31 @@
-// Projection status and the admin operations (pause, resume, rebuild). Any process may call these: they
+// Projection status and the admin operations (pause, resume, rebuild). Any process may call them: they
 // change the projection's row and notify the process that runs it.
 import { sql } from 'drizzle-orm';
 import { assertAdmin, type Caller } from '../../core/caller.ts';
 import { NotFoundError, RuleViolationError } from '../../core/errors.ts';
-import type { ProjectionStatus } from '../../core/projection.ts';
-import type { Database } from '../db/client.ts';
-import { createProjectionStorage, CONTROL_CHANNEL, loadProjectionRecords } from './postgres-projection-storage.ts';
-import type { PostgresEventStore } from '../event-store/postgres-event-store.ts';
+import type { ProjectionAdmin, ProjectionStatus } from '../../core/projection.ts';
+import type { Position } from '../../core/position.ts';
+import { START } from '../../core/position.ts';
+import type { Database } from '../db/database.ts';
+import { VISIBLE_TEXT } from '../event-store/event-rows.ts';
+import { CONTROL_CHANNEL, ensureProjectionRow, loadProjectionRecords } from './projection-records.ts';
 
-/** Every operation takes its caller: only an admin may see or change projections. */
-export type ProjectionAdmin = {
-  status(caller: Caller): Promise<ProjectionStatus[]>;
-  pause(name: string, caller: Caller): Promise<ProjectionStatus>;
-  resume(name: string, caller: Caller): Promise<ProjectionStatus>;
-  rebuild(name: string, caller: Caller): Promise<ProjectionStatus>;
-  /** Creates the missing rows (at start-up). */
-  ensure(): Promise<void>;
-};
+/** Visible events after `from`, and the age in seconds of the oldest of them. */
+async function lag(database: Database, from: Position | null) {
+  const start = from ?? START;
+  const [row] = await database.rows<{ n: number; seconds: number | null }>(sql`select count(*)::int as n,
+      extract(epoch from now() - min(created_at))::float8 as seconds
+    from events
+    where (transaction_id, global_position) > (${start.tx.toString()}::xid8, ${start.pos.toString()}::bigint) and ${sql.raw(VISIBLE_TEXT)}`);
+  return { events: row?.n ?? 0, seconds: Math.max(0, row?.seconds ?? 0) };
+}
 
-export function createProjectionAdmin(database: Database, store: PostgresEventStore, names: readonly string[]): ProjectionAdmin {
-  const storage = createProjectionStorage(database, store);
+export function createProjectionAdmin(database: Database, names: readonly string[]): ProjectionAdmin {
 
   // Rows are never deleted, so once is enough per process (status runs on every /metrics scrape).
   let ensured: Promise<void> | undefined;
   const ensureRows = () =>
-    (ensured ??= Promise.all(
-      names.map((name) => database.rows(sql`insert into projections (name) values (${name}) on conflict (name) do nothing`)),
-    ).then(
+    (ensured ??= Promise.all(names.map((name) => ensureProjectionRow(database, name))).then(
       () => undefined,
       (error: unknown) => {
         ensured = undefined; // the database was away: try again next time
@@ -37,8 +36,8 @@ export function createProjectionAdmin(database: Database, store: PostgresEventSt
   const statusOf = async (name: string): Promise<ProjectionStatus> => {
     const [record] = await loadProjectionRecords(database, [name]);
     if (!record) throw new NotFoundError(`No projection named ${name}`);
-    const lag = await storage.lag(record.position);
-    return { ...record, lagEvents: lag.events, lagSeconds: lag.seconds };
+    const behind = await lag(database, record.position);
+    return { ...record, lagEvents: behind.events, lagSeconds: behind.seconds };
   };
 
   const change = async (name: string, caller: Caller, update: ReturnType<typeof sql>, allowedFrom: string[], what: string) => {

@@ -3,25 +3,26 @@
 // connection and another process takes over). Runners wake on append notifications, with a slow poll
 // behind them; after the listener reconnects they re-read from their checkpoints.
 import { sql } from 'drizzle-orm';
-import type { ConsistencyTracker } from '../../core/consistency.ts';
+import type { ConsistencyTracker } from '../../core/consistency-tracker.ts';
+import { errorText, silentLogger, type Logger } from '../../core/logger.ts';
+import { createProjectionRunner, type ProjectionRunner } from '../../core/projection-runner.ts';
+import type { Lookups, SqlProjection } from '../../core/sql-projection.ts';
 import { withTimeout } from '../../core/with-timeout.ts';
-import { createProjectionRunner, type ProjectionRunner, type RunnerLog } from '../../core/projection-runner.ts';
-import type { Database, Session } from '../db/client.ts';
-import type { SqlProjection } from '../db/executor.ts';
-import { isTransientDbError } from '../db/errors.ts';
-import { EVENTS_CHANNEL, type PostgresEventStore } from '../event-store/postgres-event-store.ts';
-import { CONTROL_CHANNEL, createProjectionStorage } from './postgres-projection-storage.ts';
+import type { Database, Session } from '../db/database.ts';
+import { EVENTS_CHANNEL } from '../event-store/append-notifier.ts';
+import type { PostgresEventStore } from '../event-store/postgres-event-store.ts';
+import { CONTROL_CHANNEL } from './projection-records.ts';
+import { createProjectionStorage } from './projection-storage.ts';
 
 /** First key of every projection lock; the second is hashtext(name). */
 const LOCK_CLASS = 7221;
 
-
 export type ProjectionHostOptions = {
   database: Database;
   store: PostgresEventStore;
-  projections: SqlProjection[];
+  projections: readonly SqlProjection<Lookups>[];
   tracker?: ConsistencyTracker;
-  log?: RunnerLog;
+  log?: Logger;
   batchSize?: number;
   firstBuildAsRebuildFrom?: number;
   pollMs?: number;
@@ -42,7 +43,7 @@ export type ProjectionHost = {
 
 export function createProjectionHost(options: ProjectionHostOptions): ProjectionHost {
   const { database, projections } = options;
-  const log = options.log ?? { info() {}, error() {} };
+  const log = options.log ?? silentLogger;
   const lockRetryMs = options.lockRetryMs ?? 1000;
   const storage = createProjectionStorage(database, options.store, projections);
   const runners = new Map<string, ProjectionRunner>(
@@ -55,7 +56,6 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
         batchSize: options.batchSize,
         firstBuildAsRebuildFrom: options.firstBuildAsRebuildFrom,
         pollMs: options.pollMs,
-        isTransient: isTransientDbError,
         log,
       }),
     ]),
@@ -81,25 +81,25 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
         void fresh.closed.then(async () => {
           if (session !== fresh) return;
           session = undefined;
-          if (!stopped) log.error('projection lock session lost; stopping runners until the locks are taken again');
+          if (!stopped) log.error({}, 'projection lock session lost; stopping runners until the locks are taken again');
           await releaseAll();
         });
       }
       for (const name of runners.keys()) {
         if (held.has(name) || stopped) continue;
-        // Bounded: a session whose connection died under a write may never answer (see main.ts).
+        // Bounded: a session whose connection died under a write may never answer (postgres.js #1154).
         const [row] = await withTimeout(
           session.rows<{ ok: boolean }>(sql`select pg_try_advisory_lock(${LOCK_CLASS}, hashtext(${name})) as ok`),
           5000,
         );
         if (row?.ok && !stopped) {
           held.add(name);
-          log.info('projection lock taken; running', { projection: name });
+          log.info({ projection: name }, 'projection lock taken; running');
           runners.get(name)!.start();
         }
       }
     } catch (error) {
-      log.error('projection lock attempt failed', { error: error instanceof Error ? error.message : String(error) });
+      log.error({ error: errorText(error) }, 'projection lock attempt failed');
       // Start over on a new session: this one may be dead (its locks, if any, die with it).
       const dead = session;
       session = undefined;

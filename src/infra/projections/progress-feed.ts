@@ -1,9 +1,9 @@
 // Feeds a process's consistency tracker with the progress of projections run anywhere: one LISTEN on
 // the progress channel, and a full re-read of the checkpoints whenever that listener (re)connects, so
 // progress announced while it was away is not missed.
-import type { ConsistencyTracker } from '../../core/consistency.ts';
-import type { Database } from '../db/client.ts';
-import { loadProjectionRecords, parseProgressPayload, PROGRESS_CHANNEL } from './postgres-projection-storage.ts';
+import type { ConsistencyTracker } from '../../core/consistency-tracker.ts';
+import type { Database } from '../db/database.ts';
+import { loadProjectionRecords, parseProgressPayload, PROGRESS_CHANNEL } from './projection-records.ts';
 
 export async function startProgressFeed(
   database: Database,

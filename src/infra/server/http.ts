@@ -7,8 +7,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { pipeline, Readable } from 'node:stream';
 import type { YogaServerInstance } from 'graphql-yoga';
-import type { Logger } from '../../app.ts';
-import type { Authenticator } from '../auth/jwt.ts';
+import type { Authenticator } from '../../core/caller.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { attachWebSocket } from './websocket.ts';
 
@@ -89,7 +89,11 @@ export function createHttpServer(options: HttpServerOptions) {
         }
         const headers = new Headers();
         for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
-        const response = await yoga.fetch(`http://${req.headers.host ?? 'localhost'}${req.url}`, { method: 'POST', headers, body }, { req });
+        // As yoga does for the requests it reads itself: the request's signal aborts when the client leaves.
+        const left = new AbortController();
+        res.once('close', () => left.abort());
+        const url = `http://${req.headers.host ?? 'localhost'}${req.url}`;
+        const response = await yoga.fetch(url, { method: 'POST', headers, body, signal: left.signal }, { req });
         res.writeHead(response.status, Object.fromEntries(response.headers));
         if (response.body) pipeline(Readable.fromWeb(response.body as never), res, () => {});
         else res.end();

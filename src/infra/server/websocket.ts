@@ -1,26 +1,52 @@
 // graphql-ws (subprotocol graphql-transport-ws) on the HTTP server's port and path. The caller is
 // authenticated once, from connection_init's `authorization` (close 4403 when that fails, and when the
 // token expires); every operation then goes through yoga's envelop (parse, limits, validate, context,
-// execute, masking), exactly as over HTTP. Messages over 1 MiB close the socket with 1009.
+// execute, masking), exactly as over HTTP, with a signal that aborts when the client completes it or the
+// socket closes. Messages over 1 MiB close the socket with 1009.
 import type { Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
-import type { Caller } from '../../core/caller.ts';
+import type { Authenticator, Caller } from '../../core/caller.ts';
 import { runAt } from '../../core/timers.ts';
-import type { Authenticator } from '../auth/jwt.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 
+/** A connection's operations in flight, by id: each one's abort controller. */
+type Operations = Map<string, AbortController>;
+
+const operationsOf = new WeakMap<object, Operations>();
+
+/** The operations of `socket`, ended when it closes or the client sends `complete` for one of them. */
+function trackOperations(socket: import('ws').WebSocket): Operations {
+  const operations: Operations = new Map();
+  socket.on('message', (data, isBinary) => {
+    // Only the rare `complete` message is parsed twice (graphql-ws parses every message itself).
+    if (isBinary || !data.toString().includes('"complete"')) return;
+    try {
+      const message = JSON.parse(data.toString()) as { type?: unknown; id?: unknown };
+      if (message.type === 'complete' && typeof message.id === 'string') operations.get(message.id)?.abort();
+    } catch {
+      // graphql-ws answers a malformed message itself.
+    }
+  });
+  socket.once('close', () => {
+    for (const controller of operations.values()) controller.abort();
+    operations.clear();
+  });
+  return operations;
+}
+
 export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, any>, path: string, auth: Authenticator, metrics: Metrics) {
   const wss = new WebSocketServer({ server, path, maxPayload: MAX_MESSAGE_BYTES });
   wss.on('connection', (socket) => {
     metrics.webSocketOpened();
+    operationsOf.set(socket, trackOperations(socket));
     socket.once('close', () => metrics.webSocketClosed());
   });
   const disposable = useServer<Record<string, unknown> | undefined, { caller?: Caller }>(
@@ -39,14 +65,21 @@ export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, an
           return false; // graphql-ws closes with 4403 Forbidden before any operation runs
         }
       },
+      onComplete: (ctx, id) => {
+        const operations = operationsOf.get(ctx.extra.socket);
+        operations?.get(id)?.abort();
+        operations?.delete(id);
+      },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, id, params) => {
+        const controller = new AbortController();
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
+          signal: controller.signal,
         });
         let document;
         try {
@@ -57,6 +90,7 @@ export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, an
           // A refused query (too many tokens, say) is the client's error, not the connection's.
           return [error instanceof GraphQLError ? error : new GraphQLError('Invalid query')];
         }
+        operationsOf.get(ctx.extra.socket)?.set(id, controller);
         return {
           schema,
           operationName: params.operationName,

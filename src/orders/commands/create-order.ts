@@ -5,7 +5,8 @@ import { RuleViolationError, ValidationError } from '../../core/errors.ts';
 import type { Command } from '../../core/messages.ts';
 import type { OrderCreated } from '../events.ts';
 import { MAX_LINES, type OrderState } from '../order.ts';
-import { address, id, orderLine } from './fields.ts';
+import { id } from '../../core/input-fields.ts';
+import { address, orderLine } from './fields.ts';
 
 export const createOrderInput = z.object({
   commandId: id.optional(),

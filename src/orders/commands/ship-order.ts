@@ -4,7 +4,7 @@ import { RuleViolationError } from '../../core/errors.ts';
 import type { Command } from '../../core/messages.ts';
 import type { OrderShipped } from '../events.ts';
 import type { OrderState } from '../order.ts';
-import { expectedVersion, id } from './fields.ts';
+import { expectedVersion, id } from '../../core/input-fields.ts';
 import { requireOrder } from './require-order.ts';
 
 export const shipOrderInput = z.object({ commandId: id.optional(), orderId: id, expectedVersion });

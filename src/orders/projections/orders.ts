@@ -1,12 +1,10 @@
 // The `orders` projection: one row per order with everything the Order type shows. A batch is folded in
-// memory per order and written with one upsert, so catch-up costs a few statements per batch.
-import { sql } from 'drizzle-orm';
-import type { StoredEvent } from '../../core/messages.ts';
-import { assertNever } from '../../core/messages.ts';
-import { textArray, type SqlProjection, type StepExecutor } from '../../infra/db/executor.ts';
-import { ORDER_EVENT_TYPES, type OrderEvent } from '../events.ts';
-import { centsOf, formatMoney, lineTotal } from '../money.ts';
-import { LATER_EVENT_TYPES_SQL, ordersBefore, ORDER_VIEW_COLUMN_LIST, ORDER_VIEW_COLUMNS, type OrderItemRow, type OrderView } from '../read-model.ts';
+// memory per order, starting from the rows of the orders it changes, and written with one upsert.
+import { assertNever, type StoredEvent } from '../../core/messages.ts';
+import { centsOf, formatMoney, lineTotal } from '../../core/money.ts';
+import { defineSqlProjection, lookup } from '../../core/sql-projection.ts';
+import { LATER_ORDER_EVENT_TYPES, ORDER_EVENT_TYPES, type OrderEvent } from '../events.ts';
+import { ORDER_VIEW_COLUMN_LIST, type OrderItemRow, type OrderView } from '../read-model.ts';
 
 export const ORDERS_PROJECTION = 'orders';
 
@@ -82,45 +80,19 @@ const toRow = (o: OrderView) => ({
   search_text: searchText(o),
 });
 
-/** Changed orders, upserted in one statement (sent with the step's checkpoint). */
-export function upsertOrders(tx: StepExecutor, changed: OrderView[]): void {
-  if (changed.length === 0) return;
-  tx.write(sql`
-    insert into orders
-    select * from jsonb_populate_recordset(null::orders, ${JSON.stringify(changed.map(toRow))}::jsonb)
-    on conflict (id) do update set
-      customer_id = excluded.customer_id, status = excluded.status, items = excluded.items,
-      item_count = excluded.item_count, total_amount = excluded.total_amount,
-      shipping_address = excluded.shipping_address, version = excluded.version,
-      created_at = excluded.created_at, updated_at = excluded.updated_at, shipped_at = excluded.shipped_at,
-      cancelled_at = excluded.cancelled_at, cancel_reason = excluded.cancel_reason, search_text = excluded.search_text`);
-}
-
-export function createOrdersProjection(): SqlProjection {
-  return {
-    name: ORDERS_PROJECTION,
-    handles: new Set(ORDER_EVENT_TYPES),
-    tables: ['orders'],
-    // The rows of the orders the batch changes, read with the batch.
-    prefetch: `select ${ORDER_VIEW_COLUMN_LIST} from orders
-      where id = any(array(select stream_id from batch where type in (${LATER_EVENT_TYPES_SQL})))`,
-    async apply(events, tx) {
-      const orderEvents = events as StoredEvent<OrderEvent>[];
-      const ids = ordersBefore(orderEvents);
-      const current = new Map<string, OrderView>();
-      for (const row of (tx.prefetched ?? []) as OrderView[]) current.set(row.id, row);
-      // What the prefetch did not bring (or all of it, when there was none).
-      const missing = ids.filter((id) => !current.has(id));
-      if (missing.length > 0) {
-        const rows = await tx.rows<OrderView>(sql`select ${ORDER_VIEW_COLUMNS} from orders where id = any(${textArray(missing)})`);
-        for (const row of rows) current.set(row.id, row);
-      }
-      const changed = new Map<string, OrderView>();
-      for (const event of orderEvents) {
-        const next = evolveOrderView(changed.get(event.streamId) ?? current.get(event.streamId), event);
-        changed.set(next.id, next);
-      }
-      upsertOrders(tx, [...changed.values()]);
-    },
-  };
-}
+export const ordersProjection = defineSqlProjection({
+  name: ORDERS_PROJECTION,
+  handles: new Set(ORDER_EVENT_TYPES),
+  tables: ['orders'],
+  lookups: {
+    orders: lookup<OrderView>({ table: 'orders', key: 'id', columns: ORDER_VIEW_COLUMN_LIST, keys: [{ streamId: true, types: LATER_ORDER_EVENT_TYPES }] }),
+  },
+  apply(events, { found, upsert }) {
+    const changed = new Map<string, OrderView>();
+    for (const event of events as StoredEvent<OrderEvent>[]) {
+      const next = evolveOrderView(changed.get(event.streamId) ?? found.orders.get(event.streamId), event);
+      changed.set(next.id, next);
+    }
+    upsert('orders', 'id', [...changed.values()].map(toRow));
+  },
+});

@@ -1,8 +1,7 @@
-// The consistency tracker, one per process: the latest known position of each projection, fed by
-// local runners and by progress notifications from other processes. Waiters are resolved by pushes,
-// never by polling.
+// The consistency tracker, one per process: the latest known position of each projection, fed by local
+// runners and by progress notifications from other processes. Waiters are resolved by pushes, never by
+// polling.
 import { comparePositions, isAtOrAfter, type Position } from './position.ts';
-import type { QueryMiddleware } from './query-bus.ts';
 
 export type Progress = { projection: string; position: Position | null };
 
@@ -50,6 +49,7 @@ export function createConsistencyTracker(known: readonly string[] = []): Consist
     reached,
     waitFor(token, projections, timeoutMs, signal) {
       if (reached(token, projections)) return Promise.resolve({ stale: false });
+      if (signal?.aborted) return Promise.resolve({ stale: true });
       return new Promise((resolve) => {
         const finish = (stale: boolean) => {
           clearTimeout(timer);
@@ -68,29 +68,5 @@ export function createConsistencyTracker(known: readonly string[] = []): Consist
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-  };
-}
-
-/** What a query carries about read-your-writes: the token to wait for, and whether the wait timed out. */
-export type ConsistencyContext = { after?: Position; stale?: boolean; signal?: AbortSignal };
-
-/**
- * Before a query with `consistency.after` runs, waits until every projection behind it has processed
- * that token, at most `timeoutMs`; on timeout the query runs anyway and `consistency.stale` is set.
- */
-export function consistencyMiddleware<Ctx extends { consistency?: ConsistencyContext }>(
-  tracker: ConsistencyTracker,
-  timeoutMs: number,
-  projectionsBehind: Record<string, readonly string[]>,
-): QueryMiddleware<Ctx> {
-  return ({ name, context }, next) => {
-    const consistency = context.consistency;
-    const after = consistency?.after;
-    const behind = projectionsBehind[name];
-    if (!consistency || !after || !behind || behind.length === 0) return next();
-    return tracker.waitFor(after, behind, timeoutMs, consistency.signal).then(({ stale }) => {
-      if (stale) consistency.stale = true;
-      return next();
-    });
   };
 }

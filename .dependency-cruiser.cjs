@@ -1,0 +1,73 @@
+// The layers of src/ (docs/architecture.md, Layers), checked by `npm run check:deps` in CI:
+// core at the bottom; domains on core; the shared GraphQL layer and infra on core; the composition
+// root (app, services, modules, main, cli) on all. No import cycle anywhere.
+const DOMAIN = '^src/(?!core/|graphql/|infra/)[^/]+/';
+const COMPOSITION = '^src/[^/]+\\.ts$';
+const DRIVERS = 'node_modules/(postgres|@electric-sql/pglite|drizzle-orm/(postgres-js|pglite))/';
+const GRAPHQL_LIBRARIES = 'node_modules/(graphql|graphql-yoga|graphql-ws|@pothos/core|@graphql-yoga)/';
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      severity: 'error',
+      comment: 'Modules import one another in one direction only.',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'core-imports-only-core',
+      severity: 'error',
+      comment: 'The generic core knows no domain, no GraphQL, no infra and no driver.',
+      from: { path: '^src/core/' },
+      to: { path: ['^src/(?!core/)', DRIVERS, GRAPHQL_LIBRARIES] },
+    },
+    {
+      name: 'domains-on-core-only',
+      severity: 'error',
+      comment: 'A domain uses core; it never reaches into infra, a driver or the composition root.',
+      from: { path: DOMAIN },
+      to: { path: ['^src/infra/', COMPOSITION, DRIVERS] },
+    },
+    {
+      name: 'graphql-only-in-a-domain-face',
+      severity: 'error',
+      comment: "Inside a domain only its graphql.ts (and index.ts, which pairs it with the module) knows GraphQL.",
+      from: { path: DOMAIN, pathNot: '/(graphql|index)\\.ts$' },
+      to: { path: ['^src/graphql/', GRAPHQL_LIBRARIES] },
+    },
+    {
+      name: 'orders-is-upstream',
+      severity: 'error',
+      comment: 'Orders depends on no other domain (others may react to its events).',
+      from: { path: '^src/orders/' },
+      to: { path: '^src/(?!orders/|core/|graphql/)[^/]+/' },
+    },
+    {
+      name: 'graphql-on-core-only',
+      severity: 'error',
+      comment: 'The shared GraphQL layer parses, dispatches and shapes: it knows no domain and no infra.',
+      from: { path: '^src/graphql/' },
+      to: { path: ['^src/infra/', DOMAIN, COMPOSITION, DRIVERS] },
+    },
+    {
+      name: 'infra-on-core-only',
+      severity: 'error',
+      comment: 'Infra implements the core ports; it knows no domain, no GraphQL layer and no composition root.',
+      from: { path: '^src/infra/' },
+      to: { path: ['^src/graphql/', DOMAIN, COMPOSITION] },
+    },
+    {
+      name: 'resolvable',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+  },
+};

@@ -1,0 +1,39 @@
+// Events as rows: the columns every read selects, the visibility rule, and the row as a StoredEvent
+// (upcast to its type's current schema version).
+import { upcast, currentSchemaVersion, type EventSchemas } from '../../core/event-store.ts';
+import type { Metadata, StoredEvent } from '../../core/messages.ts';
+import { positionFromDb } from '../../core/position.ts';
+import { isoTime } from '../../core/sql.ts';
+
+export type EventRow = {
+  stream_id: string;
+  stream_type: string;
+  version: number;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: Metadata;
+  tx: string;
+  pos: string;
+  created_at: string;
+};
+
+export const EVENT_COLUMNS_TEXT = `stream_id, stream_type, version, type, schema_version, data, metadata,
+  transaction_id::text as tx, global_position::text as pos, ${isoTime('created_at')} as created_at`;
+
+/** Only transactions that can no longer commit before anything later (docs/architecture.md, Ordering). */
+export const VISIBLE_TEXT = 'transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+
+export const eventReader =
+  (schemas: EventSchemas) =>
+  (row: EventRow): StoredEvent => ({
+    type: row.type,
+    data: upcast(schemas, row.type, row.schema_version, row.data),
+    streamId: row.stream_id,
+    streamType: row.stream_type,
+    version: row.version,
+    schemaVersion: currentSchemaVersion(schemas, row.type),
+    metadata: row.metadata,
+    position: positionFromDb(row.tx, row.pos),
+    createdAt: row.created_at,
+  });

@@ -1,0 +1,12 @@
+// The domains this service runs, each with its GraphQL face: adding one is one line here.
+import type { GraphQLFace } from './graphql/builder.ts';
+import type { DomainModule } from './core/module.ts';
+import { orders } from './orders/index.ts';
+import type { OrderQueries } from './orders/queries/index.ts';
+
+export type ServedModule = { module: DomainModule; graphql: GraphQLFace };
+
+export const MODULES: readonly ServedModule[] = [orders];
+
+/** Every module's queries, for typed calls through the query bus. */
+export type AppQueries = OrderQueries;

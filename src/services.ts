@@ -1,0 +1,168 @@
+// The services of the composition root: the command side, the query side, the projections and the
+// consistency tracker, wired on a database from the domain modules.
+import { createCommandBus, type CommandBus, type CommandMiddleware } from './core/command-bus.ts';
+import type { CommandResult } from './core/command-handler.ts';
+import { consistencyMiddleware } from './core/consistency-middleware.ts';
+import { createConsistencyTracker, type ConsistencyTracker } from './core/consistency-tracker.ts';
+import { ConvergeError } from './core/errors.ts';
+import type { EventSchemas } from './core/event-store.ts';
+import { createKeyedLock } from './core/keyed-lock.ts';
+import { errorText, silentLogger, type Logger } from './core/logger.ts';
+import type { Command } from './core/messages.ts';
+import { registerAggregate, type Aggregate, type DomainModule } from './core/module.ts';
+import type { Position } from './core/position.ts';
+import type { ProjectionAdmin } from './core/projection.ts';
+import { createQueryBus, type QueryBus, type QueryMap } from './core/query-bus.ts';
+import type { QueryContext } from './core/query-context.ts';
+import type { Lookups, SqlProjection } from './core/sql-projection.ts';
+import type { Database } from './infra/db/database.ts';
+import { createAppendNotifier } from './infra/event-store/append-notifier.ts';
+import { createPostgresEventStore, type PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
+import { createProjectionAdmin } from './infra/projections/admin.ts';
+import { createProjectionHost, type ProjectionHost } from './infra/projections/host.ts';
+import { startProgressFeed } from './infra/projections/progress-feed.ts';
+import { MODULES, type AppQueries } from './modules.ts';
+
+export type Services<Q extends QueryMap = AppQueries> = {
+  database: Database;
+  store: PostgresEventStore;
+  commands: CommandBus<Command, CommandResult>;
+  queries: QueryBus<Q, QueryContext>;
+  tracker: ConsistencyTracker;
+  admin: ProjectionAdmin;
+  /** The names of all projections, whichever process runs them. */
+  projectionNames: string[];
+  headPosition(): Promise<Position | null>;
+  /** Present when this process runs projections (PROJECTIONS=on). */
+  host?: ProjectionHost;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+/** What the services report as they work (logs and metrics are wired to it in buildApp). */
+export type ServicesObserver = {
+  command(info: {
+    type: string;
+    streamId: string | undefined;
+    version: number | undefined;
+    outcome: 'ok' | 'error';
+    code: string;
+    durationMs: number;
+    requestId: string | undefined;
+  }): void;
+  append(durationMs: number): void;
+};
+
+export type ServicesOptions = {
+  runProjections: boolean;
+  consistencyTimeoutMs: number;
+  /** The domains (every module of src/modules.ts by default). */
+  modules?: readonly DomainModule[];
+  observe?: ServicesObserver;
+  log?: Logger;
+  /** Replaces the modules' projections (tests wrap them to inject faults). */
+  projections?: (defaults: SqlProjection<Lookups>[]) => SqlProjection<Lookups>[];
+  /** Tuning, mostly for tests. */
+  projectionBatchSize?: number;
+  /** See ProjectionRunnerDeps.firstBuildAsRebuildFrom. */
+  projectionFirstBuildAsRebuildFrom?: number;
+  projectionPollMs?: number;
+  lockRetryMs?: number;
+};
+
+export function createServices(database: Database, options: ServicesOptions): Services {
+  const log = options.log ?? silentLogger;
+  const modules = options.modules ?? MODULES.map((m) => m.module);
+  const schemas: EventSchemas = Object.assign({}, ...modules.map((m) => m.events));
+  // Local runners are woken directly; other processes by a notification sent after the commit.
+  const notifier = createAppendNotifier(database, (error) => log.error({ error: errorText(error) }, 'append notification failed'));
+  let host: ProjectionHost | undefined;
+  const store = createPostgresEventStore({
+    db: database,
+    schemas,
+    onAppended: (_result, durationMs) => {
+      host?.wake();
+      notifier.poke();
+      options.observe?.append(durationMs);
+    },
+  });
+  const defaults = modules.flatMap((m) => m.projections);
+  const projections = options.projections ? options.projections(defaults) : defaults;
+  const projectionNames = projections.map((p) => p.name);
+  const tracker = createConsistencyTracker(projectionNames);
+
+  const aggregates = modules.flatMap((m) => m.aggregates);
+  const commands = createCommandBus<Command, CommandResult>({
+    middleware: options.observe ? [observeCommands(options.observe, aggregates)] : [],
+  });
+  const streamLock = createKeyedLock();
+  for (const aggregate of aggregates) registerAggregate(commands, aggregate, { store, streamLock });
+
+  const definitions = Object.fromEntries(modules.flatMap((m) => Object.entries(m.queries)));
+  const queries = createQueryBus<QueryMap, QueryContext>({
+    middleware: [
+      consistencyMiddleware(
+        tracker,
+        options.consistencyTimeoutMs,
+        Object.fromEntries(Object.entries(definitions).map(([name, q]) => [name, q.projections])),
+      ),
+    ],
+  });
+  for (const [name, query] of Object.entries(definitions)) queries.register(name, query.create({ db: database, store }));
+  const admin = createProjectionAdmin(database, projectionNames);
+
+  host = options.runProjections
+    ? createProjectionHost({
+        database,
+        store,
+        projections,
+        tracker,
+        log,
+        batchSize: options.projectionBatchSize,
+        firstBuildAsRebuildFrom: options.projectionFirstBuildAsRebuildFrom,
+        pollMs: options.projectionPollMs,
+        lockRetryMs: options.lockRetryMs,
+      })
+    : undefined;
+
+  let stopFeed: (() => Promise<void>) | undefined;
+  return {
+    database,
+    store,
+    commands,
+    queries: queries as unknown as QueryBus<AppQueries, QueryContext>,
+    tracker,
+    admin,
+    projectionNames,
+    headPosition: () => store.headPosition(),
+    host,
+    async start() {
+      await admin.ensure(); // every projection has its row
+      stopFeed = await startProgressFeed(database, tracker, (error) => log.error({ error: errorText(error) }, 'progress notification failed'));
+      await host?.start();
+    },
+    async stop() {
+      await host?.stop();
+      // The connection may be gone already (that is often why we stop); nothing is left to undo then.
+      await stopFeed?.().catch(() => {});
+    },
+  };
+}
+
+/** Reports each command's type, stream, resulting version, outcome (with the error code) and duration. */
+function observeCommands(observe: ServicesObserver, aggregates: readonly Aggregate<any, any, any>[]): CommandMiddleware<Command, CommandResult> {
+  const streamOf = new Map(aggregates.flatMap((a) => Object.keys(a.inputs).map((type) => [type, (c: Command) => a.streamId(c)] as const)));
+  return async (command, next) => {
+    const started = performance.now();
+    const base = { type: command.type, requestId: command.metadata.correlationId };
+    try {
+      const result = await next(command);
+      observe.command({ ...base, streamId: result.streamId, version: result.version, outcome: 'ok', code: 'OK', durationMs: performance.now() - started });
+      return result;
+    } catch (error) {
+      const code = error instanceof ConvergeError ? error.code : 'INTERNAL_SERVER_ERROR';
+      observe.command({ ...base, streamId: streamOf.get(command.type)?.(command), version: undefined, outcome: 'error', code, durationMs: performance.now() - started });
+      throw error;
+    }
+  };
+}
