@@ -1,7 +1,8 @@
-// Query limits of API.md, checked before execution (HTTP and WebSocket alike, since both run through
-// yoga's envelop): depth ≤ 10, aliases ≤ 20, directives ≤ 20, tokens ≤ 2,000; no circular
+// Query limits, checked before execution (HTTP and WebSocket alike, since both run through yoga's
+// envelop): depth ≤ 10, aliases ≤ 20, directives ≤ 20, tokens ≤ 2,000 (graphql-armor); no circular
 // introspection; introspection and field suggestions only where configured.
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import {
@@ -20,42 +21,27 @@ export const LIMITS = { depth: 10, aliases: 20, directives: 20, tokens: 2000 } a
 
 const limitError = (message: string) => new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
 
-type Walk = (selectionSet: SelectionSetNode, seen: Set<string>) => number;
-
 /** Walks every operation's selections through its fragments (a cycle, invalid anyway, is cut). */
-function walker(context: ValidationContext, field: (name: string, below: () => number, parentName: string | undefined) => number) {
-  const walk = (selectionSet: SelectionSetNode, seen: Set<string>, parentName?: string): number => {
+function walker(context: ValidationContext, field: (name: string, below: () => number) => number) {
+  const walk = (selectionSet: SelectionSetNode, seen: Set<string>): number => {
     let max = 0;
     for (const selection of selectionSet.selections) {
       let value = 0;
       if (selection.kind === Kind.FIELD) {
         const sub = selection.selectionSet;
-        value = field(selection.name.value, () => (sub ? walk(sub, seen, selection.name.value) : 0), parentName);
+        value = field(selection.name.value, () => (sub ? walk(sub, seen) : 0));
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        value = walk(selection.selectionSet, seen, parentName);
+        value = walk(selection.selectionSet, seen);
       } else {
         const name = selection.name.value;
         const fragment: FragmentDefinitionNode | null | undefined = context.getFragment(name);
-        if (fragment && !seen.has(name)) value = walk(fragment.selectionSet, new Set([...seen, name]), parentName);
+        if (fragment && !seen.has(name)) value = walk(fragment.selectionSet, new Set([...seen, name]));
       }
       max = Math.max(max, value);
     }
     return max;
   };
-  return walk as Walk;
-}
-
-/** Depth ≤ n; a chain of introspection `ofType` fields counts as one level. */
-export function maxDepthRule(n: number): ValidationRule {
-  return (context): ASTVisitor => {
-    const walk = walker(context, (name, below, parent) => (name === 'ofType' && parent === 'ofType' ? 0 : 1) + below());
-    return {
-      OperationDefinition(operation) {
-        const depth = walk(operation.selectionSet, new Set());
-        if (depth > n) context.reportError(limitError(`Query depth ${depth} exceeds the limit of ${n}.`));
-      },
-    };
-  };
+  return walk;
 }
 
 const NESTING = new Set(['fields', 'inputFields', 'interfaces', 'possibleTypes']);
@@ -123,8 +109,10 @@ export function limitPlugins(options: { introspection: boolean }): Plugin[] {
     // allowList: [] counts `__typename` aliases too (the plugin lets them through by default).
     maxAliasesPlugin({ n: LIMITS.aliases, exposeLimits: true, allowList: [], ...reportInstead }) as Plugin,
     maxDirectivesPlugin({ n: LIMITS.directives, exposeLimits: true, ...reportInstead }) as Plugin,
+    // Introspection under __schema is not counted (its nesting is bounded by the circular rule below);
+    // fragments add no level of their own.
+    maxDepthPlugin({ n: LIMITS.depth, ignoreIntrospection: true, flattenFragments: true, exposeLimits: true, ...reportInstead }) as Plugin,
     useValidationRules([
-      maxDepthRule(LIMITS.depth),
       noCircularIntrospectionRule,
       ...(options.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
     ]),
