@@ -20,6 +20,8 @@ export type ConsistencyTracker = {
   waitFor(token: Position, projections: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<{ stale: boolean }>;
   /** Calls `listener` on every advance; returns the unsubscribe function. */
   subscribe(listener: (progress: Progress) => void): () => void;
+  /** Waits in progress. */
+  waiting(): number;
 };
 
 export function createConsistencyTracker(known: readonly string[] = []): ConsistencyTracker {
@@ -68,5 +70,6 @@ export function createConsistencyTracker(known: readonly string[] = []): Consist
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    waiting: () => waiters.size,
   };
 }

@@ -367,3 +367,50 @@ describe(`read-your-writes timeout on ${driverName}`, () => {
     expect(text).not.toMatch(/select|from orders|customer_summaries|relation|node_modules|\.ts:|at .*\(/i);
   });
 });
+
+describe(`a client that leaves ends its read-your-writes wait, on ${driverName}`, () => {
+  let s: TestServer;
+  let token: string;
+  let orderId: string;
+  beforeAll(async () => {
+    s = await startTestServer({ CONSISTENCY_TIMEOUT_MS: '60000' });
+    await s.gql(`mutation { pauseProjection(name: "orders") { state } }`);
+    const r = await s.gql(`mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId consistencyToken } }`, { input: orderInput() });
+    ({ orderId, consistencyToken: token } = r.data.createOrder);
+  });
+  afterAll(() => s.close());
+
+  const QUERY = `query($id: ID!, $t: ConsistencyToken) { order(id: $id, after: $t) { id } }`;
+  const waiting = () => s.app.services.tracker.waiting();
+  /** Resolves once the server holds `n` waits (each arrives in its own time). */
+  const waitsHeld = async (n: number) => {
+    for (let i = 0; i < 500 && waiting() !== n; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(waiting()).toBe(n);
+  };
+
+  it('over HTTP, when the request is aborted', async () => {
+    const left = new AbortController();
+    const request = fetch(s.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: QUERY, variables: { id: orderId, t: token } }),
+      signal: left.signal,
+    }).catch((error: unknown) => error);
+    await waitsHeld(1);
+    left.abort();
+    await request;
+    await waitsHeld(0);
+  });
+
+  it('over WebSocket, when the client completes the operation or closes the socket', async () => {
+    const client = s.wsClient();
+    const unsubscribe = client.subscribe({ query: QUERY, variables: { id: orderId, t: token } }, { next() {}, error() {}, complete() {} });
+    await waitsHeld(1);
+    unsubscribe(); // graphql-ws sends `complete`
+    await waitsHeld(0);
+    client.subscribe({ query: QUERY, variables: { id: orderId, t: token } }, { next() {}, error() {}, complete() {} });
+    await waitsHeld(1);
+    await client.dispose(); // closes the socket
+    await waitsHeld(0);
+  });
+});

@@ -1,0 +1,82 @@
+// The consistency tracker: positions only move forward, waits resolve on the advance that reaches their
+// token (pushed, never polled), time out as stale, and end when their client leaves.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createConsistencyTracker } from '../../src/core/consistency-tracker.ts';
+import type { Position } from '../../src/core/position.ts';
+
+const at = (n: number): Position => ({ tx: BigInt(n), pos: BigInt(n) });
+
+describe('consistency tracker', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('keeps the furthest position of each projection and tells subscribers of each advance', () => {
+    const tracker = createConsistencyTracker(['a', 'b']);
+    const heard: string[] = [];
+    const unsubscribe = tracker.subscribe((p) => heard.push(`${p.projection}@${p.position!.pos}`));
+    tracker.advance('a', at(2));
+    tracker.advance('a', at(1)); // backwards: ignored
+    tracker.advance('a', at(2)); // no move: ignored
+    tracker.advance('b', at(3));
+    unsubscribe();
+    tracker.advance('a', at(4));
+    expect(heard).toEqual(['a@2', 'b@3']);
+    expect([tracker.position('a'), tracker.position('b'), tracker.position('c')]).toEqual([at(4), at(3), null]);
+    expect(tracker.projections()).toEqual(['a', 'b']);
+  });
+
+  it('a token is reached when every named projection has passed it', () => {
+    const tracker = createConsistencyTracker(['a', 'b']);
+    tracker.advance('a', at(5));
+    expect(tracker.reached(at(5), ['a'])).toBe(true);
+    expect(tracker.reached(at(5), ['a', 'b'])).toBe(false);
+    expect(tracker.reached({ tx: 5n, pos: 6n }, ['a'])).toBe(false);
+  });
+
+  it('a wait resolves on the advance that reaches its token, and not before', async () => {
+    const tracker = createConsistencyTracker(['a', 'b']);
+    let result: { stale: boolean } | undefined;
+    void tracker.waitFor(at(3), ['a', 'b'], 5000).then((r) => (result = r));
+    tracker.advance('a', at(3));
+    tracker.advance('b', at(2));
+    await Promise.resolve();
+    expect(result).toBeUndefined();
+    tracker.advance('b', at(3));
+    await Promise.resolve();
+    expect(result).toEqual({ stale: false });
+  });
+
+  it('a wait already reached resolves at once', async () => {
+    const tracker = createConsistencyTracker(['a']);
+    tracker.advance('a', at(7));
+    expect(await tracker.waitFor(at(3), ['a'], 5000)).toEqual({ stale: false });
+  });
+
+  it('a wait that is not reached in time answers stale, and is forgotten', async () => {
+    const tracker = createConsistencyTracker(['a']);
+    const waiting = tracker.waitFor(at(3), ['a'], 1000);
+    await vi.advanceTimersByTimeAsync(999);
+    let settled = false;
+    void waiting.then(() => (settled = true));
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await waiting).toEqual({ stale: true });
+    expect([vi.getTimerCount(), tracker.waiting()]).toEqual([0, 0]);
+    tracker.advance('a', at(3)); // nothing is left to resolve
+  });
+
+  it('a wait whose client left ends at once as stale, timer and all', async () => {
+    const tracker = createConsistencyTracker(['a']);
+    const left = new AbortController();
+    const waiting = tracker.waitFor(at(3), ['a'], 60_000, left.signal);
+    expect(tracker.waiting()).toBe(1);
+    left.abort();
+    expect(await waiting).toEqual({ stale: true });
+    expect(vi.getTimerCount()).toBe(0);
+    const gone = new AbortController();
+    gone.abort();
+    expect(await tracker.waitFor(at(3), ['a'], 60_000, gone.signal)).toEqual({ stale: true });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
