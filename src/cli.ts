@@ -1,11 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=64 --import=tsx
 // The operator's command line: serve, migrate, and the projection admin (status, pause, resume,
 // rebuild). Configured by the same environment variables as the server (src/config.ts).
-//
-// `--import=tsx`, not `--import tsx`, in the shebang: tsx 4 scans its output for dynamic import()s
-// with a lexer that does not skip the shebang line, reads `--import tsx` there as the start of an
-// import statement, and fails with "Parse error" on this file (whichever way it is started).
-// `--max-semi-space-size=64`: as npm start (see the README's Configuration).
+// `--import=tsx`, not `--import tsx`: tsx 4's lexer reads the latter in a shebang as an import statement.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { Database } from './infra/db/database.ts';

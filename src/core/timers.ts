@@ -1,3 +1,4 @@
+// Timers for far deadlines (a token's expiry), which setTimeout alone cannot reach.
 /**
  * Runs `fn` at `epochMs`, however far away: setTimeout takes at most 2^31-1 ms (about 24.8 days) and
  * fires at once for anything longer, so a far deadline is reached in steps. Returns the cancel function.

@@ -1,3 +1,4 @@
+// A bound on how long a caller waits for work it cannot cancel.
 /** Rejects when `work` has not settled within `ms` (the work itself goes on; its result is dropped). */
 export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -1,3 +1,4 @@
+// The order a command is about, with the checks every command on an existing order makes first.
 import { assertCustomerAccess, type Caller } from '../../core/caller.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import type { OrderState } from '../order.ts';
