@@ -25,6 +25,7 @@ import {
   log,
   measure,
   ratio,
+  truncatePublicTables,
   type BenchConfig,
   type BenchContext,
   type LoadResult,
@@ -182,15 +183,6 @@ async function verifyCompletedOrder(store: PostgresEventStore, orderId: string |
   }
 }
 
-// Every table the migrations made, not just events and commands: later migrations add read models.
-async function truncatePublicTables(database: Database): Promise<void> {
-  const tables = await database.rows<{ name: string }>(
-    sql`select quote_ident(tablename) as name from pg_tables where schemaname = 'public'`,
-  );
-  if (tables.length > 0) {
-    await database.rows(sql.raw(`truncate ${tables.map((t) => t.name).join(', ')} restart identity`));
-  }
-}
 
 export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const { config, record, runId } = context;

@@ -55,10 +55,11 @@ import {
   env,
   log,
   positiveNumber,
-  runLoad,
   ratio,
   redactUrl,
   REPO_ROOT,
+  runLoad,
+  truncatePublicTables,
   type BenchContext,
   type Measurement,
   type Op,
@@ -321,15 +322,6 @@ async function waitForProjections(client: Client, timeoutMs = 120_000): Promise<
 // ------------------------------------------------------------------------------------------------
 // Set-up
 
-// Every table the migrations made (as append.ts does), so nothing of an earlier run is left.
-async function truncatePublicTables(database: Database): Promise<void> {
-  const tables = await database.rows<{ name: string }>(
-    sql`select quote_ident(tablename) as name from pg_tables where schemaname = 'public'`,
-  );
-  if (tables.length > 0) {
-    await database.rows(sql.raw(`truncate ${tables.map((t) => t.name).join(', ')} restart identity`));
-  }
-}
 
 /** Migrated and empty, before any server opens it; warns when someone else is using the database. */
 async function prepareDatabase(url: string, poolMax: number): Promise<void> {

@@ -2,9 +2,12 @@
 // output. The driver, percentiles and reset steps mirror /work/shared/peer-bench/lib.mjs on purpose,
 // so that our numbers and the peer's are measured the same way and can be divided by each other.
 import { appendFileSync, mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
+import type { Database } from '../src/infra/db/database.ts';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
@@ -114,15 +117,15 @@ export type LoadResult = {
 export type Op = (worker: number, seq: number) => Promise<void>;
 
 // Nearest-rank, as lib.mjs computes it.
-function percentile(sorted: number[], p: number): number | null {
+export function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[index] ?? null;
 }
 
-function round(value: number, digits: number): number;
-function round(value: number | null, digits: number): number | null;
-function round(value: number | null, digits: number): number | null {
+export function round(value: number, digits: number): number;
+export function round(value: number | null, digits: number): number | null;
+export function round(value: number | null, digits: number): number | null {
   return value === null ? null : Number(value.toFixed(digits));
 }
 
@@ -249,4 +252,20 @@ export const newRunId = () => `${Date.now().toString(36)}${Math.random().toStrin
 export function ratio(numerator: Measurement | undefined, denominator: Measurement | undefined): number | null {
   if (!numerator || !denominator || denominator.opsPerSec === 0) return null;
   return numerator.opsPerSec / denominator.opsPerSec;
+}
+
+/** Every table the migrations made (read models included), emptied, identities restarted. */
+export async function truncatePublicTables(database: Database): Promise<void> {
+  const tables = await database.rows<{ name: string }>(
+    sql`select quote_ident(tablename) as name from pg_tables where schemaname = 'public'`,
+  );
+  if (tables.length > 0) {
+    await database.rows(sql.raw(`truncate ${tables.map((t) => t.name).join(', ')} restart identity`));
+  }
+}
+
+/** context.record, plus the 1-minute load average when the measurement ended: the machine is shared. */
+export function recorderWithLoad(context: BenchContext) {
+  return (line: Omit<Measurement, 'run'>, extra: Record<string, number | string | boolean | null>): Measurement =>
+    context.record(line, { ...extra, load1: Number(loadavg()[0]!.toFixed(2)) });
 }

@@ -67,7 +67,7 @@ export function compileLookups(projection: SqlProjection<Lookups>): CompiledLook
       const refs = [...referenced[i]!].map((column) => `, ${ident(column)}::text as ${quoteIdent(ref(column))}`).join('');
       return [
         `lookup_${i}_keys as (select distinct k from (${keys.length > 0 ? keys.join(' union all ') : 'select null::text'}) s(k) where k is not null)`,
-        `lookup_${i} as (select ${ident(lookup.key)} as ${quoteIdent(KEY)}${refs}, ${lookup.columns} from ${ident(lookup.table)}
+        `lookup_${i} as (select ${ident(lookup.key)}::text as ${quoteIdent(KEY)}${refs}, ${lookup.columns} from ${ident(lookup.table)}
           where ${ident(lookup.key)} = any(array(select k from lookup_${i}_keys)))`,
       ];
     });
@@ -91,7 +91,8 @@ export function compileLookups(projection: SqlProjection<Lookups>): CompiledLook
         });
         return parts.length > 0 ? parts.join(' union all ') : null;
       }),
-    overParams: (first) => build((i, lookup) => (fromEvents(lookup).length > 0 ? `select jsonb_array_elements_text($${first + i}::jsonb)` : null)),
+    // One parameter per lookup, empty for one whose keys all come from an earlier lookup.
+    overParams: (first) => build((i) => `select jsonb_array_elements_text($${first + i}::jsonb)`),
     params: (events) => lookups.map((lookup) => JSON.stringify([...eventKeys(lookup.keys, events)])),
     found(result, events) {
       const found: Record<string, Map<string, Row>> = {};

@@ -50,13 +50,14 @@ export function createWriteCollector(): WriteCollector {
     insert(table, rows) {
       if (rows.length === 0) return;
       const write = entry(table, 'insert', rows) as Extract<TableWrite, { kind: 'insert' }>;
-      write.rows.push(...rows);
+      write.rows.push(...rows.map((row) => ({ ...row })));
     },
     upsert(table, key, rows) {
       if (rows.length === 0) return;
       const keys = typeof key === 'string' ? [key] : [...key];
       const write = entry(table, 'upsert', rows, keys) as Extract<TableWrite, { kind: 'upsert' }>;
-      for (const row of rows) write.rows.set(JSON.stringify(keys.map((k) => row[k])), row);
+      // Keyed as the database compares them, so that 1 and "1" are one row.
+      for (const row of rows) write.rows.set(keys.map((k) => String(row[k])).join('\u0000'), { ...row });
     },
     close() {
       open = false;

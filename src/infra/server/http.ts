@@ -81,7 +81,10 @@ export function createHttpServer(options: HttpServerOptions) {
         return requestError(res, 413, TOO_LARGE.message, TOO_LARGE.code);
       }
       if (length === undefined) {
-        // No length given (chunked): count while reading, then hand yoga the body.
+        // No length given (chunked): count while reading, then hand yoga the body. As yoga does for the
+        // requests it reads itself, the request's signal aborts when the client leaves.
+        const left = new AbortController();
+        res.once('close', () => left.abort());
         const body = await readLimited(req as AsyncIterable<Buffer>);
         if (body === null) {
           res.setHeader('connection', 'close');
@@ -89,9 +92,6 @@ export function createHttpServer(options: HttpServerOptions) {
         }
         const headers = new Headers();
         for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
-        // As yoga does for the requests it reads itself: the request's signal aborts when the client leaves.
-        const left = new AbortController();
-        res.once('close', () => left.abort());
         const url = `http://${req.headers.host ?? 'localhost'}${req.url}`;
         const response = await yoga.fetch(url, { method: 'POST', headers, body, signal: left.signal }, { req });
         res.writeHead(response.status, Object.fromEntries(response.headers));

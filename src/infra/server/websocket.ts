@@ -17,8 +17,8 @@ export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 
-/** A connection's operations in flight, by id: each one's abort controller. */
-type Operations = Map<string, AbortController>;
+/** A connection's operations in flight, by id: each one's abort controller and subscribe payload. */
+type Operations = Map<string, { controller: AbortController; payload: unknown }>;
 
 const operationsOf = new WeakMap<object, Operations>();
 
@@ -30,13 +30,13 @@ function trackOperations(socket: import('ws').WebSocket): Operations {
     if (isBinary || !data.toString().includes('"complete"')) return;
     try {
       const message = JSON.parse(data.toString()) as { type?: unknown; id?: unknown };
-      if (message.type === 'complete' && typeof message.id === 'string') operations.get(message.id)?.abort();
+      if (message.type === 'complete' && typeof message.id === 'string') operations.get(message.id)?.controller.abort();
     } catch {
       // graphql-ws answers a malformed message itself.
     }
   });
   socket.once('close', () => {
-    for (const controller of operations.values()) controller.abort();
+    for (const { controller } of operations.values()) controller.abort();
     operations.clear();
   });
   return operations;
@@ -65,10 +65,13 @@ export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, an
           return false; // graphql-ws closes with 4403 Forbidden before any operation runs
         }
       },
-      onComplete: (ctx, id) => {
+      onComplete: (ctx, id, payload) => {
+        // A completed operation's id may already serve a newer one: only its own entry goes.
         const operations = operationsOf.get(ctx.extra.socket);
-        operations?.get(id)?.abort();
-        operations?.delete(id);
+        const operation = operations?.get(id);
+        if (operation?.payload !== payload) return;
+        operation.controller.abort();
+        operations!.delete(id);
       },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
@@ -90,7 +93,7 @@ export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, an
           // A refused query (too many tokens, say) is the client's error, not the connection's.
           return [error instanceof GraphQLError ? error : new GraphQLError('Invalid query')];
         }
-        operationsOf.get(ctx.extra.socket)?.set(id, controller);
+        operationsOf.get(ctx.extra.socket)?.set(id, { controller, payload: params });
         return {
           schema,
           operationName: params.operationName,
