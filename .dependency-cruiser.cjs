@@ -37,11 +37,11 @@ module.exports = {
       to: { path: ['^src/graphql/', GRAPHQL_LIBRARIES] },
     },
     {
-      name: 'orders-is-upstream',
+      name: 'orders-and-inventory-are-upstream',
       severity: 'error',
-      comment: 'Orders depends on no other domain (others may react to its events).',
-      from: { path: '^src/orders/' },
-      to: { path: '^src/(?!orders/|core/|graphql/)[^/]+/' },
+      comment: 'Orders and Inventory depend on no other domain; fulfilment, the process between them, depends on both.',
+      from: { path: '^src/(orders|inventory)/' },
+      to: { path: '^src/(?!core/|graphql/)[^/]+/', pathNot: '^src/$1/' },
     },
     {
       name: 'graphql-on-core-only',

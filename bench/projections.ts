@@ -16,7 +16,6 @@
 // "500 1000 2000" sweeps, and the fastest is kept for read-your-writes); BACKGROUND_RATE (500);
 // RYW_INTERVAL_MS (20); RYW_REMOTE (1; 0 skips the remote variant); PROJECTIONS_DB
 // (converge_projections_bench); and lib.ts's DURATION_S, WARMUP_S, POOL_MAX, RESET.
-import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
@@ -36,8 +35,12 @@ import {
   ensureDatabase,
   env,
   log,
+  percentile,
   positiveNumber,
   ratio,
+  recorderWithLoad,
+  round,
+  truncatePublicTables,
   type BenchConfig,
   type BenchContext,
   type Measurement,
@@ -69,19 +72,6 @@ const INSERT_CHUNKS = 20;
 type Extra = Record<string, number | string | boolean | null>;
 type Line = Omit<Measurement, 'run'>;
 
-/** context.record, plus the 1-minute load average when the measurement ended: the machine is shared. */
-function recorderWithLoad(context: BenchContext) {
-  return (line: Line, extra: Extra): Measurement => context.record(line, { ...extra, load1: Number(loadavg()[0]!.toFixed(2)) });
-}
-
-// Nearest-rank, as lib.ts (and the peer's lib.mjs) compute it; lib.ts keeps its own private.
-function percentile(sorted: number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] ?? null;
-}
-
-const round = (value: number | null, digits: number): number | null => (value === null ? null : Number(value.toFixed(digits)));
 
 function batchSizes(): number[] {
   const sizes = env('PROJECTION_BATCH', '2000').split(/[\s,]+/).filter(Boolean).map(Number);
@@ -94,15 +84,6 @@ function batchSizes(): number[] {
 // ------------------------------------------------------------------------------------------------
 // Set-up
 
-// Every table the migrations made (as append.ts does), so nothing of an earlier run is left.
-async function truncatePublicTables(database: Database): Promise<void> {
-  const tables = await database.rows<{ name: string }>(
-    sql`select quote_ident(tablename) as name from pg_tables where schemaname = 'public'`,
-  );
-  if (tables.length > 0) {
-    await database.rows(sql.raw(`truncate ${tables.map((t) => t.name).join(', ')} restart identity`));
-  }
-}
 
 /** The read models and the checkpoints, not the events: the next catch-up starts from zero. */
 async function resetReadModels(database: Database): Promise<void> {
@@ -197,7 +178,7 @@ async function verifyLoad(database: Database, data: Dataset): Promise<void> {
 type CatchupResult = { seconds: number; batch: number };
 
 async function convergeCatchup(database: Database, data: Dataset, batch: number): Promise<CatchupResult> {
-  const services = createServices(database, { runProjections: true, consistencyTimeoutMs: 5000, projectionBatchSize: batch });
+  const services = createServices(database, { modules: [ordersModule], runProjections: true, consistencyTimeoutMs: 5000, projectionBatchSize: batch });
   const head = await services.store.headPosition();
   if (!head) throw new Error('no visible events to catch up on');
   const t0 = performance.now();
@@ -614,7 +595,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
 
     // Read-your-writes, on top of the caught-up read models.
     const batch = best!.batch;
-    const local = createServices(database, { runProjections: true, consistencyTimeoutMs: 5000, projectionBatchSize: batch });
+    const local = createServices(database, { modules: [ordersModule], runProjections: true, consistencyTimeoutMs: 5000, projectionBatchSize: batch });
     await local.start();
     try {
       await settle(local);
@@ -626,7 +607,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       if (remote) {
         // A second "process": own pool, no projections, progress only through LISTEN.
         const apiDatabase = await openDatabase({ url, poolMax: config.poolMax, applicationName: 'converge-bench-api' });
-        const api = createServices(apiDatabase, { runProjections: false, consistencyTimeoutMs: 5000 });
+        const api = createServices(apiDatabase, { modules: [ordersModule], runProjections: false, consistencyTimeoutMs: 5000 });
         try {
           await api.start();
           await settle(local);

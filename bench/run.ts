@@ -8,6 +8,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioModule>> = {
   append: () => import('./append.ts'),
   projections: () => import('./projections.ts'),
   http: () => import('./http.ts'),
+  fulfilment: () => import('./fulfilment.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

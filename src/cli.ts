@@ -203,6 +203,7 @@ async function runProjections(
 
   const rows = statuses.map((s) => ({
     name: s.name,
+    kind: s.kind,
     state: s.state,
     position: s.position ? encodeToken(s.position) : null,
     lagEvents: s.lagEvents,
@@ -211,9 +212,10 @@ async function runProjections(
   }));
   if (command.json) return rows.map((row) => JSON.stringify(row));
   return table(
-    ['NAME', 'STATE', 'POSITION', 'LAG', 'LAST ERROR', 'UPDATED'],
+    ['NAME', 'KIND', 'STATE', 'POSITION', 'LAG', 'LAST ERROR', 'UPDATED'],
     rows.map((r) => [
       r.name,
+      r.kind,
       r.state,
       r.position ?? '-',
       String(r.lagEvents),

@@ -11,6 +11,7 @@ import { errorText, silentLogger, type Logger } from './core/logger.ts';
 import type { Command } from './core/messages.ts';
 import { registerAggregate, type Aggregate, type DomainModule } from './core/module.ts';
 import type { Position } from './core/position.ts';
+import { runAsProjection, type ProcessManager } from './core/process-manager.ts';
 import type { ProjectionAdmin } from './core/projection.ts';
 import { createQueryBus, type QueryBus, type QueryMap } from './core/query-bus.ts';
 import type { QueryContext } from './core/query-context.ts';
@@ -86,15 +87,18 @@ export function createServices(database: Database, options: ServicesOptions): Se
       options.observe?.append(durationMs);
     },
   });
-  const defaults = modules.flatMap((m) => m.projections);
-  const projections = options.projections ? options.projections(defaults) : defaults;
-  const projectionNames = projections.map((p) => p.name);
-  const tracker = createConsistencyTracker(projectionNames);
-
   const aggregates = modules.flatMap((m) => m.aggregates);
   const commands = createCommandBus<Command, CommandResult>({
     middleware: options.observe ? [observeCommands(options.observe, aggregates)] : [],
   });
+
+  // Process managers run as projections whose effects are commands.
+  const processManagers = modules.flatMap((m) => m.processManagers ?? []);
+  const defaults = [...modules.flatMap((m) => m.projections), ...processManagers.map((pm) => runAsProjection(pm, commands.dispatch, store))];
+  const projections = options.projections ? options.projections(defaults) : defaults;
+  const projectionNames = projections.map((p) => p.name);
+  const running = processManagers.filter((pm) => projectionNames.includes(pm.name));
+  const tracker = createConsistencyTracker(projectionNames, followers(projections, running));
   const streamLock = createKeyedLock();
   for (const aggregate of aggregates) registerAggregate(commands, aggregate, { store, streamLock });
 
@@ -109,7 +113,11 @@ export function createServices(database: Database, options: ServicesOptions): Se
     ],
   });
   for (const [name, query] of Object.entries(definitions)) queries.register(name, query.create({ db: database, store }));
-  const admin = createProjectionAdmin(database, projectionNames);
+  const admin = createProjectionAdmin(
+    database,
+    projectionNames,
+    running.map((pm) => pm.name),
+  );
 
   host = options.runProjections
     ? createProjectionHost({
@@ -147,6 +155,13 @@ export function createServices(database: Database, options: ServicesOptions): Se
       await stopFeed?.().catch(() => {});
     },
   };
+}
+
+/** For each projection, the process managers whose effects it handles (see the consistency tracker). */
+function followers(projections: readonly SqlProjection<Lookups>[], processManagers: readonly ProcessManager<any>[]) {
+  return Object.fromEntries(
+    projections.map((p) => [p.name, processManagers.filter((pm) => pm.name !== p.name && pm.effects.some((type) => p.handles.has(type))).map((pm) => pm.name)]),
+  );
 }
 
 /** Reports each command's type, stream, resulting version, outcome (with the error code) and duration. */

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { fold, type Decider } from './decider.ts';
-import { ConcurrencyConflictError, IdempotencyConflictError, isDecided } from './errors.ts';
+import { ConcurrencyConflictError, IdempotencyConflictError, isDecided, RuleViolationError } from './errors.ts';
 import {
   DuplicateCommandError,
   type CommandRecord,
@@ -23,6 +23,8 @@ export type CommandResult = {
   /** The position of the last event the command appended. */
   position: Position;
   consistencyToken: string;
+  /** What it appended (for a repeat: what the first run appended). */
+  events: readonly Event[];
 };
 
 export type RetryPolicy = {
@@ -102,9 +104,10 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
   const lock = deps.streamLock ?? createKeyedLock();
   const sleep = deps.sleep ?? defaultSleep;
 
-  const replay = (record: CommandRecord, inputHash: string): CommandResult => {
+  const replay = async (record: CommandRecord, inputHash: string): Promise<CommandResult> => {
     if (record.inputHash !== inputHash) throw new IdempotencyConflictError(record.commandId);
-    return toResult(record.streamId, record.version, record.position);
+    const events = (await store.readCommandEvents(record)).map(({ type, data }) => ({ type, data }));
+    return toResult(record.streamId, record.version, record.position, events);
   };
 
   const capacity = deps.stateCacheSize ?? DEFAULT_STATE_CACHE_SIZE;
@@ -129,8 +132,13 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
       expectedVersion = cached.version;
     } else {
       const stream = await store.readStream(streamId);
-      if (expected !== undefined && expected !== stream.version) {
-        throw new ConcurrencyConflictError(streamId, expected, stream.version);
+      const foreign = stream.events[0] && stream.events[0].streamType !== spec.streamType;
+      if (foreign || (expected !== undefined && expected !== stream.version)) {
+        // Asked of a stream that is not this aggregate's (or that does not exist): the decider's answer
+        // for "none yet" wins (NOT_FOUND); a command that would create it finds the id taken.
+        if (foreign || stream.version === 0) spec.decider.decide(command, spec.decider.initialState());
+        if (foreign) throw new RuleViolationError(`${streamId} is taken by a stream of another kind (${stream.events[0]!.streamType})`);
+        throw new ConcurrencyConflictError(streamId, expected!, stream.version);
       }
       state = fold(spec.decider, stream.events as unknown as E[]);
       expectedVersion = stream.version === 0 ? 'no_stream' : stream.version;
@@ -152,7 +160,7 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
       },
     );
     cache?.set(streamId, { version: appended.version, state: nextState });
-    return toResult(appended.streamId, appended.version, appended.position);
+    return toResult(appended.streamId, appended.version, appended.position, events);
   };
 
   return async (command) => {
@@ -208,6 +216,6 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
   };
 }
 
-function toResult(streamId: string, version: number, position: Position): CommandResult {
-  return { streamId, version, position, consistencyToken: encodeToken(position) };
+function toResult(streamId: string, version: number, position: Position, events: readonly Event[]): CommandResult {
+  return { streamId, version, position, consistencyToken: encodeToken(position), events };
 }

@@ -5,8 +5,12 @@ import type { z } from 'zod';
 import type { Command, CommandMetadata } from './messages.ts';
 import { parseWith } from './validation.ts';
 
-/** The caller is required: no entry point may send a command without saying who sends it. */
-export type CommandContext = Pick<CommandMetadata, 'caller'> & Partial<Pick<CommandMetadata, 'correlationId' | 'causationId' | 'now' | 'newId'>>;
+/**
+ * The caller is required: no entry point may send a command without saying who sends it. `commandId`
+ * here is the service's own (a process manager's), outside what a client's input may name.
+ */
+export type CommandContext = Pick<CommandMetadata, 'caller'> &
+  Partial<Pick<CommandMetadata, 'correlationId' | 'causationId' | 'now' | 'newId' | 'commandId'>>;
 
 /** Each command type's input schema; its output is the command's data plus commandId and expectedVersion. */
 export type CommandInputs<C extends Command> = { readonly [T in C['type']]: z.ZodType };
@@ -19,7 +23,7 @@ export function parseCommand<C extends Command, T extends C['type']>(
   basePath: (string | number)[] = ['input'],
 ): Extract<C, { type: T }> {
   const parsed = parseWith(inputs[type], input, basePath) as Record<string, unknown>;
-  const { commandId, expectedVersion, ...data } = parsed as { commandId?: string; expectedVersion?: number };
+  const { commandId = context.commandId, expectedVersion, ...data } = parsed as { commandId?: string; expectedVersion?: number };
   const metadata: CommandMetadata = {
     caller: context.caller,
     now: context.now ?? new Date(),

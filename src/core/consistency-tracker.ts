@@ -1,21 +1,23 @@
-// The consistency tracker, one per process: the latest known position of each projection, fed by local
-// runners and by progress notifications from other processes. Waiters are resolved by pushes, never by
-// polling.
-import { comparePositions, isAtOrAfter, type Position } from './position.ts';
+// The consistency tracker, one per process: the latest known position of each projection (and process
+// manager, with how far its effects reached), fed by local runners and by progress notifications from
+// other processes. Waits are resolved by pushes, never by polling, and follow process managers: a wait
+// on a projection that handles a process manager's effects first waits for that process manager to pass
+// the token, then for the projection to reach what it appended by then (causal read-your-writes).
+import { comparePositions, isAtOrAfter, maxPosition, type Position } from './position.ts';
 
 export type Progress = { projection: string; position: Position | null };
 
 export type ConsistencyTracker = {
-  /** Records progress; positions only move forward. */
-  advance(projection: string, position: Position): void;
+  /** Records progress; positions only move forward. `effects`: a process manager's effects reached there. */
+  advance(projection: string, position: Position, effects?: Position | null): void;
   position(projection: string): Position | null;
-  /** Projection names known to this tracker. */
+  /** Names known to this tracker. */
   projections(): string[];
-  /** True when every named projection has processed `token`. */
+  /** True when every named projection has processed `token` and what it caused (as far as known now). */
   reached(token: Position, projections: readonly string[]): boolean;
   /**
-   * Resolves { stale: false } as soon as every named projection has processed `token`, or
-   * { stale: true } after `timeoutMs` (or when `signal` aborts).
+   * Resolves { stale: false } as soon as every named projection has processed `token` and what it
+   * caused, or { stale: true } after `timeoutMs` or when `signal` aborts.
    */
   waitFor(token: Position, projections: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<{ stale: boolean }>;
   /** Calls `listener` on every advance; returns the unsubscribe function. */
@@ -24,33 +26,73 @@ export type ConsistencyTracker = {
   waiting(): number;
 };
 
-export function createConsistencyTracker(known: readonly string[] = []): ConsistencyTracker {
+/**
+ * `known`: every projection and process manager name. `follows`: for each projection, the process
+ * managers whose effects it handles.
+ */
+export function createConsistencyTracker(known: readonly string[] = [], follows: Readonly<Record<string, readonly string[]>> = {}): ConsistencyTracker {
   const positions = new Map<string, Position | null>(known.map((name) => [name, null]));
+  const effects = new Map<string, Position>();
   const listeners = new Set<(progress: Progress) => void>();
-  type Waiter = { token: Position; projections: readonly string[]; resolve: () => void };
+  type Waiter = {
+    token: Position;
+    projections: readonly string[];
+    /** Where each projection must be: the token, or past what the processes it follows had caused once they passed it. */
+    targets: Map<string, Position>;
+    resolve: () => void;
+  };
   const waiters = new Set<Waiter>();
 
-  const reached = (token: Position, names: readonly string[]) =>
-    names.every((name) => {
-      const p = positions.get(name);
-      return p != null && isAtOrAfter(p, token);
+  const at = (name: string, token: Position) => {
+    const p = positions.get(name);
+    return p != null && isAtOrAfter(p, token);
+  };
+
+  /** The position `projection` must reach for `token`, once every process it follows has passed the token. */
+  const targetOf = (projection: string, token: Position): Position | undefined => {
+    let target = token;
+    for (const process of follows[projection] ?? []) {
+      if (!at(process, token)) return undefined;
+      const caused = effects.get(process);
+      if (caused) target = maxPosition(target, caused);
+    }
+    return target;
+  };
+
+  /** Fixes each target once known (so that a busy process cannot move it on forever), then checks them all. */
+  const settled = (waiter: Waiter) =>
+    waiter.projections.every((name) => {
+      let target = waiter.targets.get(name);
+      if (!target) {
+        target = targetOf(name, waiter.token);
+        if (!target) return false;
+        waiter.targets.set(name, target);
+      }
+      return at(name, target);
     });
 
   return {
-    advance(projection, position) {
+    advance(projection, position, caused) {
+      if (caused) {
+        const known = effects.get(projection);
+        if (!known || comparePositions(caused, known) > 0) effects.set(projection, caused);
+      }
       const current = positions.get(projection);
       if (current != null && comparePositions(position, current) <= 0) return;
       positions.set(projection, position);
-      for (const waiter of waiters) {
-        if (waiter.projections.includes(projection) && reached(waiter.token, waiter.projections)) waiter.resolve();
-      }
+      for (const waiter of waiters) if (settled(waiter)) waiter.resolve();
       for (const listener of listeners) listener({ projection, position });
     },
     position: (projection) => positions.get(projection) ?? null,
     projections: () => [...positions.keys()],
-    reached,
+    reached: (token, projections) =>
+      projections.every((name) => {
+        const target = targetOf(name, token);
+        return target !== undefined && at(name, target);
+      }),
     waitFor(token, projections, timeoutMs, signal) {
-      if (reached(token, projections)) return Promise.resolve({ stale: false });
+      const waiter: Waiter = { token, projections, targets: new Map(), resolve: () => {} };
+      if (settled(waiter)) return Promise.resolve({ stale: false });
       if (signal?.aborted) return Promise.resolve({ stale: true });
       return new Promise((resolve) => {
         const finish = (stale: boolean) => {
@@ -59,7 +101,7 @@ export function createConsistencyTracker(known: readonly string[] = []): Consist
           signal?.removeEventListener('abort', onAbort);
           resolve({ stale });
         };
-        const waiter: Waiter = { token, projections, resolve: () => finish(false) };
+        waiter.resolve = () => finish(false);
         const timer = setTimeout(() => finish(true), timeoutMs);
         const onAbort = () => finish(true);
         signal?.addEventListener('abort', onAbort, { once: true });

@@ -41,6 +41,10 @@ export interface EventStore {
    */
   readAll(after: Position, limit: number): Promise<StoredEvent[]>;
   findCommand(commandId: string): Promise<CommandRecord | null>;
+  /** The events a recorded command appended (they end at its version). */
+  readCommandEvents(record: CommandRecord): Promise<StoredEvent[]>;
+  /** Where a stream began (its first event) and its type; null when it has no events. Never changes once set. */
+  streamStart(streamId: string): Promise<{ streamType: string; position: Position } | null>;
   /** The position of the last event readAll would return now, or null when there is none. */
   headPosition(): Promise<Position | null>;
 }

@@ -12,6 +12,12 @@ export const requiredText = (max: number) =>
 
 export const id = requiredText(100);
 
+/** Command ids of the service's own commands (a process manager's) start with this; a client's may not. */
+export const INTERNAL_COMMAND_ID_PREFIX = 'converge:';
+
+/** A client's commandId: an id outside the service's own namespace, so that no client can take one of those. */
+export const commandId = id.refine((v) => !v.startsWith(INTERNAL_COMMAND_ID_PREFIX), `must not start with "${INTERNAL_COMMAND_ID_PREFIX}" (kept for the service's own commands)`);
+
 /** A whole number in [min, max]. */
 export const wholeNumber = (min: number, max: number) =>
   z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);

@@ -1,13 +1,14 @@
 // The DomainModule contract: a domain as the composition root registers it. Its aggregates (deciders with
 // their commands' input schemas and the one stream-id rule), its events' schema versions, its
-// projections, and its queries with the projections each one reads. Nothing outside src/app.ts and
-// src/modules.ts names a domain.
+// projections and process managers, and its queries with the projections each one reads. Nothing
+// outside src/modules.ts names a domain.
 import type { CommandBus } from './command-bus.ts';
 import { createDeciderHandler, type CommandHandlerDeps, type CommandResult, type DeciderHandlerSpec } from './command-handler.ts';
 import type { CommandInputs } from './command-input.ts';
 import type { EventSchemas, EventStore } from './event-store.ts';
 import type { Command, Event } from './messages.ts';
 import type { QueryContext } from './query-context.ts';
+import type { ProcessManager } from './process-manager.ts';
 import type { Executor } from './sql.ts';
 import type { SqlProjection } from './sql-projection.ts';
 
@@ -41,5 +42,6 @@ export type DomainModule = {
   events: EventSchemas;
   aggregates: readonly Aggregate<any, any, any>[];
   projections: readonly SqlProjection<any>[];
+  processManagers?: readonly ProcessManager<any>[];
   queries: Readonly<Record<string, QueryDefinition>>;
 };

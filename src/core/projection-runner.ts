@@ -5,11 +5,11 @@
 // sure one runner per projection runs at a time across processes (the storage's compare-and-set on
 // the checkpoint keeps even two runners exact).
 import type { ConsistencyTracker } from './consistency-tracker.ts';
-import { UnavailableError } from './errors.ts';
+import { ConcurrencyConflictError, UnavailableError } from './errors.ts';
 import { errorText, silentLogger, type Logger } from './logger.ts';
 import type { StoredEvent } from './messages.ts';
 import { encodeToken, START, type Position } from './position.ts';
-import type { Projection, ProjectionRecord, ProjectionStorage, StepResult, StepTarget } from './projection.ts';
+import { EventsNotApplied, type Projection, type ProjectionRecord, type ProjectionStorage, type StepResult, type StepTarget } from './projection.ts';
 
 export type ProjectionRunnerDeps<Tx> = {
   projection: Projection<Tx>;
@@ -46,16 +46,21 @@ const NOTHING_READ: StepResult = { kind: 'applied', read: 0, to: null };
 export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): ProjectionRunner {
   const { projection, storage, tracker } = deps;
   const { name } = projection;
-  const batchSize = deps.batchSize ?? 500;
+  // A process manager's batch is a run of commands before one checkpoint: kept small, so that its
+  // effects show soon and a replay after a crash is short.
+  const processManager = projection.kind === 'PROCESS_MANAGER';
+  const batchSize = processManager ? Math.min(deps.batchSize ?? 100, 100) : (deps.batchSize ?? 500);
   // Catching up, batches grow (each full one doubles the next) up to this: fewer, larger upserts write
   // each read-model row fewer times. Live traffic brings small batches and resets the size.
-  const maxBatchSize = Math.max(batchSize, deps.maxBatchSize ?? 10_000);
+  const maxBatchSize = processManager ? batchSize : Math.max(batchSize, deps.maxBatchSize ?? 10_000);
   let currentBatch = batchSize;
-  const firstBuildAsRebuildFrom = deps.firstBuildAsRebuildFrom ?? 20_000;
+  // A process manager's effects are commands: it never builds through shadow tables.
+  const firstBuildAsRebuildFrom = processManager ? Infinity : (deps.firstBuildAsRebuildFrom ?? 20_000);
   const pollMs = deps.pollMs ?? 2000;
   const log = deps.log ?? silentLogger;
-  // The database is away: not this event's fault, so the step is tried again rather than failed.
-  const isTransient = (error: unknown) => error instanceof UnavailableError;
+  // The database is away, or (a process manager's command) other writers kept winning a stream: not this
+  // event's fault, so the step is tried again rather than failed.
+  const isTransient = (error: unknown) => error instanceof UnavailableError || error instanceof ConcurrencyConflictError;
 
   let stopping = false;
   let loop: Promise<void> | undefined;
@@ -102,10 +107,11 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
         if (result.kind === 'stale') return result;
         if (result.to === null) return { kind: 'applied', read: 0, to: at }; // the failure did not repeat
         at = result.to;
-        if (target === 'live') tracker?.advance(name, at);
+        if (target === 'live') tracker?.advance(name, at, result.effects);
       } catch (error) {
         if (isTransient(error)) throw error;
         const message = errorText(error);
+        if (error instanceof EventsNotApplied) current ??= error.events[0];
         if (!current) {
           // It failed before reaching the projection (reading or upcasting the event): stop here too,
           // visibly, rather than retry forever.
@@ -130,7 +136,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
         if (mustReload || !record) {
           mustReload = false;
           record = await storage.load(name);
-          if (record.position) tracker?.advance(name, record.position);
+          if (record.position) tracker?.advance(name, record.position, record.effects);
           // Once per start (again if the database was away), when nothing has been applied yet.
           const neverApplied = record.state === 'RUNNING' && record.position === null;
           if (firstLoad && neverApplied && (await firstBuildAsRebuild())) continue;
@@ -153,7 +159,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
         }
         if (live.to) {
           record.position = live.to;
-          tracker?.advance(name, live.to);
+          tracker?.advance(name, live.to, live.effects);
           busy = live.read >= currentBatch;
         }
         hidden = live.pending === true;
@@ -184,6 +190,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
 
   /** Starts a first build over a long log as a rebuild (see firstBuildAsRebuildFrom); true when it did. */
   async function firstBuildAsRebuild(): Promise<boolean> {
+    if (!Number.isFinite(firstBuildAsRebuildFrom)) return false;
     if (!(await storage.hasEvents(firstBuildAsRebuildFrom)) || !(await storage.beginRebuild(name))) return false;
     log.info({ projection: name, atLeast: firstBuildAsRebuildFrom }, 'projection building from scratch as a rebuild');
     mustReload = true;

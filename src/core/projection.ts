@@ -4,8 +4,12 @@ import type { Caller } from './caller.ts';
 import type { StoredEvent } from './messages.ts';
 import type { Position } from './position.ts';
 
+export type ProcessorKind = 'PROJECTION' | 'PROCESS_MANAGER';
+
 export type Projection<Tx = unknown> = {
   name: string;
+  /** PROCESS_MANAGER: its effects are commands (see process-manager.ts); it is never rebuilt. */
+  kind?: ProcessorKind;
   /** Event types it applies; the checkpoint moves over all others. */
   handles: ReadonlySet<string>;
   /** Read-model tables it alone writes; a blue/green rebuild fills copies of these. */
@@ -19,6 +23,16 @@ export type Projection<Tx = unknown> = {
 
 export type ProjectionState = 'RUNNING' | 'PAUSED' | 'REBUILDING' | 'FAILED';
 
+/** A step failed on its events before the projection got them (what it reads for them could not be read). */
+export class EventsNotApplied extends Error {
+  constructor(
+    readonly events: readonly StoredEvent[],
+    cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
 export type ProjectionRecord = {
   name: string;
   state: ProjectionState;
@@ -28,11 +42,13 @@ export type ProjectionRecord = {
   errorPosition: Position | null;
   /** The shadow copy's position while REBUILDING. */
   rebuildPosition: Position | null;
+  /** A process manager's: how far the events its commands appended reached, up to its checkpoint. */
+  effects: Position | null;
   updatedAt: string | null;
 };
 
 /** lagEvents: visible events not processed yet; lagSeconds: the age of the oldest of them (0 when none). */
-export type ProjectionStatus = ProjectionRecord & { lagEvents: number; lagSeconds: number };
+export type ProjectionStatus = ProjectionRecord & { kind: ProcessorKind; lagEvents: number; lagSeconds: number };
 
 export type StepTarget = 'live' | 'shadow';
 
@@ -40,8 +56,9 @@ export type StepResult =
   /**
    * `to` is null when no event was read. `pending`: committed events exist beyond what was read but
    * are not visible yet (an older transaction is still open), so reading again soon will find them.
+   * `effects`: the furthest event the step's commands appended (process managers, see StepContext.caused).
    */
-  | { kind: 'applied'; read: number; to: Position | null; pending?: boolean }
+  | { kind: 'applied'; read: number; to: Position | null; pending?: boolean; effects?: Position | null }
   /** The stored checkpoint or state is not what the runner thought: re-load and start over. */
   | { kind: 'stale' };
 

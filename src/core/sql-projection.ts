@@ -2,6 +2,7 @@
 // events needs (looked up by keys the events name) and which rows it writes. The runner builds every
 // statement and checks that the lookups covered the batch (docs/architecture.md, Writing a projection).
 import type { StoredEvent } from './messages.ts';
+import type { Position } from './position.ts';
 import type { Projection } from './projection.ts';
 
 export type Row = Record<string, unknown>;
@@ -18,7 +19,7 @@ export type KeySource =
 /** Rows of one table, found by their key column. `R` is the shape `columns` selects. */
 export type Lookup<R extends Row = Row> = {
   table: string;
-  /** The key column; its values are compared as text. */
+  /** The key column, of type text (the keys events name are text). */
   key: string;
   /** The SELECT list of each row, e.g. `order_id as "orderId", total_amount::text as "totalAmount"`. */
   columns: string;
@@ -42,6 +43,8 @@ export type StepContext<L extends Lookups = Lookups> = {
    * step are merged: the last row of each key wins.
    */
   upsert(table: string, key: string | readonly string[], rows: readonly Row[]): void;
+  /** Process managers only (see process-manager.ts): this step's commands appended events up to `position`. */
+  caused(position: Position): void;
 };
 
 /**

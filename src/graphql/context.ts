@@ -31,8 +31,11 @@ export type GraphQLContext = {
   signal?: AbortSignal;
   /** Counts an open subscription until the returned function is called. */
   subscriptionOpened(name: string): () => void;
-  /** Set when a read-your-writes wait in this request timed out; becomes extensions.consistency. */
-  consistency: { stale: boolean };
+  /**
+   * The request's read-your-writes state: `stale` when a wait timed out (it becomes
+   * extensions.consistency), and the token each object returned by a waiting read was read at.
+   */
+  consistency: { stale: boolean; readAt: WeakMap<object, Position> };
 };
 
 /** The query bus typed with a module's own queries. */

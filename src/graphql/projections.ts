@@ -9,12 +9,20 @@ import { superviseSubscription } from './subscription.ts';
 
 type Progress = { projection: string; position: Position | null; caughtUp: boolean };
 
+/** The longest a timer runs: a subscription's waits end with it, not by time. */
+const FOREVER_MS = 2 ** 31 - 1;
+
 export function projectionsGraphQL(builder: Builder): void {
   const ProjectionStateEnum = builder.enumType('ProjectionState', { values: ['RUNNING', 'PAUSED', 'REBUILDING', 'FAILED'] as const });
+  const ProcessorKindEnum = builder.enumType('ProcessorKind', {
+    description: 'PROCESS_MANAGER: its effects are commands, not tables; it cannot be rebuilt.',
+    values: ['PROJECTION', 'PROCESS_MANAGER'] as const,
+  });
 
   const ProjectionStatusRef = builder.objectRef<ProjectionStatus>('ProjectionStatus').implement({
     fields: (t) => ({
       name: t.exposeString('name'),
+      kind: t.field({ type: ProcessorKindEnum, resolve: (s) => s.kind }),
       state: t.field({ type: ProjectionStateEnum, resolve: (s) => s.state }),
       position: t.field({
         type: 'ConsistencyToken',
@@ -87,8 +95,12 @@ function projectionProgress(ctx: GraphQLContext, requested: string[] | undefined
 
   return new Repeater<Progress>(async (push, stop) => {
     superviseSubscription(ctx, 'projectionProgress', stop);
-    const caughtUp = async (position: Position | null) => {
-      if (until) return position !== null && isAtOrAfter(position, until);
+    // With `until`, caught up on the tracker's causal rule: a projection that follows a process manager
+    // has also processed what the process appended for the token (known once its wait resolves).
+    const ended = new AbortController();
+    const followed = new Set<string>();
+    const caughtUp = async (name: string, position: Position | null) => {
+      if (until) return followed.has(name) || tracker.reached(until, [name]);
       const head = await ctx.services.headPosition();
       return head === null || (position !== null && isAtOrAfter(position, head));
     };
@@ -101,7 +113,7 @@ function projectionProgress(ctx: GraphQLContext, requested: string[] | undefined
       chain = chain.then(async () => {
         if (done.has(name)) return;
         const position = tracker.position(name);
-        const reached = await caughtUp(position);
+        const reached = await caughtUp(name, position);
         await push({ projection: name, position, caughtUp: reached });
         if (until && reached) {
           done.add(name);
@@ -118,7 +130,17 @@ function projectionProgress(ctx: GraphQLContext, requested: string[] | undefined
     for (const name of names) emit(name);
     started = true;
     for (const name of queue.splice(0)) emit(name);
+    if (until) {
+      for (const name of names) {
+        void tracker.waitFor(until, [name], FOREVER_MS, ended.signal).then(({ stale }) => {
+          if (stale) return;
+          followed.add(name);
+          emit(name);
+        });
+      }
+    }
     await stop;
+    ended.abort();
     unsubscribe();
   });
 }

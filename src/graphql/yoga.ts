@@ -132,7 +132,7 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
           observer.subscriptionStarted(name);
           return () => observer.subscriptionEnded(name);
         },
-        consistency: { stale: false },
+        consistency: { stale: false, readAt: new WeakMap() },
       };
     },
     plugins: [

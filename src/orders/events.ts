@@ -12,7 +12,8 @@ export type OrderCreated = Event<
   { orderId: string; customerId: string; items: OrderLine[]; shippingAddress: Address; createdAt: string }
 >;
 export type OrderItemAdded = Event<'OrderItemAdded', { orderId: string; addedAt: string } & OrderLine>;
-export type OrderCancelled = Event<'OrderCancelled', { orderId: string; reason: string; cancelledAt: string }>;
+/** Version 2 records who cancelled (the user id; null for the system or open development mode). */
+export type OrderCancelled = Event<'OrderCancelled', { orderId: string; reason: string; cancelledAt: string; cancelledBy: string | null }>;
 export type OrderShipped = Event<'OrderShipped', { orderId: string; shippedAt: string }>;
 
 export type OrderEvent = OrderCreated | OrderItemAdded | OrderCancelled | OrderShipped;
@@ -22,10 +23,11 @@ export const ORDER_EVENT_TYPES: readonly OrderEvent['type'][] = ['OrderCreated',
 /** The events that change an order already there (all but its creation). */
 export const LATER_ORDER_EVENT_TYPES = ORDER_EVENT_TYPES.filter((type) => type !== 'OrderCreated');
 
-/** Every Order event is at its first schema version; an upcaster goes here when a shape changes. */
+/** Each event type's current schema version, and the upcasters that bring older shapes up to it. */
 export const orderEventSchemas: EventSchemas = {
   OrderCreated: { version: 1 },
   OrderItemAdded: { version: 1 },
-  OrderCancelled: { version: 1 },
+  // Version 1 did not record who cancelled.
+  OrderCancelled: { version: 2, upcasters: { 1: (data: Omit<OrderCancelled['data'], 'cancelledBy'>) => ({ ...data, cancelledBy: null }) } },
   OrderShipped: { version: 1 },
 };

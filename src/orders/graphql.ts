@@ -2,10 +2,10 @@
 // and the orderChanged subscription. Resolvers only parse, dispatch and shape.
 import { Repeater } from 'graphql-yoga';
 import type { CommandResult } from '../core/command-handler.ts';
-import type { Page } from '../core/input-fields.ts';
 import { perBuilder, type Builder } from '../graphql/builder.ts';
 import { dispatchCommand, withoutNulls } from '../graphql/commands.ts';
 import { readAfter } from '../graphql/consistency.ts';
+import { pageType } from '../graphql/page.ts';
 import { queriesOf, type GraphQLContext } from '../graphql/context.ts';
 import { superviseSubscription } from '../graphql/subscription.ts';
 import type { OrderCommand } from './decider.ts';
@@ -61,18 +61,12 @@ export function ordersGraphQL(builder: Builder): void {
       shippedAt: t.field({ type: 'DateTime', nullable: true, resolve: (o) => o.shippedAt }),
       cancelledAt: t.field({ type: 'DateTime', nullable: true, resolve: (o) => o.cancelledAt }),
       cancelReason: t.exposeString('cancelReason', { nullable: true }),
+      cancelledBy: t.exposeID('cancelledBy', { nullable: true, description: 'Who cancelled it (a user id); null for the system.' }),
     }),
   });
 
-  const OrderPageRef = builder.objectRef<Page<OrderView>>('OrderPage').implement({
-    fields: (t) => ({
-      items: t.field({ type: [OrderRef], resolve: (p) => p.items }),
-      total: t.exposeInt('total'),
-      page: t.exposeInt('page'),
-      pageSize: t.exposeInt('pageSize'),
-      totalPages: t.exposeInt('totalPages'),
-    }),
-  });
+  const OrderPageRef = pageType(builder, 'OrderPage', OrderRef);
+
 
   const CustomerSummaryRef = builder.objectRef<CustomerSummaryView>('CustomerSummary').implement({
     description: 'orderCount counts every order placed (cancelled ones too); totalSpent leaves cancelled orders out.',

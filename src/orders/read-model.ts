@@ -23,6 +23,7 @@ export const orders = pgTable(
     shippedAt: timestamp('shipped_at', { withTimezone: true, mode: 'string' }),
     cancelledAt: timestamp('cancelled_at', { withTimezone: true, mode: 'string' }),
     cancelReason: text('cancel_reason'),
+    cancelledBy: text('cancelled_by'),
     /** Lower-cased order id, customer id, product ids and city, for searchOrders. */
     searchText: text('search_text').notNull(),
   },
@@ -66,6 +67,7 @@ export type OrderView = {
   shippedAt: string | null;
   cancelledAt: string | null;
   cancelReason: string | null;
+  cancelledBy: string | null;
 };
 
 /** Columns of `orders` selected as OrderView, with exact text for money and ISO text for times. */
@@ -83,6 +85,7 @@ export const ORDER_VIEW_COLUMN_LIST = [
   `${isoTime('shipped_at')} as "shippedAt"`,
   `${isoTime('cancelled_at')} as "cancelledAt"`,
   'cancel_reason as "cancelReason"',
+  'cancelled_by as "cancelledBy"',
 ].join(', ');
 export const ORDER_VIEW_COLUMNS = sql.raw(ORDER_VIEW_COLUMN_LIST);
 

@@ -16,6 +16,8 @@ const CANCEL = `mutation Cancel($input: CancelOrderInput!) { cancelOrder(input: 
 const SHIP = `mutation Ship($input: ShipOrderInput!) { shipOrder(input: $input) { ${PAYLOAD} order { status shippedAt } } }`;
 
 const address = { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
+/** Every projection and process manager, in the order the modules list them. */
+const PROCESSORS = ['orders', 'customer_summaries', 'products', 'order_fulfilments', 'fulfilment'];
 const orderInput = (overrides: Record<string, unknown> = {}) => ({
   customerId: 'customer-1',
   items: [{ productId: 'p-1', quantity: 2, unitPrice: '9.99' }],
@@ -227,13 +229,24 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
   });
 
   it('projections, pauseProjection, resumeProjection and rebuildProjection', async () => {
-    const list = await s.gql(`{ projections { name state position lagEvents lastError updatedAt } }`);
-    expect(list.data.projections.map((p: any) => p.name)).toEqual(['orders', 'customer_summaries']);
+    const list = await s.gql(`{ projections { name kind state position lagEvents lastError updatedAt } }`);
+    expect(list.data.projections.map((p: any) => [p.name, p.kind])).toEqual(
+      PROCESSORS.map((name) => [name, name === 'fulfilment' ? 'PROCESS_MANAGER' : 'PROJECTION']),
+    );
+    const refused = await s.gql(`mutation { rebuildProjection(name: "fulfilment") { state } }`);
+    expect(refused.errors?.[0]).toMatchObject({ message: expect.stringMatching(/process manager/), extensions: { code: 'RULE_VIOLATION' } });
+    // Everything of earlier tests processed (the fulfilment process appends after them), then paused.
+    const quiet = await createBare({ customerId: 'quiet' });
+    await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(until: $t) { caughtUp } }`, { t: quiet.consistencyToken });
     const paused = await s.gql(`mutation { pauseProjection(name: "customer_summaries") { name state } }`);
     expect(paused.data.pauseProjection).toEqual({ name: 'customer_summaries', state: 'PAUSED' });
     const a = await createBare({ customerId: 'lagging' });
+    // Once the fulfilment process has recorded the order's outcome, the paused projection lags by both events.
+    await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(projections: ["fulfilment", "order_fulfilments"], until: $t) { caughtUp } }`, {
+      t: a.consistencyToken,
+    });
     const lag = await s.gql(`{ projections { name state lagEvents } }`);
-    expect(lag.data.projections.find((p: any) => p.name === 'customer_summaries')).toMatchObject({ state: 'PAUSED', lagEvents: 1 });
+    expect(lag.data.projections.find((p: any) => p.name === 'customer_summaries')).toMatchObject({ state: 'PAUSED', lagEvents: 2 });
     const again = await s.gql(`mutation { resumeProjection(name: "orders") { state } }`);
     expect(again.errors?.[0]?.extensions?.code).toBe('RULE_VIOLATION');
     const resumed = await s.gql(`mutation { resumeProjection(name: "customer_summaries") { state } }`);
@@ -255,14 +268,13 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
     const sub = `subscription($t: ConsistencyToken, $p: [String!]) { projectionProgress(projections: $p, until: $t) { projection position caughtUp } }`;
     const a = await create();
     const first = await s.subscribe(sub, { t: a.consistencyToken });
-    expect(first.events.filter((e) => e.projectionProgress.caughtUp).map((e) => e.projectionProgress.projection).sort()).toEqual([
-      'customer_summaries',
-      'orders',
-    ]);
+    expect(first.events.filter((e) => e.projectionProgress.caughtUp).map((e) => e.projectionProgress.projection).sort()).toEqual(
+      [...PROCESSORS].sort(),
+    );
     // Already caught up: one event per projection, then complete.
     const immediate = await s.subscribe(sub, { t: a.consistencyToken });
     expect(immediate.errors).toBeUndefined();
-    expect(immediate.events.map((e) => e.projectionProgress.projection).sort()).toEqual(['customer_summaries', 'orders']);
+    expect(immediate.events.map((e) => e.projectionProgress.projection).sort()).toEqual([...PROCESSORS].sort());
     expect(immediate.events.every((e) => e.projectionProgress.caughtUp)).toBe(true);
 
     // Not yet caught up: pause, subscribe, write, resume; it completes once the projection passes the token.
@@ -319,7 +331,7 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
     const text = await response.text(); // the stream ends when the subscription completes
     const events = [...text.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]!)).filter((e) => e.data);
     const last = new Map(events.map((e) => [e.data.projectionProgress.projection, e.data.projectionProgress.caughtUp]));
-    expect(Object.fromEntries(last)).toEqual({ orders: true, customer_summaries: true });
+    expect(Object.fromEntries(last)).toEqual(Object.fromEntries(PROCESSORS.map((name) => [name, true])));
     expect(text).toMatch(/event: complete/);
   });
 

@@ -108,9 +108,12 @@ describe(`converge CLI on ${driverName}`, () => {
       expect(table).toMatchObject({ code: 0, stderr: '' });
       const rows = lines(table.stdout);
       expect(cells(table.stdout)).toEqual([
-        ['NAME', 'STATE', 'POSITION', 'LAG', 'LAST ERROR', 'UPDATED'],
-        ['orders', 'RUNNING', '-', '0', '-', expect.any(String)],
-        ['customer_summaries', 'RUNNING', '-', '0', '-', expect.any(String)],
+        ['NAME', 'KIND', 'STATE', 'POSITION', 'LAG', 'LAST ERROR', 'UPDATED'],
+        ['orders', 'PROJECTION', 'RUNNING', '-', '0', '-', expect.any(String)],
+        ['customer_summaries', 'PROJECTION', 'RUNNING', '-', '0', '-', expect.any(String)],
+        ['products', 'PROJECTION', 'RUNNING', '-', '0', '-', expect.any(String)],
+        ['order_fulfilments', 'PROJECTION', 'RUNNING', '-', '0', '-', expect.any(String)],
+        ['fulfilment', 'PROCESS_MANAGER', 'RUNNING', '-', '0', '-', expect.any(String)],
       ]);
       for (const row of rows.slice(1)) expect(row.indexOf('RUNNING')).toBe(rows[0]!.indexOf('STATE'));
 
@@ -118,11 +121,14 @@ describe(`converge CLI on ${driverName}`, () => {
       expect(json).toMatchObject({ code: 0, stderr: '' });
       const statuses = lines(json.stdout).map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(statuses.map((s) => Object.keys(s).sort())).toEqual(
-        Array(2).fill(['lagEvents', 'lastError', 'name', 'position', 'state', 'updatedAt']),
+        Array(5).fill(['kind', 'lagEvents', 'lastError', 'name', 'position', 'state', 'updatedAt']),
       );
       expect(statuses).toMatchObject([
-        { name: 'orders', state: 'RUNNING', position: null, lagEvents: 0, lastError: null },
-        { name: 'customer_summaries', state: 'RUNNING', position: null, lagEvents: 0, lastError: null },
+        { name: 'orders', kind: 'PROJECTION', state: 'RUNNING', position: null, lagEvents: 0, lastError: null },
+        { name: 'customer_summaries', kind: 'PROJECTION', state: 'RUNNING', position: null, lagEvents: 0, lastError: null },
+        { name: 'products', kind: 'PROJECTION' },
+        { name: 'order_fulfilments', kind: 'PROJECTION' },
+        { name: 'fulfilment', kind: 'PROCESS_MANAGER' },
       ]);
     },
     SLOW,
@@ -133,11 +139,11 @@ describe(`converge CLI on ${driverName}`, () => {
     async () => {
       const paused = await cli(['projections', 'pause', 'orders']);
       expect(paused).toMatchObject({ code: 0, stderr: '' });
-      expect(cells(paused.stdout)[1]).toEqual(['orders', 'PAUSED', '-', '0', '-', expect.stringMatching(/^\d{4}-\d\d-\d\dT/)]);
+      expect(cells(paused.stdout)[1]).toEqual(['orders', 'PROJECTION', 'PAUSED', '-', '0', '-', expect.stringMatching(/^\d{4}-\d\d-\d\dT/)]);
 
       const resumed = await cli(['projections', 'resume', 'orders']);
       expect(resumed).toMatchObject({ code: 0, stderr: '' });
-      expect(cells(resumed.stdout)[1]?.slice(0, 2)).toEqual(['orders', 'RUNNING']);
+      expect(cells(resumed.stdout)[1]?.slice(0, 3)).toEqual(['orders', 'PROJECTION', 'RUNNING']);
 
       const notPaused = await cli(['projections', 'resume', 'orders']);
       expect(notPaused).toMatchObject({ code: 1, stdout: '', stderr: 'converge: Cannot resume projection orders while it is RUNNING\n' });

@@ -243,12 +243,14 @@ describe(`/metrics on ${driverName}`, () => {
     const during = await scrape();
     expect(during.value('converge_websocket_connections')).toBe(1);
     expect(during.value('converge_subscriptions_active{name="projectionProgress"}')).toBe(1);
-    await s.gql(CREATE, input('metrics-2'));
+    const second = await s.gql(CREATE, input('metrics-2'));
     await open;
+    await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(until: $t) { caughtUp } }`, { t: second.data.createOrder.consistencyToken });
     const after = await scrape();
     expect(after.value('converge_commands_total{type="CreateOrder",outcome="ok",code="OK"}')).toBe(2);
     expect(after.value('converge_commands_total{type="ShipOrder",outcome="error",code="NOT_FOUND"}')).toBe(1);
-    expect(after.value('converge_event_store_append_duration_seconds_count')).toBe(2);
+    // Two orders, and the fulfilment outcome of each (appended by the fulfilment process manager).
+    expect(after.value('converge_event_store_append_duration_seconds_count')).toBe(4);
     expect(after.value('converge_graphql_operations_total{type="mutation",name="createOrder",outcome="ok"}')).toBe(2);
     expect(after.value('converge_http_requests_total{route="/graphql",method="POST",status="200"}')).toBeGreaterThanOrEqual(3);
     expect(after.value('converge_projection_position{projection="orders"}')).toBeGreaterThan(0);

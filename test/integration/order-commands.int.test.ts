@@ -118,7 +118,8 @@ describe(`Order commands on ${driverName}`, () => {
 
     it('concurrent repeats of one command apply it once and all return its result', async () => {
       const results = await Promise.all(Array.from({ length: 10 }, () => create(createOrderInput({ commandId: 'same' }))));
-      expect(new Set(results.map((r) => JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)))).size).toBe(1);
+      // The same answer for all (the events a repeat gets back are read from the store: same content).
+      for (const result of results) expect(result).toEqual(results[0]);
       expect(await eventCount()).toBe(1);
     });
 

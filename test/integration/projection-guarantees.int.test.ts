@@ -18,7 +18,7 @@ import { orderEventSchemas } from '../../src/orders/events.ts';
 import { CUSTOMER_SUMMARY_VIEW_COLUMNS } from '../../src/orders/read-model.ts';
 import { createTestDatabase, driverName, onPostgres, settle, type TestDatabase } from '../support/db.ts';
 import { address } from '../support/orders.ts';
-import { addItem, allEvents, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';
+import { addItem, allEvents, createOrder, expectOrdersMatchStore, startOrderServices } from '../support/services.ts';
 import { watchStatements } from '../support/watch.ts';
 
 const sys = { caller: SYSTEM_CALLER };
@@ -73,7 +73,7 @@ describe(`projection guarantees on ${driverName}`, () => {
 
   it('a crash between apply and commit leaves no double effect after the restart', async () => {
     let crashes = 0;
-    services = await startServices(t.database, {
+    services = await startOrderServices(t.database, {
       projections: (defaults) =>
         defaults.map((p) => ({
           ...p,
@@ -104,7 +104,7 @@ describe(`projection guarantees on ${driverName}`, () => {
     ['raised by the database', 'invalid input syntax for type integer'],
   ])('a poison event (%s) fails only its projection, with the error and position; resume applies it once after the fix', async (how, message) => {
     let broken = true;
-    services = await startServices(t.database, {
+    services = await startOrderServices(t.database, {
       projections: (defaults) =>
         defaults.map((p) =>
           p.name !== 'orders'
@@ -149,7 +149,7 @@ describe(`projection guarantees on ${driverName}`, () => {
   });
 
   it('a live step whose checkpoint moved on meanwhile is stale, and none of its writes land', async () => {
-    services = await startServices(t.database, { runProjections: false });
+    services = await startOrderServices(t.database, { runProjections: false });
     await createOrder(services);
     await createOrder(services);
     await settle(t.database);
@@ -182,7 +182,7 @@ describe(`projection guarantees on ${driverName}`, () => {
     }],
   ])('a projection that %s is refused, so no write escapes its checkpoint', async (_how, message, misuse) => {
     const sneaky: SqlProjection = { ...auditProjection, apply: (events, step) => misuse(step, events[0]!) };
-    services = await startServices(t.database, { projections: (d) => [...d, sneaky] });
+    services = await startOrderServices(t.database, { projections: (d) => [...d, sneaky] });
     await createOrder(services);
     let status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'audit')!;
     for (let i = 0; i < 200 && status.state !== 'FAILED'; i++) {
@@ -202,14 +202,14 @@ describe(`projection guarantees on ${driverName}`, () => {
         late ??= new Promise((resolve) => setImmediate(resolve)).then(() => step.insert('audit_events', events.map(row))).catch((error: unknown) => error);
       },
     };
-    services = await startServices(t.database, { projections: (d) => [...d, careless] });
+    services = await startOrderServices(t.database, { projections: (d) => [...d, careless] });
     await settled(services, (await createOrder(services)).consistencyToken, ['audit']);
     expect(await late).toEqual(expect.objectContaining({ message: expect.stringMatching(/after apply returned/) }));
     expect((await t.database.rows<{ n: number }>(sql`select count(*)::int as n from audit_events`))[0]!.n).toBe(0);
   });
 
   it('an event that cannot even be read (no upcaster for its schema version) fails its projection visibly', async () => {
-    services = await startServices(t.database);
+    services = await startOrderServices(t.database);
     const order = await createOrder(services);
     await t.database.rows(sql`insert into events (stream_id, stream_type, version, type, schema_version, data)
       values (${order.streamId}, 'Order', 2, 'OrderShipped', 0, '{}'::jsonb)`);
@@ -223,7 +223,7 @@ describe(`projection guarantees on ${driverName}`, () => {
   });
 
   it('a rebuild under writes and reads never serves an incomplete model, and ends equal to a fold from scratch', async () => {
-    services = await startServices(t.database, { projectionBatchSize: 20 });
+    services = await startOrderServices(t.database, { projectionBatchSize: 20 });
     const ids: string[] = [];
     let last = '';
     for (let i = 0; i < 120; i++) {
@@ -354,7 +354,7 @@ describe(`projection guarantees on ${driverName}`, () => {
     ['at least', 50, true],
     ['fewer than', 1000, false],
   ])('a first build over %s firstBuildAsRebuildFrom events goes through shadow copies: %s', async (_, threshold, asRebuild) => {
-    services = await startServices(t.database, { runProjections: false });
+    services = await startOrderServices(t.database, { runProjections: false });
     for (let i = 0; i < 40; i++) {
       const o = await createOrder(services, { customerId: `c-${i % 7}` });
       if (i % 2 === 0) await addItem(services, o.streamId);
@@ -370,7 +370,7 @@ describe(`projection guarantees on ${driverName}`, () => {
     // Where the writes of `orders` went: a rebuild step's in its transaction, to the shadow copy; a live
     // step's in the one statement that also moves its checkpoint, on the pool.
     const watched = watchStatements(t.database);
-    services = await startServices(watched.database, {
+    services = await startOrderServices(watched.database, {
       projectionFirstBuildAsRebuildFrom: threshold,
       projectionBatchSize: 20,
       log,
@@ -431,7 +431,7 @@ describe(`projection guarantees on ${driverName}`, () => {
   it(`${onPostgres ? 32 : 4} concurrent writers with randomly delayed commits: the read model equals the store, no event skipped or repeated (${runs} runs)`, async () => {
     for (let run = 0; run < runs; run++) {
       await t.reset();
-      services = await startServices(t.database, { projections: (d) => [...d, auditProjection], projectionBatchSize: 50 });
+      services = await startOrderServices(t.database, { projections: (d) => [...d, auditProjection], projectionBatchSize: 50 });
       await concurrentWriters(onPostgres ? 32 : 4, onPostgres ? 1.5 : 1);
       await settled(services, await headToken(services), [...ALL, 'audit']);
       const events = await allEvents(services.store);
@@ -449,7 +449,7 @@ describe(`projection guarantees on ${driverName}`, () => {
 
   it.skipIf(!onPostgres)('the LISTEN connection killed while writes go on: progress resumes, nothing lost', async () => {
     // A poll slower than the test: progress can only come from the re-connected listener.
-    services = await startServices(t.database, { projectionPollMs: 120_000 });
+    services = await startOrderServices(t.database, { projectionPollMs: 120_000 });
     const listening = sql`from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and query ilike 'listen%'`;
     let last = '';
     for (let round = 0; round < 3; round++) {
@@ -469,8 +469,8 @@ describe(`projection guarantees on ${driverName}`, () => {
   });
 
   it('waitFor is pushed: it resolves on the progress notification with no poll to help', async () => {
-    services = await startServices(t.database, { projectionPollMs: 120_000 });
-    const api = await startServices(t.database, { runProjections: false });
+    services = await startOrderServices(t.database, { projectionPollMs: 120_000 });
+    const api = await startOrderServices(t.database, { runProjections: false });
     try {
       // The wait starts while the projections are paused; only their progress, pushed to this API-only
       // process (which reads the checkpoints on its own only when its listener reconnects), can end it.
@@ -496,7 +496,7 @@ describe(`projection guarantees on ${driverName}`, () => {
   });
 
   it('reports lag while behind and resumes from a pause where it stopped', async () => {
-    services = await startServices(t.database);
+    services = await startOrderServices(t.database);
     await services.admin.pause('orders', SYSTEM_CALLER);
     let token = '';
     for (let i = 0; i < 5; i++) token = (await createOrder(services)).consistencyToken;

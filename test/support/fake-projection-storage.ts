@@ -29,11 +29,12 @@ const key = (p: Position) => `${p.tx}.${p.pos}`;
 
 export function createFakeStorage(name: string) {
   const events: StoredEvent[] = [];
-  const record: ProjectionRecord = { name, state: 'RUNNING', position: null, lastError: null, errorPosition: null, rebuildPosition: null, updatedAt: null };
+  const record: ProjectionRecord = { name, state: 'RUNNING', position: null, lastError: null, errorPosition: null, rebuildPosition: null, effects: null, updatedAt: null };
   const live: string[] = [];
   let shadow: string[] | undefined;
   const calls: string[] = [];
   const failures: unknown[] = [];
+  let failWhen: ((batch: StoredEvent[]) => unknown) | undefined;
 
   const samePosition = (a: Position | null, b: Position | null) => (a === null || b === null ? a === b : comparePositions(a, b) === 0);
 
@@ -53,6 +54,8 @@ export function createFakeStorage(name: string) {
       const failure = failures.shift();
       if (failure) throw failure;
       const batch = after(events, from, limit);
+      const refused = failWhen?.(batch);
+      if (refused) throw refused;
       const last = batch.at(-1);
       const pending = last ? after(events, last.position, 1).length > 0 : false;
       if (!last) return { kind: 'applied', read: 0, to: null, pending };
@@ -122,6 +125,8 @@ export function createFakeStorage(name: string) {
     calls,
     /** The next steps throw these (one each). */
     failNext: (...errors: unknown[]) => failures.push(...errors),
+    /** Steps whose batch `check` answers an error for throw it (before apply, as a lookup read would). */
+    failWhen: (check: (batch: StoredEvent[]) => unknown) => (failWhen = check),
     append(...added: StoredEvent[]) {
       events.push(...added);
       events.sort((a, b) => comparePositions(a.position, b.position));

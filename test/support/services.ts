@@ -7,11 +7,13 @@ import type { StoredEvent } from '../../src/core/messages.ts';
 import { START } from '../../src/core/position.ts';
 import type { Database } from '../../src/infra/db/database.ts';
 import type { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
-import type { OrderEvent } from '../../src/orders/events.ts';
+import { ORDER_STREAM_TYPE, type OrderEvent } from '../../src/orders/events.ts';
+import { ordersModule } from '../../src/orders/module.ts';
 import { evolveOrderView } from '../../src/orders/projections/orders.ts';
 import { ORDER_VIEW_COLUMNS, type OrderView } from '../../src/orders/read-model.ts';
 import { command, createOrderInput } from './orders.ts';
 
+/** Every module's services, as the server runs them. */
 export async function startServices(database: Database, options: Partial<ServicesOptions> = {}): Promise<Services> {
   const services = createServices(database, {
     runProjections: true,
@@ -23,6 +25,10 @@ export async function startServices(database: Database, options: Partial<Service
   await services.start();
   return services;
 }
+
+/** The Orders module alone: for tests of the projection machinery on the reference domain. */
+export const startOrderServices = (database: Database, options: Partial<ServicesOptions> = {}) =>
+  startServices(database, { modules: [ordersModule], ...options });
 
 export async function allEvents(store: PostgresEventStore): Promise<StoredEvent[]> {
   const events: StoredEvent[] = [];
@@ -37,7 +43,7 @@ export async function allEvents(store: PostgresEventStore): Promise<StoredEvent[
 /** The orders read model must equal a fold of every event from scratch. */
 export async function expectOrdersMatchStore(database: Database, store: PostgresEventStore) {
   const expected = new Map<string, OrderView>();
-  for (const event of (await allEvents(store)) as StoredEvent<OrderEvent>[]) {
+  for (const event of (await allEvents(store)).filter((e) => e.streamType === ORDER_STREAM_TYPE) as StoredEvent<OrderEvent>[]) {
     expected.set(event.streamId, evolveOrderView(expected.get(event.streamId), event));
   }
   const rows = await database.rows<OrderView>(sql`select ${ORDER_VIEW_COLUMNS} from orders order by id`);

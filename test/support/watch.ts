@@ -6,7 +6,7 @@ import type { Database } from '../../src/infra/db/database.ts';
 import { toQuery } from '../../src/infra/db/executor.ts';
 
 export type Via = 'pool' | 'transaction' | 'lookups' | 'batches';
-export type Sent = { via: Via; text: string; executor: Executor };
+export type Sent = { via: Via; text: string; params: readonly unknown[]; executor: Executor };
 
 export function watchStatements(
   database: Database,
@@ -14,16 +14,19 @@ export function watchStatements(
 ) {
   const sent: Sent[] = [];
   const watch = (via: Via, executor: Executor): Executor => {
-    const record = async <T>(text: string, run: () => Promise<T[]>) => {
-      const entry = { via, text, executor };
+    const record = async <T>(text: string, params: readonly unknown[], run: () => Promise<T[]>) => {
+      const entry = { via, text, params, executor };
       sent.push(entry);
       const rows = await run();
       await options.after?.(entry);
       return (options.alter ? options.alter(entry, rows) : rows) as T[];
     };
     return {
-      rows: (query) => record(toQuery(query).sql, () => executor.rows(query)),
-      query: (text, params) => record(text, () => executor.query(text, params)),
+      rows: (query) => {
+        const { sql, params } = toQuery(query);
+        return record(sql, params, () => executor.rows(query));
+      },
+      query: (text, params) => record(text, params, () => executor.query(text, params)),
     };
   };
   const watched: Database = {

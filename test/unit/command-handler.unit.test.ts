@@ -77,6 +77,13 @@ function fakeStore() {
     async findCommand(commandId) {
       return commands.get(commandId) ?? null;
     },
+    async readCommandEvents(record) {
+      return (streams.get(record.streamId) ?? []).filter((e) => e.metadata.commandId === record.commandId);
+    },
+    async streamStart(streamId) {
+      const first = streams.get(streamId)?.[0];
+      return first ? { streamType: first.streamType, position: first.position } : null;
+    },
     async headPosition() {
       return null;
     },

@@ -79,4 +79,45 @@ describe('consistency tracker', () => {
     expect(await tracker.waitFor(at(3), ['a'], 60_000, gone.signal)).toEqual({ stale: true });
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  describe('following a process manager (causal read-your-writes)', () => {
+    // `stock` handles what the process manager `pm` appends; `orders` does not.
+    const causal = () => createConsistencyTracker(['orders', 'pm', 'stock'], { stock: ['pm'] });
+
+    it('waits for the process to pass the token, then for the projection to reach what the process appended', async () => {
+      const tracker = causal();
+      let result: { stale: boolean } | undefined;
+      void tracker.waitFor(at(5), ['stock'], 5000).then((r) => (result = r));
+      tracker.advance('stock', at(6)); // past the token, but the process has not reacted to it yet
+      await Promise.resolve();
+      expect(result).toBeUndefined();
+      tracker.advance('pm', at(7), at(9)); // reacted: its commands appended events up to 9
+      await Promise.resolve();
+      expect(result).toBeUndefined();
+      expect(tracker.reached(at(5), ['stock'])).toBe(false);
+      tracker.advance('stock', at(9));
+      await Promise.resolve();
+      expect(result).toEqual({ stale: false });
+      expect(tracker.reached(at(5), ['stock', 'orders'])).toBe(false); // orders is not there yet
+      tracker.advance('orders', at(5));
+      expect(tracker.reached(at(5), ['stock', 'orders'])).toBe(true);
+    });
+
+    it('fixes the target once the process has passed the token, so that a busy process cannot keep it moving', async () => {
+      const tracker = causal();
+      tracker.advance('pm', at(5), at(6));
+      let result: { stale: boolean } | undefined;
+      void tracker.waitFor(at(5), ['stock'], 5000).then((r) => (result = r));
+      tracker.advance('pm', at(20), at(30)); // later work of the process, after the token
+      tracker.advance('stock', at(6));
+      await Promise.resolve();
+      expect(result).toEqual({ stale: false });
+    });
+
+    it('a projection that follows no process waits for the token only', async () => {
+      const tracker = causal();
+      tracker.advance('orders', at(5));
+      expect(await tracker.waitFor(at(5), ['orders'], 5000)).toEqual({ stale: false });
+    });
+  });
 });

@@ -23,7 +23,7 @@ const itemAdded = (productId = 'p-2'): OrderEvent => ({
   type: 'OrderItemAdded',
   data: { orderId, productId, quantity: 1, unitPrice: '1.00', addedAt: at },
 });
-const cancelled: OrderEvent = { type: 'OrderCancelled', data: { orderId, reason: 'changed my mind', cancelledAt: at } };
+const cancelled: OrderEvent = { type: 'OrderCancelled', data: { orderId, reason: 'changed my mind', cancelledAt: at, cancelledBy: null } };
 const shipped: OrderEvent = { type: 'OrderShipped', data: { orderId, shippedAt: at } };
 
 const addItem = () => command('AddOrderItem', { orderId, productId: 'p-2', quantity: 1, unitPrice: 1 });

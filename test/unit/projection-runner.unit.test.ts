@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConsistencyTracker } from '../../src/core/consistency-tracker.ts';
 import { UnavailableError } from '../../src/core/errors.ts';
+import { EventsNotApplied } from '../../src/core/projection.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../../src/core/projection-runner.ts';
 import type { Projection } from '../../src/core/projection.ts';
 import { createFakeStorage, fakeEvent, type FakeTx } from '../support/fake-projection-storage.ts';
@@ -94,6 +95,16 @@ describe('projection runner', () => {
     runner!.wake();
     await new Promise((resolve) => setImmediate(resolve));
     expect(fake.calls.slice(steps).filter((c) => c.startsWith('step'))).toEqual([]);
+  });
+
+  it('an event whose reads fail before the projection gets it FAILS at that event, with the reason', async () => {
+    const fake = createFakeStorage('things');
+    fake.append(fakeEvent(1), fakeEvent(2), fakeEvent(3));
+    fake.failWhen((batch) => (batch.some((e) => e.position.pos === 2n) ? new EventsNotApplied(batch, new Error('column "nope" does not exist')) : undefined));
+    start(fake);
+    await until(() => fake.record.state === 'FAILED', 'FAILED');
+    expect(fake.record).toMatchObject({ position: fakeEvent(1).position, errorPosition: fakeEvent(2).position });
+    expect(fake.record.lastError).toBe('ThingHappened at s-2@1: column "nope" does not exist');
   });
 
   it('an outage is not the event\'s fault: the step is tried again, nothing FAILS, nothing is applied twice', async () => {

@@ -50,5 +50,8 @@ export const projections = pgTable('projections', {
   errorPosition: bigint('error_position', { mode: 'bigint' }),
   rebuildPositionTx: xid8('rebuild_position_tx'),
   rebuildPosition: bigint('rebuild_position', { mode: 'bigint' }),
+  /** A process manager's: the furthest event its commands appended, up to its checkpoint. */
+  effectsTx: xid8('effects_tx'),
+  effects: bigint('effects', { mode: 'bigint' }),
   updatedAt: timestamp('updated_at', { withTimezone: true }),
 });

@@ -19,6 +19,9 @@ import { appendStatement } from './append-statements.ts';
 import { EVENT_COLUMNS_TEXT, eventReader, VISIBLE_TEXT, type EventRow } from './event-rows.ts';
 import { createSharedAppends } from './shared-appends.ts';
 
+/** Events read at a time when looking for a recorded command's events. */
+const COMMAND_EVENTS_CHUNK = 16;
+
 /** How often an `any` append tries for the next version number before it gives up. */
 const ANY_ATTEMPTS = 100;
 
@@ -130,6 +133,26 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
         from commands where command_id = ${commandId}`);
       if (!row) return null;
       return { commandId, inputHash: row.input_hash, streamId: row.stream_id, version: row.version, position: positionFromDb(row.tx, row.pos) };
+    },
+
+    async readCommandEvents(record) {
+      // A command's events are contiguous and end at its version: read back from there, a few at a time.
+      const found: StoredEvent[] = [];
+      for (let to = record.version; to > 0; to -= COMMAND_EVENTS_CHUNK) {
+        const rows = await db.rows<EventRow>(sql`select ${EVENT_COLUMNS} from events
+          where stream_id = ${record.streamId} and version <= ${to} and version > ${to - COMMAND_EVENTS_CHUNK} order by version desc`);
+        for (const row of rows) {
+          if ((row.metadata as { commandId?: string }).commandId !== record.commandId) return found.reverse();
+          found.push(toStoredEvent(row));
+        }
+      }
+      return found.reverse();
+    },
+
+    async streamStart(streamId) {
+      const [row] = await db.rows<{ stream_type: string; tx: string; pos: string }>(sql`
+        select stream_type, transaction_id::text as tx, global_position::text as pos from events where stream_id = ${streamId} and version = 1`);
+      return row ? { streamType: row.stream_type, position: positionFromDb(row.tx, row.pos) } : null;
     },
 
     async headPosition() {

@@ -20,7 +20,8 @@ async function lag(database: Database, from: Position | null) {
   return { events: row?.n ?? 0, seconds: Math.max(0, row?.seconds ?? 0) };
 }
 
-export function createProjectionAdmin(database: Database, names: readonly string[]): ProjectionAdmin {
+/** `names`: every projection and process manager; `processManagers`: which of them are process managers. */
+export function createProjectionAdmin(database: Database, names: readonly string[], processManagers: readonly string[] = []): ProjectionAdmin {
 
   // Rows are never deleted, so once is enough per process (status runs on every /metrics scrape).
   let ensured: Promise<void> | undefined;
@@ -37,7 +38,8 @@ export function createProjectionAdmin(database: Database, names: readonly string
     const [record] = await loadProjectionRecords(database, [name]);
     if (!record) throw new NotFoundError(`No projection named ${name}`);
     const behind = await lag(database, record.position);
-    return { ...record, lagEvents: behind.events, lagSeconds: behind.seconds };
+    const kind = processManagers.includes(name) ? 'PROCESS_MANAGER' : 'PROJECTION';
+    return { ...record, kind, lagEvents: behind.events, lagSeconds: behind.seconds };
   };
 
   const change = async (name: string, caller: Caller, update: ReturnType<typeof sql>, allowedFrom: string[], what: string) => {
@@ -74,14 +76,19 @@ export function createProjectionAdmin(database: Database, names: readonly string
         ['PAUSED', 'FAILED'],
         'resume',
       ),
-    rebuild: (name, caller) =>
-      change(
+    rebuild: async (name, caller) => {
+      assertAdmin(caller, 'rebuild a projection');
+      if (processManagers.includes(name)) {
+        throw new RuleViolationError(`${name} is a process manager: its effects are commands, not tables, so it cannot be rebuilt`);
+      }
+      return change(
         name,
         caller,
         sql`state = 'REBUILDING', rebuild_position_tx = null, rebuild_position = null,
           last_error = null, error_position_tx = null, error_position = null`,
         ['RUNNING', 'PAUSED', 'FAILED', 'REBUILDING'],
         'rebuild',
-      ),
+      );
+    },
   };
 }

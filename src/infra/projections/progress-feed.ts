@@ -12,7 +12,7 @@ export async function startProgressFeed(
 ): Promise<() => Promise<void>> {
   const reload = async () => {
     for (const record of await loadProjectionRecords(database, tracker.projections())) {
-      if (record.position) tracker.advance(record.name, record.position);
+      if (record.position) tracker.advance(record.name, record.position, record.effects);
     }
   };
   const unlisten = await database.listen(
@@ -20,7 +20,7 @@ export async function startProgressFeed(
     (payload) => {
       try {
         const progress = parseProgressPayload(payload);
-        if (progress) tracker.advance(progress.name, progress.position);
+        if (progress) tracker.advance(progress.name, progress.position, progress.effects);
       } catch (error) {
         onError(error);
       }

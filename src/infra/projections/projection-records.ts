@@ -5,7 +5,10 @@ import { decodeToken, positionFromDb, type Position } from '../../core/position.
 import type { ProjectionRecord, ProjectionState } from '../../core/projection.ts';
 import { isoTime, textArray, type Executor } from '../../core/sql.ts';
 
-/** Progress notifications: "<projection> <transaction id> <position>", sent with each checkpoint's move. */
+/**
+ * Progress notifications, sent with each checkpoint's move: "<projection> <transaction id> <position>",
+ * and for a process manager whose commands appended events, " <transaction id> <position>" of the furthest.
+ */
 export const PROGRESS_CHANNEL = 'converge_progress';
 /** An admin changed a projection's state: the payload is its name. */
 export const CONTROL_CHANNEL = 'converge_projection_control';
@@ -20,12 +23,15 @@ export type RecordRow = {
   error_pos: string | null;
   rebuild_tx: string | null;
   rebuild_pos: string | null;
+  effects_tx: string | null;
+  effects_pos: string | null;
   updated_at: string | null;
 };
 
 export const RECORD_COLUMNS = sql.raw(`name, state, position_tx::text as tx, position::text as pos, last_error,
   error_position_tx::text as error_tx, error_position::text as error_pos,
-  rebuild_position_tx::text as rebuild_tx, rebuild_position::text as rebuild_pos, ${isoTime('updated_at')} as updated_at`);
+  rebuild_position_tx::text as rebuild_tx, rebuild_position::text as rebuild_pos,
+  effects_tx::text as effects_tx, effects::text as effects_pos, ${isoTime('updated_at')} as updated_at`);
 
 const optionalPosition = (tx: string | null, pos: string | null) => (tx !== null && pos !== null ? positionFromDb(tx, pos) : null);
 
@@ -38,6 +44,7 @@ export function toRecord(row: RecordRow): ProjectionRecord {
     lastError: row.last_error,
     errorPosition: optionalPosition(row.error_tx, row.error_pos),
     rebuildPosition: optionalPosition(row.rebuild_tx, row.rebuild_pos),
+    effects: optionalPosition(row.effects_tx, row.effects_pos),
     updatedAt: row.updated_at,
   };
 }
@@ -52,11 +59,12 @@ export async function loadProjectionRecords(db: Executor, names?: readonly strin
 export const ensureProjectionRow = (db: Executor, name: string) =>
   db.rows(sql`insert into projections (name) values (${name}) on conflict (name) do nothing`);
 
-export const progressPayload = (name: string, position: Position) => `${name} ${position.tx} ${position.pos}`;
+export const progressPayload = (name: string, position: Position, effects?: Position | null) =>
+  `${name} ${position.tx} ${position.pos}${effects ? ` ${effects.tx} ${effects.pos}` : ''}`;
 
 /** Reads a progress payload; also the older "<projection> <token>" form. */
-export function parseProgressPayload(payload: string): { name: string; position: Position } | null {
-  const [name, a, b] = payload.split(' ');
+export function parseProgressPayload(payload: string): { name: string; position: Position; effects: Position | null } | null {
+  const [name, a, b, c, d] = payload.split(' ');
   if (!name || !a) return null;
-  return { name, position: b === undefined ? decodeToken(a) : positionFromDb(a, b) };
+  return { name, position: b === undefined ? decodeToken(a) : positionFromDb(a, b), effects: c && d ? positionFromDb(c, d) : null };
 }

@@ -4,8 +4,9 @@
 // Projections).
 import { sql, type SQL } from 'drizzle-orm';
 import type { StoredEvent } from '../../core/messages.ts';
-import { comparePositions, isAtOrAfter, START, type Position } from '../../core/position.ts';
-import type { ProjectionStorage, StepResult } from '../../core/projection.ts';
+import { comparePositions, isAtOrAfter, maxPosition, START, type Position } from '../../core/position.ts';
+import { UnavailableError } from '../../core/errors.ts';
+import { EventsNotApplied, type ProjectionStorage, type StepResult } from '../../core/projection.ts';
 import type { Executor } from '../../core/sql.ts';
 import type { Lookups, SqlProjection, StepContext } from '../../core/sql-projection.ts';
 import type { Database } from '../db/database.ts';
@@ -45,11 +46,12 @@ function withWrites(writes: readonly SQL[], main: SQL): SQL {
  * The statement that ends a live step: the writes and the checkpoint's compare-and-set move (with the
  * progress notification) as one statement, so one implicit transaction, with no BEGIN or COMMIT.
  */
-const advanceStatement = (name: string, from: Position, to: Position, writes: readonly SQL[]) =>
+const advanceStatement = (name: string, from: Position, to: Position, writes: readonly SQL[], effects: Position | null) =>
   withWrites(
     writes,
     sql`select converge_advance_projection(${name}, ${from.tx.toString()}::xid8, ${from.pos.toString()}::bigint,
-      ${to.tx.toString()}::xid8, ${to.pos.toString()}::bigint, ${PROGRESS_CHANNEL}) as advanced`,
+      ${to.tx.toString()}::xid8, ${to.pos.toString()}::bigint, ${PROGRESS_CHANNEL},
+      ${effects?.tx.toString() ?? null}::xid8, ${effects?.pos.toString() ?? null}::bigint) as advanced`,
   );
 
 type Prepared = { projection: SqlProjection<Lookups>; lookups?: CompiledLookups; standalone?: string };
@@ -95,9 +97,10 @@ export function createProjectionStorage(
 
   /**
    * Runs `apply` with the rows its lookups found: those the batch statement brought (`found`), if they
-   * cover the events, or else read now on `reads`. Returns the statements of what it wrote.
+   * cover the events, or else read now on `reads`. Returns the statements of what it wrote, and the
+   * furthest event its commands appended (process managers).
    */
-  async function applyStep(name: string, events: StoredEvent[], apply: Apply, reads: Executor, found?: LookupResult | null): Promise<SQL[]> {
+  async function applyStep(name: string, events: StoredEvent[], apply: Apply, reads: Executor, found?: LookupResult | null) {
     const { projection, lookups, standalone } = preparedOf(name);
     const handled = events.filter((e) => projection.handles.has(e.type));
     let rows = {};
@@ -105,20 +108,29 @@ export function createProjectionStorage(
       const covered = found ? lookups.found(found, handled) : null;
       if (covered) rows = covered;
       else {
-        const [answer] = await reads.query<{ found: LookupResult }>(standalone!, lookups.params(handled));
+        let answer: { found: LookupResult } | undefined;
+        try {
+          [answer] = await reads.query<{ found: LookupResult }>(standalone!, lookups.params(handled));
+        } catch (error) {
+          throw error instanceof UnavailableError ? error : new EventsNotApplied(handled, error);
+        }
         const read = lookups.found(answer!.found, handled);
         if (!read) throw new Error(`the lookups of projection ${name} did not cover their own keys`);
         rows = read;
       }
     }
     const writes = createWriteCollector();
-    await apply(events, { found: rows, insert: writes.insert, upsert: writes.upsert } as StepContext);
-    return writes.close();
+    let effects: Position | null = null;
+    const caused = (position: Position) => {
+      effects = effects ? maxPosition(effects, position) : position;
+    };
+    await apply(events, { found: rows, insert: writes.insert, upsert: writes.upsert, caused } as StepContext);
+    return { writes: writes.close(), effects: effects as Position | null };
   }
 
   /** Runs `apply` inside a rebuild's transaction `tx`, then its writes (if any) in one statement there. */
   async function applyIn(tx: Executor, name: string, events: StoredEvent[], apply: Apply, found?: LookupResult | null) {
-    const writes = await applyStep(name, events, apply, tx, found);
+    const { writes } = await applyStep(name, events, apply, tx, found);
     if (writes.length > 0) await tx.rows(withWrites(writes, sql`select true as written`));
   }
 
@@ -166,15 +178,15 @@ export function createProjectionStorage(
       const last = events.at(-1);
       if (!last) return { kind: 'applied', read: 0, to: null, pending };
       if (rows[0]!.moved === 0) return { kind: 'stale' };
-      const writes = await applyStep(name, events, apply, database.projectionLookups, rows[0]!.found);
+      const { writes, effects } = await applyStep(name, events, apply, database.projectionLookups, rows[0]!.found);
       try {
-        await database.rows(advanceStatement(name, start, last.position, writes));
+        await database.rows(advanceStatement(name, start, last.position, writes, effects));
       } catch (error) {
         // Another runner moved the checkpoint, or an admin paused, failed or reset the projection.
         if ((driverError(error) as { code?: unknown })?.code === MOVED_ON) return { kind: 'stale' };
         throw error;
       }
-      return { kind: 'applied', read: events.length, to: last.position, pending };
+      return { kind: 'applied', read: events.length, to: last.position, pending, effects };
     },
 
     async fail(name, error, at) {

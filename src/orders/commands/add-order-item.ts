@@ -4,11 +4,11 @@ import { RuleViolationError } from '../../core/errors.ts';
 import type { Command } from '../../core/messages.ts';
 import type { OrderItemAdded } from '../events.ts';
 import { MAX_LINES, type OrderState } from '../order.ts';
-import { expectedVersion, id } from '../../core/input-fields.ts';
+import { commandId, expectedVersion, id } from '../../core/input-fields.ts';
 import { orderLine } from './fields.ts';
 import { requireOrder } from './require-order.ts';
 
-export const addOrderItemInput = orderLine.extend({ commandId: id.optional(), orderId: id, expectedVersion });
+export const addOrderItemInput = orderLine.extend({ commandId: commandId.optional(), orderId: id, expectedVersion });
 
 export type AddOrderItem = Command<
   'AddOrderItem',

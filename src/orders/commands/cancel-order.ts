@@ -4,11 +4,11 @@ import { RuleViolationError } from '../../core/errors.ts';
 import type { Command } from '../../core/messages.ts';
 import type { OrderCancelled } from '../events.ts';
 import type { OrderState } from '../order.ts';
-import { expectedVersion, id, requiredText } from '../../core/input-fields.ts';
+import { commandId, expectedVersion, id, requiredText } from '../../core/input-fields.ts';
 import { requireOrder } from './require-order.ts';
 
 export const cancelOrderInput = z.object({
-  commandId: id.optional(),
+  commandId: commandId.optional(),
   orderId: id,
   expectedVersion,
   reason: requiredText(500),
@@ -22,5 +22,7 @@ export function decideCancelOrder(command: CancelOrder, state: OrderState): [Ord
   if (order.status !== 'PLACED') {
     throw new RuleViolationError(`Only a PLACED order can be cancelled; order ${orderId} is ${order.status}`);
   }
-  return [{ type: 'OrderCancelled', data: { orderId, reason, cancelledAt: command.metadata.now.toISOString() } }];
+  return [
+    { type: 'OrderCancelled', data: { orderId, reason, cancelledAt: command.metadata.now.toISOString(), cancelledBy: command.metadata.caller.userId } },
+  ];
 }

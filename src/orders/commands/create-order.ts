@@ -5,11 +5,11 @@ import { RuleViolationError, ValidationError } from '../../core/errors.ts';
 import type { Command } from '../../core/messages.ts';
 import type { OrderCreated } from '../events.ts';
 import { MAX_LINES, type OrderState } from '../order.ts';
-import { id } from '../../core/input-fields.ts';
+import { commandId, id } from '../../core/input-fields.ts';
 import { address, orderLine } from './fields.ts';
 
 export const createOrderInput = z.object({
-  commandId: id.optional(),
+  commandId: commandId.optional(),
   customerId: id,
   items: z.array(orderLine).min(1, 'must have at least 1 item').max(MAX_LINES, `must have at most ${MAX_LINES} items`),
   shippingAddress: address,

@@ -4,10 +4,10 @@ import { RuleViolationError } from '../../core/errors.ts';
 import type { Command } from '../../core/messages.ts';
 import type { OrderShipped } from '../events.ts';
 import type { OrderState } from '../order.ts';
-import { expectedVersion, id } from '../../core/input-fields.ts';
+import { commandId, expectedVersion, id } from '../../core/input-fields.ts';
 import { requireOrder } from './require-order.ts';
 
-export const shipOrderInput = z.object({ commandId: id.optional(), orderId: id, expectedVersion });
+export const shipOrderInput = z.object({ commandId: commandId.optional(), orderId: id, expectedVersion });
 
 export type ShipOrder = Command<'ShipOrder', Omit<z.output<typeof shipOrderInput>, 'commandId' | 'expectedVersion'>>;
 

@@ -31,6 +31,7 @@ export function evolveOrderView(order: OrderView | undefined, event: StoredEvent
       shippedAt: null,
       cancelledAt: null,
       cancelReason: null,
+      cancelledBy: null,
     };
   }
   if (!order) throw new Error(`${event.type} for order ${event.streamId}, which the read model does not have`);
@@ -53,6 +54,7 @@ export function evolveOrderView(order: OrderView | undefined, event: StoredEvent
         status: 'CANCELLED',
         cancelledAt: event.data.cancelledAt,
         cancelReason: event.data.reason,
+        cancelledBy: event.data.cancelledBy,
         version: event.version,
         updatedAt: event.data.cancelledAt,
       };
@@ -77,6 +79,7 @@ const toRow = (o: OrderView) => ({
   shipped_at: o.shippedAt,
   cancelled_at: o.cancelledAt,
   cancel_reason: o.cancelReason,
+  cancelled_by: o.cancelledBy,
   search_text: searchText(o),
 });
 

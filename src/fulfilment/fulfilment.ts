@@ -1,0 +1,18 @@
+// The Fulfilment aggregate: an order's fulfilment status, and which outcome may follow which.
+import type { FulfilmentEvent, FulfilmentStatus } from './events.ts';
+import { statusOf } from './events.ts';
+
+export type FulfilmentState = { status: FulfilmentStatus };
+
+export const initialState = (): FulfilmentState => ({ status: 'PENDING' });
+
+export const evolve = (_state: FulfilmentState, event: FulfilmentEvent): FulfilmentState => ({ status: statusOf[event.type] });
+
+/** The outcomes that may follow each status; RELEASED and SHIPPED are final. */
+export const NEXT: Readonly<Record<FulfilmentStatus, readonly FulfilmentStatus[]>> = {
+  PENDING: ['RESERVED', 'BACKORDERED'],
+  RESERVED: ['BACKORDERED', 'RELEASED', 'SHIPPED'],
+  BACKORDERED: ['RELEASED', 'SHIPPED'],
+  RELEASED: [],
+  SHIPPED: [],
+};

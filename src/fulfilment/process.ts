@@ -1,0 +1,119 @@
+// The `fulfilment` process manager: reacts to order events by reserving, releasing and committing
+// product stock, and records each order's outcome. An order ends RESERVED or BACKORDERED, never half
+// reserved: when a line cannot be reserved, what the order holds is released. Every decision rests on
+// facts that never change (what existed before the event, what a command recorded), commands are sent
+// in a fixed order (lines by sku) and their ids derive from the event: a replay decides the same.
+import { SYSTEM_CALLER } from '../core/caller.ts';
+import { parseCommand } from '../core/command-input.ts';
+import { assertNever, type StoredEvent } from '../core/messages.ts';
+import { causedCommandId, defineProcessManager, type ProcessStep } from '../core/process-manager.ts';
+import { comparePositions, encodeToken } from '../core/position.ts';
+import { lookup } from '../core/sql-projection.ts';
+import { PRODUCT_EVENT_TYPES, PRODUCT_STREAM_TYPE } from '../inventory/events.ts';
+import { productAggregate } from '../inventory/product-aggregate.ts';
+import type { ProductCommand } from '../inventory/decider.ts';
+import { LATER_ORDER_EVENT_TYPES, ORDER_EVENT_TYPES, type OrderEvent } from '../orders/events.ts';
+import { FULFILMENT_EVENT_TYPES, type FulfilmentStatus } from './events.ts';
+import { fulfilmentAggregate } from './record-outcome.ts';
+
+export const FULFILMENT_PROCESS = 'fulfilment';
+
+type ProcessRow = { orderId: string; status: FulfilmentStatus; skus: string[] };
+
+/**
+ * Whether a line of `productId` in `event` is stock-controlled: the product existed before the event
+ * (a fact that never changes, so a replay decides the same, and orders older than a product never
+ * reserve it).
+ */
+async function stockControlled(productId: string, event: StoredEvent, step: ProcessStep): Promise<boolean> {
+  const start = await step.streamStart(productId);
+  return start !== null && start.streamType === PRODUCT_STREAM_TYPE && comparePositions(start.position, event.position) < 0;
+}
+
+/** What one order event asks of the process, given the order's state so far (undefined: none yet). */
+async function react(event: StoredEvent<OrderEvent>, state: ProcessRow | undefined, step: ProcessStep): Promise<ProcessRow | undefined> {
+  const orderId = event.streamId;
+  const context = (purpose: string) => ({
+    caller: SYSTEM_CALLER,
+    now: new Date(event.createdAt),
+    causationId: encodeToken(event.position),
+    correlationId: event.metadata.correlationId,
+    commandId: causedCommandId(FULFILMENT_PROCESS, event, purpose),
+  });
+  const product = (type: ProductCommand['type'], input: Record<string, unknown>, purpose: string) =>
+    step.send(parseCommand(productAggregate.inputs, type, input, context(purpose)));
+  /** Reserves `quantity` of `sku` for this event's line: whether there was enough. */
+  const reserve = async (sku: string, quantity: number) => {
+    const result = await product('ReserveStock', { sku, orderId, line: `${orderId}@${event.version}`, quantity }, `reserve ${sku}`);
+    return result.events[0]?.type === 'StockReserved';
+  };
+  const releaseAll = async (skus: readonly string[]) => {
+    for (const sku of skus) await product('ReleaseStock', { sku, orderId }, `release ${sku}`);
+  };
+  const record = async (outcome: Exclude<FulfilmentStatus, 'PENDING'>, skus: string[]): Promise<ProcessRow> => {
+    await step.send(parseCommand(fulfilmentAggregate.inputs, 'RecordFulfilment', { orderId, outcome }, context('outcome')));
+    return { orderId, status: outcome, skus };
+  };
+
+  switch (event.type) {
+    case 'OrderCreated': {
+      const wanted = new Map<string, number>();
+      for (const item of event.data.items) wanted.set(item.productId, (wanted.get(item.productId) ?? 0) + item.quantity);
+      const reserved: string[] = [];
+      for (const sku of [...wanted.keys()].sort()) {
+        if (!(await stockControlled(sku, event, step))) continue;
+        if (!(await reserve(sku, wanted.get(sku)!))) {
+          await releaseAll(reserved);
+          return record('BACKORDERED', []);
+        }
+        reserved.push(sku);
+      }
+      return record('RESERVED', reserved);
+    }
+    case 'OrderItemAdded': {
+      const { productId, quantity } = event.data;
+      if (state?.status !== 'RESERVED' || !(await stockControlled(productId, event, step))) return state;
+      if (await reserve(productId, quantity)) return { ...state, skus: state.skus.includes(productId) ? state.skus : [...state.skus, productId] };
+      await releaseAll(state.skus);
+      return record('BACKORDERED', []);
+    }
+    case 'OrderCancelled':
+      if (!state || (state.status !== 'RESERVED' && state.status !== 'BACKORDERED')) return state;
+      await releaseAll(state.skus);
+      return record('RELEASED', []);
+    case 'OrderShipped':
+      if (!state || (state.status !== 'RESERVED' && state.status !== 'BACKORDERED')) return state;
+      for (const sku of state.skus) await product('CommitStock', { sku, orderId }, `commit ${sku}`);
+      return record('SHIPPED', []);
+    default:
+      return assertNever(event, 'order event');
+  }
+}
+
+export const fulfilmentProcess = defineProcessManager({
+  name: FULFILMENT_PROCESS,
+  handles: new Set(ORDER_EVENT_TYPES),
+  effects: [...PRODUCT_EVENT_TYPES, ...FULFILMENT_EVENT_TYPES],
+  tables: ['fulfilment_process'],
+  lookups: {
+    processes: lookup<ProcessRow>({
+      table: 'fulfilment_process',
+      key: 'order_id',
+      columns: 'order_id as "orderId", status, skus',
+      keys: [{ streamId: true, types: LATER_ORDER_EVENT_TYPES }],
+    }),
+  },
+  async handle(events, step) {
+    const changed = new Map<string, ProcessRow>();
+    for (const event of events as StoredEvent<OrderEvent>[]) {
+      const state = changed.get(event.streamId) ?? step.found.processes.get(event.streamId);
+      const next = await react(event, state, step);
+      if (next && next !== state) changed.set(next.orderId, next);
+    }
+    step.upsert(
+      'fulfilment_process',
+      'order_id',
+      [...changed.values()].map((row) => ({ order_id: row.orderId, status: row.status, skus: row.skus })),
+    );
+  },
+});
