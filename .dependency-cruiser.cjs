@@ -1,7 +1,8 @@
 // The layers of src/ (docs/architecture.md, Layers), checked by `npm run check:deps` in CI:
 // core at the bottom; domains on core; the shared GraphQL layer and infra on core; the composition
-// root (app, services, modules, main, cli) on all. No import cycle anywhere.
-const DOMAIN = '^src/(?!core/|graphql/|infra/)[^/]+/';
+// root (app, services, modules, main, cli) on all; the client helpers (src/client/) stand alone. No
+// import cycle anywhere.
+const DOMAIN = '^src/(?!core/|graphql/|infra/|client/)[^/]+/';
 const COMPOSITION = '^src/[^/]+\\.ts$';
 const DRIVERS = 'node_modules/(postgres|@electric-sql/pglite|drizzle-orm/(postgres-js|pglite))/';
 const GRAPHQL_LIBRARIES = 'node_modules/(graphql|graphql-yoga|graphql-ws|@pothos/core|@graphql-yoga)/';
@@ -56,6 +57,19 @@ module.exports = {
       comment: 'Infra implements the core ports; it knows no domain, no GraphQL layer and no composition root.',
       from: { path: '^src/infra/' },
       to: { path: ['^src/graphql/', DOMAIN, COMPOSITION] },
+    },
+    {
+      name: 'client-is-standalone',
+      severity: 'error',
+      comment: 'converge/client runs in applications: it imports no server code.',
+      from: { path: '^src/client/' },
+      to: { path: '^src/(?!client/)' },
+    },
+    {
+      name: 'nothing-imports-the-client',
+      severity: 'error',
+      from: { path: '^src/(?!client/)' },
+      to: { path: '^src/client/' },
     },
     {
       name: 'resolvable',

@@ -1,6 +1,7 @@
 // From a mutation's input to the command bus: GraphQL null means "not given" to the command schemas.
 import { parseCommand, type CommandInputs } from '../core/command-input.ts';
 import type { Command } from '../core/messages.ts';
+import { ran } from './consistency.ts';
 import type { GraphQLContext } from './context.ts';
 
 /** Drops null and undefined fields (one level). */
@@ -8,5 +9,5 @@ export const withoutNulls = (input: object) => Object.fromEntries(Object.entries
 
 export function dispatchCommand<C extends Command>(ctx: GraphQLContext, inputs: CommandInputs<C>, type: C['type'], input: object) {
   const command = parseCommand(inputs, type, withoutNulls(input), { caller: ctx.caller, correlationId: ctx.requestId });
-  return ctx.services.commands.dispatch(command);
+  return ctx.services.commands.dispatch(command).then((result) => ran(ctx, result));
 }

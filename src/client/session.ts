@@ -1,0 +1,78 @@
+// A client's read-your-writes session: the newest consistency token it has been given, sent with every
+// operation (extensions.consistency.after), so that it reads its own writes and never reads older data
+// than it has seen. Tokens are compared here, so that applications never parse them. No server code:
+// this folder is what `converge/client` exports.
+
+export type Session = {
+  /** The token to send, if any yet. */
+  readonly token: string | undefined;
+  /** A token from a response: kept if it is newer than the one held, whatever order responses arrive in. */
+  observe(token: unknown): void;
+  /** Forgets the token (a new user, say). */
+  reset(): void;
+};
+
+// The format of this service's tokens: "c1." + base-36 transaction id + "." + base-36 position.
+const TOKEN = /^c1\.([0-9a-z]{1,13})\.([0-9a-z]{1,13})$/;
+
+function parse(token: string): [bigint, bigint] | undefined {
+  const m = TOKEN.exec(token);
+  if (!m) return undefined;
+  const base36 = (digits: string) => [...digits].reduce((n, ch) => n * 36n + BigInt(parseInt(ch, 36)), 0n);
+  return [base36(m[1]!), base36(m[2]!)];
+}
+
+/** Whether `a` covers at least what `b` covers (a token this helper cannot read counts as newer). */
+export function isAtOrAfter(a: string, b: string): boolean {
+  const [pa, pb] = [parse(a), parse(b)];
+  if (!pa || !pb) return pa === undefined;
+  return pa[0] !== pb[0] ? pa[0] > pb[0] : pa[1] >= pb[1];
+}
+
+export function createSession(initial?: string): Session {
+  let token = initial;
+  return {
+    get token() {
+      return token;
+    },
+    observe(value) {
+      if (typeof value !== 'string' || value === '') return;
+      if (token === undefined || !isAtOrAfter(token, value)) token = value;
+    },
+    reset() {
+      token = undefined;
+    },
+  };
+}
+
+/** The request extensions that carry the session's token (merged into those an operation has). */
+export function withSession(session: Session, extensions: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const token = session.token;
+  if (!token) return extensions;
+  const consistency = (extensions?.consistency as Record<string, unknown> | undefined) ?? {};
+  return { ...extensions, consistency: { ...consistency, after: token } };
+}
+
+/** The token a response carries (extensions.consistency.token), if any. */
+export const tokenOf = (result: { extensions?: unknown } | null | undefined): unknown =>
+  (result?.extensions as { consistency?: { token?: unknown } } | undefined)?.consistency?.token;
+
+/** Whether the server refused the session's token (one ahead of its event log: its database was reset, say). */
+function refusedSessionToken(result: { errors?: unknown } | null | undefined): boolean {
+  const errors = Array.isArray(result?.errors) ? (result.errors as { extensions?: { code?: unknown; issues?: unknown } }[]) : [];
+  return errors.some(
+    (error) =>
+      error.extensions?.code === 'BAD_USER_INPUT' &&
+      Array.isArray(error.extensions.issues) &&
+      (error.extensions.issues as { path?: unknown }[]).some((issue) => Array.isArray(issue.path) && issue.path.join('.') === 'extensions.consistency.after'),
+  );
+}
+
+/**
+ * Takes a response into the session: keeps its token, or forgets the token that was `sent` when the
+ * server refused it (so that the next operation goes without, instead of failing the same way).
+ */
+export function receive(session: Session, sent: string | undefined, result: { errors?: unknown; extensions?: unknown } | null | undefined) {
+  if (sent !== undefined && session.token === sent && refusedSessionToken(result)) session.reset();
+  else session.observe(tokenOf(result));
+}
