@@ -1,5 +1,7 @@
 // The composition root: the modules' services on the database, the GraphQL schema of their faces, and the
 // HTTP server in front. buildApp opens the database, applies migrations and puts it all together.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { Config } from './config.ts';
 import { SYSTEM_CALLER } from './core/caller.ts';
@@ -11,7 +13,7 @@ import { createGraphQLHandler, GRAPHQL_PATH } from './graphql/yoga.ts';
 import { GRAPHIQL_EXAMPLE } from './graphiql-example.ts';
 import { createAuthenticator } from './infra/auth/jwt.ts';
 import { openDatabase } from './infra/db/open-database.ts';
-import { migrate, migrationsApplied } from './infra/db/migrate.ts';
+import { migrate, migrationsApplied, pendingMigrations } from './infra/db/migrate.ts';
 import { createMetrics } from './infra/observability/metrics.ts';
 import { createHttpServer, limitRequestBody } from './infra/server/http.ts';
 import { MODULES } from './modules.ts';
@@ -28,8 +30,15 @@ export type App = {
 
 export async function buildApp(config: Config, deps: { log: Logger }): Promise<App> {
   const { log } = deps;
+  const dir = 'pgliteDir' in config.database ? config.database.pgliteDir : undefined;
+  if (dir) {
+    const fresh = !dir.startsWith('memory://') && !existsSync(join(dir, 'PG_VERSION'));
+    log.info({ dir }, fresh ? `initialising the PGlite data folder ${dir} (a first start takes a few seconds)` : `opening PGlite at ${dir}`);
+  }
   const database = await openDatabase(config.database);
   try {
+    const pending = await pendingMigrations(database);
+    if (pending > 0) log.info({ pending }, `applying ${pending} migration${pending === 1 ? '' : 's'}`);
     await migrate(database);
   } catch (error) {
     await database.close();
@@ -40,10 +49,12 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
   const metrics = createMetrics({
     projections: () => services.admin.status(SYSTEM_CALLER),
     database: () => database.stats(),
+    consistencyWaits: () => services.consistency.waiting(),
   });
   services = createServices(database, {
     runProjections: config.projections,
     consistencyTimeoutMs: config.consistencyTimeoutMs,
+    consistencyMaxWaits: config.consistencyMaxWaits,
     log,
     observe: {
       command(info) {
@@ -61,6 +72,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
         else log.warn(line, 'command');
       },
       append: (durationMs) => metrics.append(durationMs / 1000),
+      waitRefused: () => metrics.waitRefused(),
     },
   });
   const auth = createAuthenticator(config.jwtSecret);
@@ -75,6 +87,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
   });
   const http = createHttpServer({
     yoga,
+    metricsToken: config.metricsToken,
     auth,
     metrics,
     log,

@@ -1,12 +1,12 @@
 #!/usr/bin/env -S node --max-semi-space-size=64 --import=tsx
-// The operator's command line: serve, migrate, and the projection admin (status, pause, resume,
-// rebuild). Configured by the same environment variables as the server (src/config.ts).
+// The operator's command line: serve, migrate, the projection admin (status, pause, resume, rebuild),
+// and development tokens. Configured by the same environment variables as the server (src/config.ts).
 // `--import=tsx`, not `--import tsx`: tsx 4's lexer reads the latter in a shebang as an import statement.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { Database } from './infra/db/database.ts';
 
-const USAGE = `Usage: converge <command> [--json]
+const USAGE = `Usage: converge <command> [options]
 
 Commands:
   serve                        run the server (as npm start)
@@ -15,15 +15,19 @@ Commands:
   projections pause NAME       stop applying events to projection NAME
   projections resume NAME      resume a PAUSED or FAILED projection
   projections rebuild NAME     rebuild projection NAME from the events (blue/green)
+  token --sub ID --role ROLE   print a bearer token signed with JWT_SECRET (for development)
   help                         show this text
 
 Options:
   --json                       projections: JSON lines instead of a table
+  --sub ID                     token: the user id (for a customer, the customer id)
+  --role ROLE                  token: customer or admin (give it twice for both)
+  --expires DURATION           token: how long it is valid, e.g. 30m, 12h, 7d (default 1h)
   -h, --help                   show this text
 
-Configuration comes from the environment, as for the server (DATABASE_URL, PGLITE_DIR, ...).
-On PGlite (no DATABASE_URL), the projections commands need the data directory to themselves:
-stop the server on that PGLITE_DIR first.
+Configuration comes from the environment, as for the server (DATABASE_URL, PGLITE_DIR, JWT_SECRET, ...).
+On PGlite (no DATABASE_URL), the projections commands need the data directory to themselves: stop the
+server on that PGLITE_DIR first (a rebuild then runs to its end in the command).
 `;
 
 type Command =
@@ -31,7 +35,8 @@ type Command =
   | { kind: 'serve' }
   | { kind: 'migrate' }
   | { kind: 'status'; json: boolean }
-  | { kind: 'pause' | 'resume' | 'rebuild'; name: string; json: boolean };
+  | { kind: 'pause' | 'resume' | 'rebuild'; name: string; json: boolean }
+  | { kind: 'token'; sub: string; roles: string[]; expires: string };
 
 class UsageError extends Error {}
 
@@ -42,7 +47,13 @@ function parseCommand(argv: string[]): Command {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        sub: { type: 'string' },
+        role: { type: 'string', multiple: true },
+        expires: { type: 'string' },
+      },
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
@@ -54,6 +65,11 @@ function parseCommand(argv: string[]): Command {
   const noJson = (what: string) => {
     if (json) throw new UsageError(`--json is not an option of ${what}`);
   };
+  const tokenOptions = ['sub', 'role', 'expires'] as const;
+  if (command !== 'token') {
+    const given = tokenOptions.find((option) => values[option] !== undefined);
+    if (given) throw new UsageError(`--${given} is an option of token only`);
+  }
   switch (command) {
     case undefined:
       throw new UsageError('no command given');
@@ -75,6 +91,18 @@ function parseCommand(argv: string[]): Command {
         return { kind: sub, name, json };
       }
       throw new UsageError(sub === undefined ? 'projections needs a subcommand' : `unknown projections subcommand: ${sub}`);
+    case 'token': {
+      if (sub !== undefined) throw new UsageError('token takes options only: --sub ID --role ROLE');
+      noJson('token');
+      const roles = values.role ?? [];
+      if (!values.sub) throw new UsageError('token needs --sub ID (the user id; for a customer, the customer id)');
+      if (roles.length === 0) throw new UsageError('token needs --role customer or --role admin');
+      const unknown = roles.find((role) => role !== 'customer' && role !== 'admin');
+      if (unknown) throw new UsageError(`--role must be customer or admin, not ${JSON.stringify(unknown)}`);
+      const expires = values.expires ?? '1h';
+      if (!/^\d+[smhd]$/.test(expires)) throw new UsageError(`--expires must be a number and a unit (s, m, h or d), such as 1h; got ${JSON.stringify(expires)}`);
+      return { kind: 'token', sub: values.sub, roles: [...new Set(roles)], expires };
+    }
     default:
       throw new UsageError(`unknown command: ${command}`);
   }
@@ -111,14 +139,29 @@ async function main(): Promise<number | undefined> {
     await write(process.stderr, `converge: ${error.message}\n`);
     return 1;
   }
+  if (command.kind === 'token') return token(command, config);
   return run(command, config);
+}
+
+/** A development token: HS256 with JWT_SECRET, as the server verifies it. */
+async function token(command: Extract<Command, { kind: 'token' }>, config: Config): Promise<number> {
+  if (!config.jwtSecret) {
+    await write(
+      process.stderr,
+      'converge: JWT_SECRET is not set, so the server runs in open development mode and needs no token; set JWT_SECRET (32 characters or more) to mint one\n',
+    );
+    return 1;
+  }
+  const { mintToken } = await import('./infra/auth/jwt.ts');
+  await write(process.stdout, `${await mintToken(config.jwtSecret, command)}\n`);
+  return 0;
 }
 
 const code = await main();
 // Exit at once: nothing of ours is left open, and a stray handle in a library must not keep an operator waiting.
 if (code !== undefined) process.exit(code);
 
-async function run(command: Exclude<Command, { kind: 'help' | 'serve' }>, config: Config): Promise<number> {
+async function run(command: Exclude<Command, { kind: 'help' | 'serve' | 'token' }>, config: Config): Promise<number> {
   // Loaded after the configuration is known good, as in main.ts.
   const { openDatabase } = await import('./infra/db/open-database.ts');
   const { DataDirectoryInUseError } = await import('./infra/pglite/data-dir-lock.ts');
@@ -198,8 +241,9 @@ async function runProjections(
   // The CLI is an operator tool, run on the server with its database credentials: it acts as the
   // system caller, i.e. as an admin, without a JWT.
   const caller = SYSTEM_CALLER;
-  const statuses =
+  let statuses =
     command.kind === 'status' ? await services.admin.status(caller) : [await services.admin[command.kind](command.name, caller)];
+  if (command.kind === 'rebuild' && database.kind === 'pglite') statuses = [await rebuildHere(database, config, command.name)];
 
   const rows = statuses.map((s) => ({
     name: s.name,
@@ -209,9 +253,14 @@ async function runProjections(
     lagEvents: s.lagEvents,
     lastError: s.lastError,
     updatedAt: s.updatedAt,
+    heldBackBy: s.heldBackBy ?? null,
   }));
   if (command.json) return rows.map((row) => JSON.stringify(row));
-  return table(
+  const held = statuses[0]?.heldBackBy;
+  const heldLine = held
+    ? [`every projection waits for an append in flight for ${held.seconds.toFixed(1)} s: backend pid ${held.backendPid}${held.waitingOn ? `, waiting on ${held.waitingOn}` : ''}`]
+    : [];
+  return [...table(
     ['NAME', 'KIND', 'STATE', 'POSITION', 'LAG', 'LAST ERROR', 'UPDATED'],
     rows.map((r) => [
       r.name,
@@ -222,7 +271,27 @@ async function runProjections(
       r.lastError === null ? '-' : r.lastError.replace(/\s*\n\s*/g, ' '),
       r.updatedAt ?? '-',
     ]),
-  );
+  ), ...heldLine];
+}
+
+/**
+ * On PGlite no server can hold the data folder while the CLI does: the rebuild runs here, to its swap,
+ * and its final status is what the command prints.
+ */
+async function rebuildHere(database: Database, config: Config, name: string) {
+  const { createServices } = await import('./services.ts');
+  const { SYSTEM_CALLER } = await import('./core/caller.ts');
+  const services = createServices(database, { runProjections: true, consistencyTimeoutMs: config.consistencyTimeoutMs });
+  await services.start();
+  try {
+    for (;;) {
+      const status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === name)!;
+      if (status.state === 'FAILED' || status.state === 'PAUSED' || (status.state === 'RUNNING' && status.rebuildPosition === null)) return status;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    await services.stop();
+  }
 }
 
 /** Columns padded to their widest cell, two blanks apart. */

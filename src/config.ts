@@ -24,11 +24,13 @@ const schema = z
     PGLITE_DIR: z.string().trim().min(1, 'must not be empty').default('./.data/pglite'),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit key)').optional(),
     CONSISTENCY_TIMEOUT_MS: wholeNumber(0, 600_000, 'a number of milliseconds').default(5000),
+    CONSISTENCY_MAX_WAITS: wholeNumber(0, 1_000_000).default(1000),
     LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     NODE_ENV: oneOf(['development', 'production', 'test']).default('development'),
     GRAPHIQL: onOff.optional(),
     PROJECTIONS: onOff.default('on'),
     DB_POOL_MAX: wholeNumber(1, 1000).default(10),
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   })
   .transform((env) => ({
     port: env.PORT,
@@ -38,10 +40,12 @@ const schema = z
       : ({ pgliteDir: env.PGLITE_DIR } as const),
     jwtSecret: env.JWT_SECRET,
     consistencyTimeoutMs: env.CONSISTENCY_TIMEOUT_MS,
+    consistencyMaxWaits: env.CONSISTENCY_MAX_WAITS,
     logLevel: env.LOG_LEVEL,
     nodeEnv: env.NODE_ENV,
     graphiql: (env.GRAPHIQL ?? (env.NODE_ENV === 'production' ? 'off' : 'on')) === 'on',
     projections: env.PROJECTIONS === 'on',
+    metricsToken: env.METRICS_TOKEN,
   }));
 
 export type Config = z.output<typeof schema>;
@@ -49,7 +53,7 @@ export type Config = z.output<typeof schema>;
 export class ConfigError extends Error {}
 
 // Never echoed back: a secret, or a URL that may carry a password.
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'METRICS_TOKEN']);
 
 /** Parses the environment; empty strings count as unset. Throws ConfigError with a one-line message. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

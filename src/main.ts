@@ -53,14 +53,17 @@ process.on('unhandledRejection', (reason) => {
   process.exit(1);
 });
 
-/** Start-up failures a user can fix get one line, not a stack trace. */
-function explain(error: unknown): string | undefined {
+/** A start-up failure in one line (the stack is logged at debug level). */
+function explain(error: unknown): string {
   if (error instanceof DataDirectoryInUseError) return error.message;
-  const code = (driverError(error) as NodeJS.ErrnoException | undefined)?.code;
+  const cause = driverError(error) as (Error & { code?: unknown; severity?: unknown }) | undefined;
+  const code = cause?.code;
   if (code === 'EADDRINUSE') return `${config.host}:${config.port} is already in use; stop the other server or set PORT`;
   if (code === 'EACCES') return `not allowed to listen on ${config.host}:${config.port}; choose another PORT`;
   if (code === 'ECONNREFUSED') return 'cannot reach the database at DATABASE_URL (connection refused)';
-  return undefined;
+  // PostgreSQL's own answer (a database that does not exist, a role refused): check DATABASE_URL.
+  if (typeof cause?.severity === 'string') return `PostgreSQL: ${cause.message} (check DATABASE_URL)`;
+  return `could not start: ${cause instanceof Error ? cause.message : String(cause)}`;
 }
 
 let app: Awaited<ReturnType<typeof buildApp>>;
@@ -74,9 +77,8 @@ try {
     throw error;
   }
 } catch (error) {
-  const message = explain(error);
-  if (!message) throw error;
-  process.stderr.write(`converge: ${message}\n`);
+  log.debug({ err: error }, 'start failed');
+  process.stderr.write(`converge: ${explain(error)}\n`);
   process.exit(1);
 }
 const where = 'url' in config.database ? 'PostgreSQL' : `PGlite at ${config.database.pgliteDir}`;

@@ -1,6 +1,6 @@
 // Errors as clients see them: every known failure with its extensions.code, BAD_USER_INPUT with its
 // issues, and everything unexpected masked (no SQL, stack or internal message leaves the server).
-import { GraphQLError } from 'graphql';
+import { BREAK, GraphQLError, Kind, visit, type ASTNode, type DocumentNode } from 'graphql';
 import { ConvergeError, ValidationError, type Issue } from '../core/errors.ts';
 
 export const MASKED_MESSAGE = 'Unexpected error.';
@@ -29,6 +29,29 @@ export function withVariablePath(message: string, issues: Issue[]): Issue[] {
   const name = /^Variable "\$([^"]+)"/.exec(message)?.[1];
   const base = variable ? pathOf(variable[2]!) : name ? [name] : [];
   return issues.map((issue) => (issue.path.length === 0 ? { ...issue, path: base } : issue));
+}
+
+/**
+ * The path of a literal inside its argument (`input.items[1].unitPrice` as ["input", "items", 1,
+ * "unitPrice"]), found by walking the document to the node graphql-js reported; [] when not found.
+ */
+export function literalPath(document: DocumentNode, target: ASTNode): (string | number)[] {
+  const found: (string | number)[] = [];
+  visit(document, {
+    enter(node, _key, parent, path, ancestors) {
+      if (node !== target) return undefined;
+      // containers[i] holds path[i]; the element there is the next container (or the node itself).
+      const containers = [...ancestors, parent!];
+      [...containers.slice(1), node].forEach((element, i) => {
+        if (Array.isArray(element)) return;
+        const { kind } = element as ASTNode;
+        if (kind === Kind.ARGUMENT || kind === Kind.OBJECT_FIELD) found.push((element as { name: { value: string } }).name.value);
+        else if (Array.isArray(containers[i]) && (containers[i - 1] as ASTNode | undefined)?.kind === Kind.LIST) found.push(path[i] as number);
+      });
+      return BREAK;
+    },
+  });
+  return found;
 }
 
 export function maskError(error: unknown): Error {

@@ -19,7 +19,27 @@ import type { Plugin } from 'graphql-yoga';
 
 export const LIMITS = { depth: 10, aliases: 20, directives: 20, tokens: 2000 } as const;
 
-const limitError = (message: string) => new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+const limitErrors = new WeakSet<GraphQLError>();
+
+function limitError(message: string): GraphQLError {
+  const error = new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+  limitErrors.add(error);
+  return error;
+}
+
+/**
+ * A query over a limit gets that one error: the rest of what validation found (a hundred repeated
+ * directives each reported, say) is noise the limit already explains.
+ */
+const useLimitErrorAlone = (): Plugin => ({
+  onValidate() {
+    return ({ valid, result, setResult }) => {
+      if (valid) return;
+      const limit = result.find((error) => limitErrors.has(error));
+      if (limit && result.length > 1) setResult([limit]);
+    };
+  },
+});
 
 /** Walks every operation's selections through its fragments (a cycle, invalid anyway, is cut). */
 function walker(context: ValidationContext, field: (name: string, below: () => number) => number) {
@@ -116,6 +136,7 @@ export function limitPlugins(options: { introspection: boolean }): Plugin[] {
       noCircularIntrospectionRule,
       ...(options.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
     ]),
+    useLimitErrorAlone(),
     // "Did you mean …?" hints describe the schema: they go with introspection.
     ...(options.introspection ? [] : [useNoFieldSuggestions()]),
   ];

@@ -7,8 +7,10 @@ import { createYoga, isAsyncIterable, type Plugin, type YogaServerInstance } fro
 import type { Authenticate, Caller } from '../core/caller.ts';
 import type { Issue } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { encodeToken } from '../core/position.ts';
 import type { GraphQLContext, GraphQLServices } from './context.ts';
-import { maskError, withVariablePath } from './errors.ts';
+import { requestConsistency } from './consistency.ts';
+import { literalPath, maskError, withVariablePath } from './errors.ts';
 import { limitPlugins } from './limits.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -24,13 +26,18 @@ export type ServerContext = { req?: import('node:http').IncomingMessage };
 /** Over WebSocket: the caller authenticated at connection_init, and the operation's abort signal. */
 type WebSocketContext = { extra?: { caller?: Caller }; signal?: AbortSignal };
 
-/** Adds `extensions.consistency = { stale: true }` when a read-your-writes wait timed out. */
+/**
+ * `extensions.consistency`: `token` when the request carried one or ran a command (it covers both), and
+ * `stale: true` when a read-your-writes wait timed out.
+ */
 const useConsistencyExtension = (): Plugin<GraphQLContext> => ({
   onExecute() {
     return {
       onExecuteDone({ args, result, setResult }) {
-        if (isAsyncIterable(result) || !(args.contextValue as GraphQLContext).consistency?.stale) return;
-        setResult({ ...result, extensions: { ...result.extensions, consistency: { stale: true } } });
+        const consistency = (args.contextValue as GraphQLContext).consistency;
+        if (isAsyncIterable(result) || !consistency || (!consistency.token && !consistency.stale)) return;
+        const extension = { ...(consistency.token && { token: encodeToken(consistency.token) }), ...(consistency.stale && { stale: true }) };
+        setResult({ ...result, extensions: { ...result.extensions, consistency: extension } });
       },
     };
   },
@@ -58,6 +65,67 @@ const useVariableIssuePaths = (): Plugin<GraphQLContext> => ({
       });
     });
     if (changed) setResult({ ...result, errors });
+  },
+});
+
+/**
+ * A browser opening /graphql where GraphiQL is off gets told so, instead of "Must provide query
+ * string." (GraphQL clients never ask for text/html.)
+ */
+const useGraphiQLOffPage = (): Plugin<GraphQLContext> => ({
+  onRequest({ request, url, endResponse }) {
+    if (request.method !== 'GET' || url.searchParams.has('query') || !/text\/html/.test(request.headers.get('accept') ?? '')) return;
+    endResponse(
+      new Response(
+        'GraphiQL is off on this server (the default when NODE_ENV=production); start it with GRAPHIQL=on to serve it.\n' +
+          'GraphQL itself is here: POST /graphql with a JSON body, or GET /graphql?query=… for queries.\n',
+        { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8' } },
+      ),
+    );
+  },
+});
+
+/**
+ * A request that is not a well-formed GraphQL request (no query, a body that is not JSON or not an
+ * object) answers 400 whatever the client accepts, as the GraphQL-over-HTTP spec wants; yoga answers
+ * an `accept: application/json` client 200 for these, as it rightly does for a valid request's errors.
+ */
+const useMalformedRequestStatus = (): Plugin<GraphQLContext> => ({
+  onResultProcess({ result, setResult }) {
+    if (Array.isArray(result) || isAsyncIterable(result) || !result.errors?.length) return;
+    const malformed = (error: GraphQLError) => error.extensions?.code === 'BAD_REQUEST' && (error.extensions.http as { spec?: boolean } | undefined)?.spec;
+    if (!result.errors.some(malformed)) return;
+    const errors = result.errors.map((error) =>
+      malformed(error)
+        ? new GraphQLError(error.message, { extensions: { ...error.extensions, http: { ...(error.extensions.http as object), spec: false } } })
+        : error,
+    );
+    setResult({ ...result, errors });
+  },
+});
+
+/** A bad literal in the query itself (not a variable) gets the argument's path in its issues. */
+const useLiteralIssuePaths = (): Plugin<GraphQLContext> => ({
+  onValidate({ params }) {
+    return ({ valid, result, setResult }) => {
+      if (valid) return;
+      let changed = false;
+      const errors = result.map((error) => {
+        const issues = error.extensions?.issues as Issue[] | undefined;
+        const node = error.nodes?.[0];
+        if (!issues || !node || issues.every((issue) => issue.path.length > 0)) return error;
+        const base = literalPath(params.documentAST, node);
+        if (base.length === 0) return error;
+        changed = true;
+        return new GraphQLError(error.message, {
+          nodes: error.nodes,
+          source: error.source,
+          positions: error.positions,
+          extensions: { ...error.extensions, issues: issues.map((issue) => ({ ...issue, path: [...base, ...issue.path] })) },
+        });
+      });
+      if (changed) setResult(errors);
+    };
   },
 });
 
@@ -132,13 +200,16 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
           observer.subscriptionStarted(name);
           return () => observer.subscriptionEnded(name);
         },
-        consistency: { stale: false, readAt: new WeakMap() },
+        consistency: requestConsistency(initial.params?.extensions),
       };
     },
     plugins: [
+      ...(options.graphiql ? [] : [useGraphiQLOffPage()]),
+      useMalformedRequestStatus(),
       ...limitPlugins({ introspection: options.graphiql !== false }),
       useConsistencyExtension(),
       useVariableIssuePaths(),
+      useLiteralIssuePaths(),
       useOperationObservability(observer),
     ],
   });

@@ -289,8 +289,11 @@ describe(`security on ${driverName}`, () => {
         expect(JSON.stringify(typo.errors)).not.toMatch(/Did you mean/);
         const intro = await prod.gql(`{ __schema { types { name } } }`, undefined, admin);
         expect(intro.errors?.[0]?.message).toMatch(/introspection/i);
+        // A browser gets a line saying GraphiQL is off and how to turn it on, not the page.
         const page = await fetch(prod.url, { headers: { accept: 'text/html' } });
-        expect(await page.text()).not.toMatch(/graphiql/i);
+        const text = await page.text();
+        expect(text).not.toMatch(/<html|<script/i);
+        expect(text).toMatch(/GraphiQL is off.*GRAPHIQL=on/s);
       } finally {
         await prod.close();
       }

@@ -72,6 +72,35 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
   };
 }
 
+/** Kills a server still running (SIGKILL) and waits for it to go. */
+export async function killServer(server: ServerProcess | undefined): Promise<void> {
+  if (!server || server.child.exitCode !== null) return;
+  server.kill('SIGKILL');
+  await server.exited;
+}
+
+/** Runs `src/main.ts` until it exits (a start that fails), with stdout and stderr apart. */
+export function runMainToExit(env: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`still running after ${timeoutMs} ms:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 /** A PostgreSQL cluster of the test's own, so that the test can stop and restart the server. */
 export type PrivateCluster = { url: string; stop(): void; start(): void; restart(): void; destroy(): void };
 

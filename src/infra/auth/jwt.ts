@@ -1,7 +1,7 @@
 // Bearer tokens: HS256 JWTs verified with jose. Claims: `sub` (the user; for a customer, the customer
 // id) and `roles` ("customer", "admin"). Without a secret the server is in open development mode and
 // every caller is an admin.
-import { errors as joseErrors, jwtVerify } from 'jose';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { UnauthenticatedError } from '../../core/errors.ts';
 import type { Authenticator, Caller, Role } from '../../core/caller.ts';
 
@@ -32,4 +32,14 @@ export function createAuthenticator(secret: string | undefined): Authenticator {
       return { userId: payload.sub, roles, ...(typeof payload.exp === 'number' && { expiresAt: payload.exp * 1000 }) };
     },
   };
+}
+
+/** A token the authenticator accepts (for development and tests: `converge token`). `expires`: "30m", "1h", "7d". */
+export function mintToken(secret: string, claims: { sub: string; roles: readonly string[]; expires: string }): Promise<string> {
+  return new SignJWT({ roles: [...claims.roles] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(claims.sub)
+    .setIssuedAt()
+    .setExpirationTime(claims.expires)
+    .sign(new TextEncoder().encode(secret));
 }

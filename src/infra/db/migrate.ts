@@ -26,9 +26,16 @@ export async function migrate(database: Database, migrationsFolder = MIGRATIONS_
   }
 }
 
+/** How many migrations in the journal are not recorded as applied yet (all of them on a new database). */
+export async function pendingMigrations(database: Database, migrationsFolder = MIGRATIONS_FOLDER): Promise<number> {
+  const journal = JSON.parse(await readFile(`${migrationsFolder}/meta/_journal.json`, 'utf8')) as { entries: unknown[] };
+  const [table] = await database.rows<{ found: boolean }>(sql`select to_regclass('drizzle.__drizzle_migrations') is not null as found`);
+  if (!table?.found) return journal.entries.length;
+  const [row] = await database.rows<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+  return Math.max(0, journal.entries.length - (row?.n ?? 0));
+}
+
 /** True when every migration in the journal is recorded as applied. */
 export async function migrationsApplied(database: Database, migrationsFolder = MIGRATIONS_FOLDER): Promise<boolean> {
-  const journal = JSON.parse(await readFile(`${migrationsFolder}/meta/_journal.json`, 'utf8')) as { entries: unknown[] };
-  const [row] = await database.rows<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
-  return (row?.n ?? 0) >= journal.entries.length;
+  return (await pendingMigrations(database, migrationsFolder)) === 0;
 }

@@ -2,10 +2,9 @@
 // /ready and /metrics. In front of yoga: bodies over 1 MiB are refused with 413, and a POST must be
 // JSON (415 otherwise), which also keeps cross-site form posts (CSRF) from ever reaching a mutation.
 // Every request gets an id (x-request-id), a log line and its metrics; close() drains gracefully.
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline, Readable } from 'node:stream';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator } from '../../core/caller.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -18,6 +17,8 @@ export type ReadinessCheck = () => Promise<{ ready: boolean; checks: Record<stri
 
 export type HttpServerOptions = {
   yoga: YogaServerInstance<any, any>;
+  /** When set, /metrics answers only `Authorization: Bearer <metricsToken>` (Prometheus's bearer_token). */
+  metricsToken?: string;
   graphqlPath: string;
   readiness: ReadinessCheck;
   auth: Authenticator;
@@ -26,6 +27,12 @@ export type HttpServerOptions = {
 };
 
 const SANE_ID = /^[\w.:-]{1,100}$/;
+
+/** Compares in constant time, so that a guess learns nothing from how long the answer took. */
+function sameSecret(given: string, expected: string): boolean {
+  const [a, b] = [Buffer.from(given), Buffer.from(expected)];
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
@@ -64,6 +71,27 @@ export async function limitRequestBody(request: Request): Promise<Request | Resp
   return new Request(request, { body });
 }
 
+/**
+ * Writes a fetch Response's body to `res` chunk by chunk (an SSE stream included), and stops reading when
+ * the client leaves. yoga's bodies are whatwg-node streams, which Readable.fromWeb does not drain.
+ */
+async function writeBody(response: Response, res: ServerResponse) {
+  const reader = response.body?.getReader();
+  if (!reader) return void res.end();
+  const left = () => void reader.cancel().catch(() => {});
+  res.once('close', left);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || res.destroyed) break;
+      if (!res.write(value)) await new Promise((resolve) => res.once('drain', resolve));
+    }
+  } finally {
+    res.off('close', left);
+    res.end();
+  }
+}
+
 export function createHttpServer(options: HttpServerOptions) {
   const { yoga, readiness, metrics, log } = options;
   let inFlight = 0;
@@ -95,8 +123,7 @@ export function createHttpServer(options: HttpServerOptions) {
         const url = `http://${req.headers.host ?? 'localhost'}${req.url}`;
         const response = await yoga.fetch(url, { method: 'POST', headers, body, signal: left.signal }, { req });
         res.writeHead(response.status, Object.fromEntries(response.headers));
-        if (response.body) pipeline(Readable.fromWeb(response.body as never), res, () => {});
-        else res.end();
+        await writeBody(response, res);
         return;
       }
     }
@@ -129,6 +156,10 @@ export function createHttpServer(options: HttpServerOptions) {
     }
     if (path === '/health') return sendJson(res, 200, { status: 'ok' });
     if (path === '/metrics') {
+      if (options.metricsToken && !sameSecret(req.headers.authorization ?? '', `Bearer ${options.metricsToken}`)) {
+        res.setHeader('www-authenticate', 'Bearer realm="metrics"');
+        return sendJson(res, 401, { error: 'metrics need "Authorization: Bearer <METRICS_TOKEN>"' });
+      }
       return void metrics.render().then(
         (text) => {
           res.writeHead(200, { 'content-type': metrics.contentType });
@@ -152,7 +183,7 @@ export function createHttpServer(options: HttpServerOptions) {
     sendJson(res, 404, { error: `Nothing at ${path}; GraphQL is at ${options.graphqlPath}` });
   };
   const server = createServer(handle);
-  const ws = attachWebSocket(server, yoga, options.graphqlPath, options.auth, metrics);
+  const ws = attachWebSocket(server, { yoga, path: options.graphqlPath, auth: options.auth, metrics, log });
   return {
     server,
     ws,

@@ -1,15 +1,18 @@
-// graphql-ws (subprotocol graphql-transport-ws) on the HTTP server's port and path. The caller is
-// authenticated once, from connection_init's `authorization` (close 4403 when that fails, and when the
-// token expires); every operation then goes through yoga's envelop (parse, limits, validate, context,
-// execute, masking), exactly as over HTTP, with a signal that aborts when the client completes it or the
-// socket closes. Messages over 1 MiB close the socket with 1009.
-import type { Server } from 'node:http';
+// graphql-ws (subprotocol graphql-transport-ws) on the HTTP server's port and path, through graphql-ws's
+// makeServer on a `ws` server of our own (noServer, so that the HTTP server's errors stay its own; an
+// expected refusal such as an oversized message is logged, not printed as a crash). The caller is
+// authenticated once, from connection_init's `authorization` (close 4403 with the reason, and again
+// when the token expires); every operation then goes through yoga's envelop (parse, limits, validate,
+// context, execute, masking), exactly as over HTTP, with a signal that aborts when the client completes
+// it or the socket closes. Messages over 1 MiB close the socket with 1009; silent peers are dropped.
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
-import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Authenticator, Caller } from '../../core/caller.ts';
+import type { Logger } from '../../core/logger.ts';
 import { runAt } from '../../core/timers.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
@@ -23,7 +26,7 @@ type Operations = Map<string, { controller: AbortController; payload: unknown }>
 const operationsOf = new WeakMap<object, Operations>();
 
 /** The operations of `socket`, ended when it closes or the client sends `complete` for one of them. */
-function trackOperations(socket: import('ws').WebSocket): Operations {
+function trackOperations(socket: WebSocket): Operations {
   const operations: Operations = new Map();
   socket.on('message', (data, isBinary) => {
     // Only the rare `complete` message is parsed twice (graphql-ws parses every message itself).
@@ -42,70 +45,79 @@ function trackOperations(socket: import('ws').WebSocket): Operations {
   return operations;
 }
 
-export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, any>, path: string, auth: Authenticator, metrics: Metrics) {
-  const wss = new WebSocketServer({ server, path, maxPayload: MAX_MESSAGE_BYTES });
-  wss.on('connection', (socket) => {
+type Extra = { socket: WebSocket; request: IncomingMessage; caller?: Caller };
+
+/** graphql-ws's rule: a close reason is at most 123 bytes. */
+const closeReason = (reason: string) => (Buffer.byteLength(reason) <= 123 ? reason : `${reason.slice(0, 100)}…`);
+
+export type WebSocketOptions = {
+  yoga: YogaServerInstance<any, any>;
+  path: string;
+  auth: Authenticator;
+  metrics: Metrics;
+  log: Logger;
+  /** A ping every this many ms; a socket that has not answered the previous one by then is dropped. */
+  keepAliveMs?: number;
+};
+
+export function attachWebSocket(server: Server, options: WebSocketOptions) {
+  const { yoga, path, auth, metrics, log, keepAliveMs = 12_000 } = options;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, handleProtocols });
+  const protocol = makeServer<Record<string, unknown> | undefined, Extra>(graphqlWsOptions(yoga, auth));
+
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if ((request.url ?? '/').split('?')[0] !== path) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  };
+  server.on('upgrade', upgrade);
+
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     metrics.webSocketOpened();
     operationsOf.set(socket, trackOperations(socket));
-    socket.once('close', () => metrics.webSocketClosed());
+    // `ws` has already closed the socket with the fitting code (1009 for an oversized message): the
+    // client's fault, worth a line, not a stack.
+    socket.on('error', (error) => log.info({ err: error.message }, 'websocket closed on a protocol error'));
+    let alive = true;
+    socket.on('pong', () => (alive = true));
+    const keepAlive = setInterval(() => {
+      if (!alive) return socket.terminate();
+      alive = false;
+      socket.ping();
+    }, keepAliveMs);
+    const closed = protocol.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise<void>((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(data, (error) => (error ? reject(error) : resolve()));
+          }),
+        // graphql-ws closes 4403 after onConnect refused; onConnect has closed already, with the reason.
+        close: (code, reason) => {
+          if (socket.readyState === socket.OPEN) socket.close(code, reason);
+        },
+        onMessage: (handle) =>
+          socket.on('message', async (data) => {
+            try {
+              await handle(String(data));
+            } catch (error) {
+              log.error({ err: error }, 'websocket message handling failed');
+              if (socket.readyState === socket.OPEN) socket.close(CloseCode.InternalServerError, 'Internal server error');
+            }
+          }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      clearInterval(keepAlive);
+      metrics.webSocketClosed();
+      void closed(code, reason.toString());
+    });
   });
-  const disposable = useServer<Record<string, unknown> | undefined, { caller?: Caller }>(
-    {
-      onConnect: async (ctx) => {
-        const authorization = ctx.connectionParams?.authorization;
-        try {
-          const caller = await auth.authenticate(typeof authorization === 'string' ? authorization : undefined);
-          ctx.extra.caller = caller;
-          if (caller.expiresAt !== undefined) {
-            const cancel = runAt(caller.expiresAt, () => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'));
-            ctx.extra.socket.once('close', cancel);
-          }
-          return true;
-        } catch {
-          return false; // graphql-ws closes with 4403 Forbidden before any operation runs
-        }
-      },
-      onComplete: (ctx, id, payload) => {
-        // A completed operation's id may already serve a newer one: only its own entry goes.
-        const operations = operationsOf.get(ctx.extra.socket);
-        const operation = operations?.get(id);
-        if (operation?.payload !== payload) return;
-        operation.controller.abort();
-        operations!.delete(id);
-      },
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onSubscribe: async (ctx, id, params) => {
-        const controller = new AbortController();
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-          signal: controller.signal,
-        });
-        let document;
-        try {
-          document = parse(params.query);
-          const errors = validate(schema, document);
-          if (errors.length > 0) return errors;
-        } catch (error) {
-          // A refused query (too many tokens, say) is the client's error, not the connection's.
-          return [error instanceof GraphQLError ? error : new GraphQLError('Invalid query')];
-        }
-        operationsOf.get(ctx.extra.socket)?.set(id, { controller, payload: params });
-        return {
-          schema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-      },
-    },
-    wss,
-  );
+
   return {
     wss,
     /** Closes every client socket with `code` (1012 tells graphql-ws clients to reconnect). */
@@ -113,7 +125,77 @@ export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, an
       for (const client of wss.clients) client.close(code, reason);
     },
     async close() {
-      await disposable.dispose();
+      server.off('upgrade', upgrade);
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+function graphqlWsOptions(yoga: YogaServerInstance<any, any>, auth: Authenticator): ServerOptions<Record<string, unknown> | undefined, Extra> {
+  return {
+    onConnect: async (ctx) => {
+      const authorization = ctx.connectionParams?.authorization;
+      const { socket } = ctx.extra;
+      try {
+        const caller = await auth.authenticate(typeof authorization === 'string' ? authorization : undefined);
+        ctx.extra.caller = caller;
+        if (caller.expiresAt !== undefined) {
+          const cancel = runAt(caller.expiresAt, () => socket.close(CloseCode.Forbidden, 'Forbidden: the token has expired'));
+          socket.once('close', cancel);
+        }
+        return true;
+      } catch (error) {
+        const problem = error instanceof Error ? error.message : 'authentication failed';
+        socket.close(CloseCode.Forbidden, closeReason(`Forbidden: ${problem}`));
+        return false; // nothing runs on this connection
+      }
+    },
+    onComplete: (ctx, id, payload) => {
+      // A completed operation's id may already serve a newer one: only its own entry goes.
+      const operations = operationsOf.get(ctx.extra.socket);
+      const operation = operations?.get(id);
+      if (operation?.payload !== payload) return;
+      operation.controller.abort();
+      operations!.delete(id);
+    },
+    execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+    onSubscribe: async (ctx, id, params) => {
+      const controller = new AbortController();
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        ...ctx,
+        req: ctx.extra.request,
+        socket: ctx.extra.socket,
+        params,
+        signal: controller.signal,
+      });
+      let document;
+      try {
+        document = parse(params.query);
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+      } catch (error) {
+        // A refused query (too many tokens, say) is the client's error, not the connection's.
+        return [error instanceof GraphQLError ? error : new GraphQLError('Invalid query')];
+      }
+      let contextValue;
+      try {
+        contextValue = await contextFactory();
+      } catch (error) {
+        // Bad input in the request itself (a malformed session token): the operation's error.
+        const extensions = (error as { extensions?: Record<string, unknown> }).extensions;
+        return [extensions ? new GraphQLError((error as Error).message, { extensions }) : new GraphQLError('Unexpected error.')];
+      }
+      operationsOf.get(ctx.extra.socket)?.set(id, { controller, payload: params });
+      return {
+        schema,
+        operationName: params.operationName,
+        document,
+        variableValues: params.variables,
+        contextValue,
+        rootValue: { execute, subscribe },
+      };
     },
   };
 }
