@@ -8,9 +8,13 @@ export const initialState = (): FulfilmentState => ({ status: 'PENDING' });
 
 export const evolve = (_state: FulfilmentState, event: FulfilmentEvent): FulfilmentState => ({ status: statusOf[event.type] });
 
-/** The outcomes that may follow each status; RELEASED and SHIPPED are final. */
+/**
+ * The outcomes that may follow each status; RELEASED and SHIPPED are final. A stream may begin at any
+ * outcome: an order with nothing stock-controlled is RESERVED in the process's state only, and its first
+ * event is its cancellation or shipping.
+ */
 export const NEXT: Readonly<Record<FulfilmentStatus, readonly FulfilmentStatus[]>> = {
-  PENDING: ['RESERVED', 'BACKORDERED'],
+  PENDING: ['RESERVED', 'BACKORDERED', 'RELEASED', 'SHIPPED'],
   RESERVED: ['BACKORDERED', 'RELEASED', 'SHIPPED'],
   BACKORDERED: ['RELEASED', 'SHIPPED'],
   RELEASED: [],

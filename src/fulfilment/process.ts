@@ -1,5 +1,6 @@
 // The `fulfilment` process manager: reacts to order events by reserving, releasing and committing
-// product stock, and records each order's outcome. An order ends RESERVED or BACKORDERED, never half
+// product stock, and records each order's outcome (an order with no stock-controlled line only in its
+// own state: nothing happened that needs an event). An order ends RESERVED or BACKORDERED, never half
 // reserved: when a line cannot be reserved, what the order holds is released. Every decision rests on
 // facts that never change (what existed before the event, what a command recorded), commands are sent
 // in a fixed order (lines by sku) and their ids derive from the event: a replay decides the same.
@@ -68,6 +69,9 @@ async function react(event: StoredEvent<OrderEvent>, state: ProcessRow | undefin
         }
         reserved.push(sku);
       }
+      // Nothing stock-controlled, nothing reserved: RESERVED with no command and no event, kept in the
+      // process's own state (which Order.fulfilment reads when no outcome event exists).
+      if (reserved.length === 0) return { orderId, status: 'RESERVED', skus: [] };
       return record('RESERVED', reserved);
     }
     case 'OrderItemAdded': {
