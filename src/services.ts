@@ -2,9 +2,10 @@
 // consistency tracker, wired on a database from the domain modules.
 import { createCommandBus, type CommandBus, type CommandMiddleware } from './core/command-bus.ts';
 import type { CommandResult } from './core/command-handler.ts';
-import { consistencyMiddleware } from './core/consistency-middleware.ts';
+import { createConsistencyWaits, type ConsistencyWaits } from './core/consistency-middleware.ts';
 import { createConsistencyTracker, type ConsistencyTracker } from './core/consistency-tracker.ts';
 import { ConvergeError } from './core/errors.ts';
+import { freshRead } from './core/fresh-read.ts';
 import type { EventSchemas } from './core/event-store.ts';
 import { createKeyedLock } from './core/keyed-lock.ts';
 import { errorText, silentLogger, type Logger } from './core/logger.ts';
@@ -16,6 +17,7 @@ import type { ProjectionAdmin } from './core/projection.ts';
 import { createQueryBus, type QueryBus, type QueryMap } from './core/query-bus.ts';
 import type { QueryContext } from './core/query-context.ts';
 import type { Lookups, SqlProjection } from './core/sql-projection.ts';
+import { createStreamChanges, type StreamChanges } from './core/stream-changes.ts';
 import type { Database } from './infra/db/database.ts';
 import { createAppendNotifier } from './infra/event-store/append-notifier.ts';
 import { createPostgresEventStore, type PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
@@ -30,6 +32,10 @@ export type Services<Q extends QueryMap = AppQueries> = {
   commands: CommandBus<Command, CommandResult>;
   queries: QueryBus<Q, QueryContext>;
   tracker: ConsistencyTracker;
+  /** Which streams each projection advance covered (read once per advance, for every listener). */
+  changes: StreamChanges;
+  /** Read-your-writes waits of queries: the token check, and how many wait now. */
+  consistency: ConsistencyWaits;
   admin: ProjectionAdmin;
   /** The names of all projections, whichever process runs them. */
   projectionNames: string[];
@@ -52,11 +58,15 @@ export type ServicesObserver = {
     requestId: string | undefined;
   }): void;
   append(durationMs: number): void;
+  /** A query answered stale at once: CONSISTENCY_MAX_WAITS were waiting already. */
+  waitRefused(): void;
 };
 
 export type ServicesOptions = {
   runProjections: boolean;
   consistencyTimeoutMs: number;
+  /** Queries that may wait for a token at once in this process (1000 by default). */
+  consistencyMaxWaits?: number;
   /** The domains (every module of src/modules.ts by default). */
   modules?: readonly DomainModule[];
   observe?: ServicesObserver;
@@ -103,15 +113,14 @@ export function createServices(database: Database, options: ServicesOptions): Se
   for (const aggregate of aggregates) registerAggregate(commands, aggregate, { store, streamLock });
 
   const definitions = Object.fromEntries(modules.flatMap((m) => Object.entries(m.queries)));
-  const queries = createQueryBus<QueryMap, QueryContext>({
-    middleware: [
-      consistencyMiddleware(
-        tracker,
-        options.consistencyTimeoutMs,
-        Object.fromEntries(Object.entries(definitions).map(([name, q]) => [name, q.projections])),
-      ),
-    ],
+  const consistency = createConsistencyWaits(tracker, {
+    timeoutMs: options.consistencyTimeoutMs,
+    projectionsBehind: Object.fromEntries(Object.entries(definitions).map(([name, q]) => [name, q.projections])),
+    lastPosition: () => store.lastPosition(),
+    maxWaits: options.consistencyMaxWaits ?? 1000,
+    onWaitRefused: () => options.observe?.waitRefused(),
   });
+  const queries = createQueryBus<QueryMap, QueryContext>({ middleware: [consistency.middleware] });
   for (const [name, query] of Object.entries(definitions)) queries.register(name, query.create({ db: database, store }));
   const admin = createProjectionAdmin(
     database,
@@ -140,9 +149,12 @@ export function createServices(database: Database, options: ServicesOptions): Se
     commands,
     queries: queries as unknown as QueryBus<AppQueries, QueryContext>,
     tracker,
+    changes: createStreamChanges(tracker, (from, to, limit) => store.streamsBetween(from, to, limit)),
+    consistency,
     admin,
     projectionNames,
-    headPosition: () => store.headPosition(),
+    // Every projectionProgress subscriber asks on each tick: one read answers them all.
+    headPosition: freshRead(() => store.headPosition()),
     host,
     async start() {
       await admin.ensure(); // every projection has its row

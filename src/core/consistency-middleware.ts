@@ -1,23 +1,82 @@
 // Read-your-writes on the query bus: before a query with `consistency.after` runs, wait until every
 // projection behind it has processed that token, at most `timeoutMs`; on timeout (or when the client
-// leaves) the query runs anyway and `consistency.stale` is set.
+// leaves) the query runs anyway and `consistency.stale` is set. Waits cannot be turned against the
+// server: a token the log has never reached is refused at once (BAD_USER_INPUT), and beyond `maxWaits`
+// waits in this process a query answers stale at once instead of queueing.
 import type { ConsistencyTracker } from './consistency-tracker.ts';
+import { ValidationError } from './errors.ts';
+import { freshRead } from './fresh-read.ts';
+import { comparePositions, isAtOrAfter, type Position } from './position.ts';
 import type { QueryMiddleware } from './query-bus.ts';
 import type { QueryContext } from './query-context.ts';
 
-export function consistencyMiddleware(
-  tracker: ConsistencyTracker,
-  timeoutMs: number,
-  projectionsBehind: Readonly<Record<string, readonly string[]>>,
-): QueryMiddleware<QueryContext> {
-  return ({ name, context }, next) => {
+export type ConsistencyWaitOptions = {
+  timeoutMs: number;
+  /** For each query, the projections its read model comes from. */
+  projectionsBehind: Readonly<Record<string, readonly string[]>>;
+  /** The position of the last event in the log, committed (visible to projections yet or not). */
+  lastPosition: () => Promise<Position | null>;
+  maxWaits: number;
+  /** A query answered stale at once because `maxWaits` were waiting already. */
+  onWaitRefused?: () => void;
+};
+
+export type ConsistencyWaits = {
+  middleware: QueryMiddleware<QueryContext>;
+  /** Throws BAD_USER_INPUT (at `path`) when `token` is ahead of the last event in the log. */
+  check(token: Position, path?: readonly (string | number)[]): Promise<void>;
+  /** Queries waiting now. */
+  waiting(): number;
+};
+
+export function createConsistencyWaits(tracker: ConsistencyTracker, options: ConsistencyWaitOptions): ConsistencyWaits {
+  const { timeoutMs, projectionsBehind, maxWaits } = options;
+  const inLog = logMembership(options.lastPosition);
+  let waiting = 0;
+
+  async function check(token: Position, path: readonly (string | number)[] = ['after']) {
+    if (await inLog(token)) return;
+    throw new ValidationError([
+      { path: [...path], message: 'is ahead of the event log: it was not returned by this service, or its database was reset since' },
+    ]);
+  }
+
+  const middleware: QueryMiddleware<QueryContext> = async ({ name, context }, next) => {
     const consistency = context.consistency;
     const after = consistency?.after;
     const behind = projectionsBehind[name];
-    if (!consistency || !after || !behind || behind.length === 0) return next();
-    return tracker.waitFor(after, behind, timeoutMs, consistency.signal).then(({ stale }) => {
-      if (stale) consistency.stale = true;
+    if (!consistency || !after || !behind || behind.length === 0 || tracker.reached(after, behind)) return next();
+    await check(after, consistency.path);
+    if (waiting >= maxWaits) {
+      options.onWaitRefused?.();
+      consistency.stale = true;
       return next();
-    });
+    }
+    waiting++;
+    try {
+      const { stale } = await tracker.waitFor(after, behind, timeoutMs, consistency.signal);
+      if (stale) consistency.stale = true;
+    } finally {
+      waiting--;
+    }
+    return next();
+  };
+
+  return { middleware, check, waiting: () => waiting };
+}
+
+/**
+ * Whether a token is at or before the last event in the log. The furthest position seen is kept, so a
+ * token of an event this process has seen costs nothing; otherwise the log's head is read (a fresh read,
+ * shared by concurrent questions).
+ */
+function logMembership(lastPosition: () => Promise<Position | null>) {
+  let known: Position | null = null;
+  const read = freshRead(lastPosition);
+  return async (token: Position): Promise<boolean> => {
+    if (known && isAtOrAfter(known, token)) return true;
+    const head = await read();
+    if (head && (!known || comparePositions(head, known) > 0)) known = head;
+    return known !== null && isAtOrAfter(known, token);
   };
 }

@@ -48,7 +48,10 @@ export type ProjectionRecord = {
 };
 
 /** lagEvents: visible events not processed yet; lagSeconds: the age of the oldest of them (0 when none). */
-export type ProjectionStatus = ProjectionRecord & { kind: ProcessorKind; lagEvents: number; lagSeconds: number };
+/** An append still in flight after a second: every projection waits for it (docs/decisions/event-horizon.md). */
+export type HeldBackBy = { backendPid: number; seconds: number; waitingOn: string | null };
+
+export type ProjectionStatus = ProjectionRecord & { kind: ProcessorKind; lagEvents: number; lagSeconds: number; heldBackBy?: HeldBackBy };
 
 export type StepTarget = 'live' | 'shadow';
 

@@ -1,6 +1,7 @@
 // What every resolver receives: the services it dispatches to, the caller, and the request's own state.
 import type { Caller } from '../core/caller.ts';
 import type { CommandResult } from '../core/command-handler.ts';
+import type { ConsistencyWaits } from '../core/consistency-middleware.ts';
 import type { ConsistencyTracker } from '../core/consistency-tracker.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Command } from '../core/messages.ts';
@@ -8,12 +9,17 @@ import type { Position } from '../core/position.ts';
 import type { ProjectionAdmin } from '../core/projection.ts';
 import type { QueryBus, QueryMap } from '../core/query-bus.ts';
 import type { QueryContext } from '../core/query-context.ts';
+import type { StreamChanges } from '../core/stream-changes.ts';
 
 /** The services behind the schema (built by the composition root). */
 export type GraphQLServices = {
   commands: { dispatch(command: Command): Promise<CommandResult> };
   queries: QueryBus<QueryMap, QueryContext>;
   tracker: ConsistencyTracker;
+  /** Which streams each projection advance covered, shared by the subscriptions of this process. */
+  changes: StreamChanges;
+  /** Refuses a token ahead of the event log (BAD_USER_INPUT). */
+  consistency: Pick<ConsistencyWaits, 'check'>;
   admin: ProjectionAdmin;
   /** Every projection's name, whichever process runs it. */
   projectionNames: readonly string[];
@@ -31,11 +37,19 @@ export type GraphQLContext = {
   signal?: AbortSignal;
   /** Counts an open subscription until the returned function is called. */
   subscriptionOpened(name: string): () => void;
-  /**
-   * The request's read-your-writes state: `stale` when a wait timed out (it becomes
-   * extensions.consistency), and the token each object returned by a waiting read was read at.
-   */
-  consistency: { stale: boolean; readAt: WeakMap<object, Position> };
+  /** The request's read-your-writes state (see consistency.ts). */
+  consistency: RequestConsistency;
+};
+
+export type RequestConsistency = {
+  /** The request's own token (extensions.consistency.after): every read without an `after:` waits for it. */
+  session?: Position;
+  /** What the response's extensions.consistency.token covers: the session token and every command run. */
+  token?: Position;
+  /** A wait timed out: the response says so. */
+  stale: boolean;
+  /** The token each object a waiting read returned was read at (its fields read at least that fresh). */
+  readAt: WeakMap<object, Position>;
 };
 
 /** The query bus typed with a module's own queries. */

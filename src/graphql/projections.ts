@@ -81,7 +81,12 @@ export function projectionsGraphQL(builder: Builder): void {
       description:
         'First the current position of each projection (all when `projections` is omitted), then one event each time one advances. With `until`, completes once all have processed that token.',
       args: { projections: t.arg.stringList(), until: t.arg({ type: 'ConsistencyToken' }) },
-      subscribe: (_root, args, ctx) => projectionProgress(ctx, args.projections ?? undefined, args.until ?? undefined),
+      subscribe: async (_root, args, ctx) => {
+        const until = args.until ?? undefined;
+        // A token the log has not reached would keep the subscription open forever: refused at once.
+        if (until && !ctx.services.tracker.reached(until, ctx.services.projectionNames)) await ctx.services.consistency.check(until, ['until']);
+        return projectionProgress(ctx, args.projections ?? undefined, until);
+      },
       resolve: (progress) => progress,
     }),
   }));

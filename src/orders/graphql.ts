@@ -1,7 +1,11 @@
 // The Orders domain's GraphQL face: its types, queries (on the query bus), mutations (on the command bus)
 // and the orderChanged subscription. Resolvers only parse, dispatch and shape.
 import { Repeater } from 'graphql-yoga';
+import { SYSTEM_CALLER } from '../core/caller.ts';
 import type { CommandResult } from '../core/command-handler.ts';
+import type { QueryBus } from '../core/query-bus.ts';
+import type { QueryContext } from '../core/query-context.ts';
+import type { ChangedStreams } from '../core/stream-changes.ts';
 import { perBuilder, type Builder } from '../graphql/builder.ts';
 import { dispatchCommand, withoutNulls } from '../graphql/commands.ts';
 import { readAfter } from '../graphql/consistency.ts';
@@ -230,39 +234,72 @@ export function ordersGraphQL(builder: Builder): void {
 }
 
 function orderChanges(ctx: GraphQLContext, id: string): AsyncIterable<OrderView> {
-  const { services } = ctx;
   return new Repeater<OrderView>(async (push, stop) => {
     // NOT_FOUND or FORBIDDEN before anything streams (asks the event store: the read model may lag).
     await queries(ctx).execute('orderAccess', { id }, { caller: ctx.caller });
     superviseSubscription(ctx, 'orderChanged', stop);
-    let emitted = (await queries(ctx).execute('order', { id }, { caller: ctx.caller }))?.version ?? 0;
-    // One read at a time; progress that arrives meanwhile is folded into one more read.
-    let reading: Promise<void> | undefined;
-    let again = false;
-    const check = (): Promise<void> =>
-      queries(ctx).execute('order', { id }, { caller: ctx.caller }).then(async (order) => {
-        if (order && order.version > emitted) {
-          emitted = order.version;
-          await push(order);
-        }
-      });
-    const onProgress = () => {
-      if (reading) {
-        again = true;
-        return;
-      }
-      reading = (async () => {
-        do {
-          again = false;
-          await check();
-        } while (again);
-      })()
-        .catch((error) => stop(error))
-        .finally(() => (reading = undefined));
+    let emitted = 0;
+    const offer = (order: OrderView | null, emit: boolean) => {
+      if (!order || order.version <= emitted) return;
+      emitted = order.version;
+      if (emit) push(order).catch(() => {});
     };
-    const unsubscribe = services.tracker.subscribe((p) => p.projection === ORDERS_PROJECTION && onProgress());
-    onProgress(); // a change between the first read and the subscription
+    const remove = orderWatchers(ctx.services).add(id, { next: (order) => offer(order, true), fail: (error) => stop(error) });
+    // Where the order is now: changes after this are emitted, and one that raced the watch is not lost.
+    offer(await queries(ctx).execute('order', { id }, { caller: ctx.caller }), false);
     await stop;
-    unsubscribe();
+    remove();
   });
+}
+
+type OrderWatcher = { next(order: OrderView): void; fail(error: unknown): void };
+
+/**
+ * The orderChanged subscriptions of this process, by order id. After each advance of the orders
+ * projection, each changed order that someone watches is read once (the reads of one advance go out as
+ * one batch), and every watcher of it gets that read: the cost follows the changes, not the watchers.
+ */
+function createOrderWatchers(services: GraphQLContext['services']) {
+  const byId = new Map<string, Set<OrderWatcher>>();
+  const bus = services.queries as unknown as QueryBus<OrderQueries, QueryContext>;
+  let unsubscribe: (() => void) | undefined;
+  const onChange = (changed: ChangedStreams) => {
+    const ids = changed === 'all' ? [...byId.keys()] : [...changed].filter((id) => byId.has(id));
+    for (const id of ids) {
+      // Access was checked when each watch began; an order's customer never changes.
+      bus.execute('order', { id }, { caller: SYSTEM_CALLER }).then(
+        (order) => {
+          if (order) for (const watcher of byId.get(id) ?? []) watcher.next(order);
+        },
+        (error: unknown) => {
+          for (const watcher of byId.get(id) ?? []) watcher.fail(error);
+        },
+      );
+    }
+  };
+  return {
+    add(id: string, watcher: OrderWatcher): () => void {
+      let watchers = byId.get(id);
+      if (!watchers) byId.set(id, (watchers = new Set()));
+      watchers.add(watcher);
+      unsubscribe ??= services.changes.subscribe(ORDERS_PROJECTION, onChange);
+      const mine = watchers;
+      return () => {
+        mine.delete(watcher);
+        if (mine.size === 0 && byId.get(id) === mine) byId.delete(id);
+        if (byId.size === 0) {
+          unsubscribe?.();
+          unsubscribe = undefined;
+        }
+      };
+    },
+  };
+}
+
+const watchersBy = new WeakMap<object, ReturnType<typeof createOrderWatchers>>();
+
+function orderWatchers(services: GraphQLContext['services']) {
+  let watchers = watchersBy.get(services);
+  if (!watchers) watchersBy.set(services, (watchers = createOrderWatchers(services)));
+  return watchers;
 }

@@ -83,17 +83,15 @@ export async function createTestDatabase(opts: { poolMax?: number; migrate?: boo
 }
 
 /**
- * Waits until every transaction that began before this call has ended, anywhere on the server, so
- * that read-all (which only sees transactions below the oldest one still open) sees everything
- * committed so far. Other work on a shared server (another test file, a benchmark) can hold that
- * horizon back for a moment; this waits it out instead of failing.
+ * Waits until every append that began before this call has ended, so that read-all (which only sees
+ * events below the horizon of the appends in flight) sees everything committed so far.
  */
 export async function settle(database: Database, timeoutMs = 10_000): Promise<void> {
   const [mark] = await database.rows<{ x: string }>(sql`select pg_current_xact_id()::text as x`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const [row] = await database.rows<{ ok: boolean }>(
-      sql`select pg_snapshot_xmin(pg_current_snapshot()) > ${mark!.x}::xid8 as ok`,
+      sql`select converge_event_horizon(pg_current_snapshot()) > ${mark!.x}::xid8 as ok`,
     );
     if (row?.ok) return;
     if (Date.now() > deadline) throw new Error('transactions older than the test are still open');

@@ -1,7 +1,7 @@
 // Tables of the generic core: the event log, recorded commands, projection checkpoints.
 // drizzle-kit generates the migrations in drizzle/ from this file and the domain's read models.
 import { sql } from 'drizzle-orm';
-import { bigint, customType, index, integer, jsonb, pgTable, text, timestamp, unique } from 'drizzle-orm/pg-core';
+import { bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, unique } from 'drizzle-orm/pg-core';
 
 /** PostgreSQL's 64-bit transaction id; always carried as text and parsed to bigint. */
 export const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' });
@@ -50,6 +50,8 @@ export const projections = pgTable('projections', {
   errorPosition: bigint('error_position', { mode: 'bigint' }),
   rebuildPositionTx: xid8('rebuild_position_tx'),
   rebuildPosition: bigint('rebuild_position', { mode: 'bigint' }),
+  /** A rebuild was asked for and has not swapped in yet (a pause in between keeps it). */
+  rebuildRequested: boolean('rebuild_requested').notNull().default(false),
   /** A process manager's: the furthest event its commands appended, up to its checkpoint. */
   effectsTx: xid8('effects_tx'),
   effects: bigint('effects', { mode: 'bigint' }),

@@ -21,8 +21,11 @@ export type EventRow = {
 export const EVENT_COLUMNS_TEXT = `stream_id, stream_type, version, type, schema_version, data, metadata,
   transaction_id::text as tx, global_position::text as pos, ${isoTime('created_at')} as created_at`;
 
-/** Only transactions that can no longer commit before anything later (docs/architecture.md, Ordering). */
-export const VISIBLE_TEXT = 'transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+/**
+ * Only events below the horizon of Converge's own appends in flight, which nothing can still commit
+ * below (docs/decisions/event-horizon.md). A scalar subquery, so that it is computed once per statement.
+ */
+export const VISIBLE_TEXT = 'transaction_id < (select converge_event_horizon(pg_current_snapshot()))';
 
 export const eventReader =
   (schemas: EventSchemas) =>

@@ -29,6 +29,10 @@ const EVENT_COLUMNS = sql.raw(EVENT_COLUMNS_TEXT);
 const VISIBLE = sql.raw(VISIBLE_TEXT);
 
 export type PostgresEventStore = EventStore & {
+  /** The streams with events after `from`, up to `to` (both read already); null when more than `limit` events lie between. */
+  streamsBetween(from: Position, to: Position, limit: number): Promise<string[] | null>;
+  /** The last committed event's position, whether readers may see it yet or not. */
+  lastPosition(): Promise<Position | null>;
   /** readAll on a given executor, e.g. inside a rebuild's transaction. */
   readAllWith(executor: Executor, after: Position, limit: number): Promise<StoredEvent[]>;
   toStoredEvent(row: EventRow): StoredEvent;
@@ -153,6 +157,24 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
       const [row] = await db.rows<{ stream_type: string; tx: string; pos: string }>(sql`
         select stream_type, transaction_id::text as tx, global_position::text as pos from events where stream_id = ${streamId} and version = 1`);
       return row ? { streamType: row.stream_type, position: positionFromDb(row.tx, row.pos) } : null;
+    },
+
+    async streamsBetween(from, to, limit) {
+      const [row] = await db.rows<{ n: number; streams: string[] }>(sql`
+        with range as (
+          select stream_id from events
+          where (transaction_id, global_position) > (${from.tx.toString()}::xid8, ${from.pos.toString()}::bigint)
+            and (transaction_id, global_position) <= (${to.tx.toString()}::xid8, ${to.pos.toString()}::bigint)
+          order by transaction_id, global_position limit ${limit + 1}
+        )
+        select (select count(*) from range)::int as n, array(select distinct stream_id from range) as streams`);
+      return !row || row.n > limit ? null : row.streams;
+    },
+
+    async lastPosition() {
+      const [row] = await db.rows<{ tx: string; pos: string }>(sql`
+        select transaction_id::text as tx, global_position::text as pos from events order by transaction_id desc, global_position desc limit 1`);
+      return row ? positionFromDb(row.tx, row.pos) : null;
     },
 
     async headPosition() {

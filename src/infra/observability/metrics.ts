@@ -10,6 +10,8 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export type MetricsSources = {
   projections(): Promise<ProjectionStatus[]>;
   database(): { inFlight: number; poolMax: number };
+  /** Queries waiting for a consistency token now. */
+  consistencyWaits(): number;
 };
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -117,6 +119,27 @@ export function createMetrics(sources: MetricsSources) {
     for (const state of STATES) g.set({ projection: s.name, state }, s.state === state ? 1 : 0);
   });
   new Gauge({
+    name: 'converge_consistency_waits',
+    help: 'Queries waiting for their consistency token (after:, the session token) now',
+    registers: [registry],
+    collect() {
+      this.set(sources.consistencyWaits());
+    },
+  });
+  const waitsRefused = new Counter({
+    name: 'converge_consistency_waits_refused_total',
+    help: 'Queries answered stale at once because CONSISTENCY_MAX_WAITS were waiting already',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'converge_event_horizon_held_seconds',
+    help: 'How long the oldest append in flight has held every projection back (0 when none has for a second)',
+    registers: [registry],
+    async collect() {
+      this.set((await projectionStatuses())?.[0]?.heldBackBy?.seconds ?? 0);
+    },
+  });
+  new Gauge({
     name: 'converge_db_queries_in_flight',
     help: 'Database statements and transactions in progress',
     registers: [registry],
@@ -152,6 +175,7 @@ export function createMetrics(sources: MetricsSources) {
     append(seconds: number) {
       appendDuration.observe(seconds);
     },
+    waitRefused: () => waitsRefused.inc(),
     webSocketOpened: () => wsConnections.inc(),
     webSocketClosed: () => wsConnections.dec(),
     subscriptionStarted: (name: string) => subscriptions.inc({ name }),

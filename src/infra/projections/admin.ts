@@ -3,10 +3,11 @@
 import { sql } from 'drizzle-orm';
 import { assertAdmin, type Caller } from '../../core/caller.ts';
 import { NotFoundError, RuleViolationError } from '../../core/errors.ts';
-import type { ProjectionAdmin, ProjectionStatus } from '../../core/projection.ts';
+import type { HeldBackBy, ProjectionAdmin, ProjectionStatus } from '../../core/projection.ts';
 import type { Position } from '../../core/position.ts';
 import { START } from '../../core/position.ts';
 import type { Database } from '../db/database.ts';
+import { oldestAppendInFlight } from '../event-store/append-lock.ts';
 import { VISIBLE_TEXT } from '../event-store/event-rows.ts';
 import { CONTROL_CHANNEL, ensureProjectionRow, loadProjectionRecords } from './projection-records.ts';
 
@@ -33,6 +34,12 @@ export function createProjectionAdmin(database: Database, names: readonly string
         throw error;
       },
     ));
+
+  /** The append every projection waits for, when one has run for a second or more. */
+  const heldBackBy = async (): Promise<HeldBackBy | undefined> => {
+    const oldest = await oldestAppendInFlight(database);
+    return oldest && oldest.seconds >= 1 ? { backendPid: oldest.pid, seconds: oldest.seconds, waitingOn: oldest.waitingOn } : undefined;
+  };
 
   const statusOf = async (name: string): Promise<ProjectionStatus> => {
     const [record] = await loadProjectionRecords(database, [name]);
@@ -61,7 +68,8 @@ export function createProjectionAdmin(database: Database, names: readonly string
     async status(caller) {
       assertAdmin(caller, 'see the projections');
       await ensureRows();
-      return Promise.all(names.map(statusOf));
+      const [statuses, held] = await Promise.all([Promise.all(names.map(statusOf)), heldBackBy()]);
+      return held ? statuses.map((status) => ({ ...status, heldBackBy: held })) : statuses;
     },
     ensure: async () => {
       await ensureRows();
@@ -71,7 +79,7 @@ export function createProjectionAdmin(database: Database, names: readonly string
       change(
         name,
         caller,
-        sql`state = case when rebuild_position is null then 'RUNNING' else 'REBUILDING' end,
+        sql`state = case when rebuild_requested then 'REBUILDING' else 'RUNNING' end,
           last_error = null, error_position_tx = null, error_position = null`,
         ['PAUSED', 'FAILED'],
         'resume',
@@ -84,7 +92,7 @@ export function createProjectionAdmin(database: Database, names: readonly string
       return change(
         name,
         caller,
-        sql`state = 'REBUILDING', rebuild_position_tx = null, rebuild_position = null,
+        sql`state = 'REBUILDING', rebuild_requested = true, rebuild_position_tx = null, rebuild_position = null,
           last_error = null, error_position_tx = null, error_position = null`,
         ['RUNNING', 'PAUSED', 'FAILED', 'REBUILDING'],
         'rebuild',

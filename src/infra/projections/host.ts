@@ -9,6 +9,7 @@ import { createProjectionRunner, type ProjectionRunner } from '../../core/projec
 import type { Lookups, SqlProjection } from '../../core/sql-projection.ts';
 import { withTimeout } from '../../core/with-timeout.ts';
 import type { Database, Session } from '../db/database.ts';
+import { oldestAppendInFlight } from '../event-store/append-lock.ts';
 import { EVENTS_CHANNEL } from '../event-store/append-notifier.ts';
 import type { PostgresEventStore } from '../event-store/postgres-event-store.ts';
 import { CONTROL_CHANNEL } from './projection-records.ts';
@@ -16,6 +17,8 @@ import { createProjectionStorage } from './projection-storage.ts';
 
 /** First key of every projection lock; the second is hashtext(name). */
 const LOCK_CLASS = 7221;
+const HORIZON_CHECK_MS = 5000;
+const HORIZON_WARN_SECONDS = 5;
 
 export type ProjectionHostOptions = {
   database: Database;
@@ -72,6 +75,25 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
     await Promise.all(names.map((name) => runners.get(name)!.stop()));
   };
 
+  // An append that runs long holds every projection back (docs/decisions/event-horizon.md): say which.
+  let horizonCheckedAt = 0;
+  let warnedAbout: number | undefined;
+  async function watchHorizon() {
+    if (held.size === 0 || Date.now() - horizonCheckedAt < HORIZON_CHECK_MS) return;
+    horizonCheckedAt = Date.now();
+    const oldest = await withTimeout(oldestAppendInFlight(database), 5000);
+    if (!oldest || oldest.seconds < HORIZON_WARN_SECONDS) {
+      warnedAbout = undefined;
+      return;
+    }
+    if (warnedAbout === oldest.pid) return;
+    warnedAbout = oldest.pid;
+    log.warn(
+      { backendPid: oldest.pid, seconds: Math.round(oldest.seconds), waitingOn: oldest.waitingOn },
+      'an append in flight holds every projection back until it ends',
+    );
+  }
+
   async function acquire() {
     if (stopped) return;
     try {
@@ -98,6 +120,8 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
           runners.get(name)!.start();
         }
       }
+      // Its own failure is not the lock session's: a database away shows up in the next attempt anyway.
+      void watchHorizon().catch(() => {});
     } catch (error) {
       log.error({ error: errorText(error) }, 'projection lock attempt failed');
       // Start over on a new session: this one may be dead (its locks, if any, die with it).

@@ -196,7 +196,7 @@ export function createProjectionStorage(
     },
 
     async beginRebuild(name) {
-      const rows = await database.rows(sql`update projections set state = 'REBUILDING', rebuild_position_tx = null,
+      const rows = await database.rows(sql`update projections set state = 'REBUILDING', rebuild_requested = true, rebuild_position_tx = null,
           rebuild_position = null, updated_at = now()
         where name = ${name} and state = 'RUNNING' and position_tx = '0'::xid8 and position = 0
         returning name`);
@@ -246,7 +246,7 @@ export function createProjectionStorage(
         const live = record.position ?? START;
         // Never move the live checkpoint backwards.
         const to = isAtOrAfter(at, live) ? at : live;
-        await tx.rows(sql`update projections set state = 'RUNNING', rebuild_position_tx = null, rebuild_position = null,
+        await tx.rows(sql`update projections set state = 'RUNNING', rebuild_requested = false, rebuild_position_tx = null, rebuild_position = null,
             position_tx = ${to.tx.toString()}::xid8, position = ${to.pos.toString()}::bigint, updated_at = now()
           where name = ${name}`);
         if (to.tx !== 0n || to.pos !== 0n) await tx.rows(sql`select pg_notify(${PROGRESS_CHANNEL}, ${progressPayload(name, to)})`);
