@@ -41,16 +41,13 @@ export function createConsistencyWaits(tracker: ConsistencyTracker, options: Con
     ]);
   }
 
-  const middleware: QueryMiddleware<QueryContext> = async ({ name, context }, next) => {
-    const consistency = context.consistency;
-    const after = consistency?.after;
-    const behind = projectionsBehind[name];
-    if (!consistency || !after || !behind || behind.length === 0 || tracker.reached(after, behind)) return next();
+  const wait = async (context: QueryContext, after: Position, behind: readonly string[]) => {
+    const consistency = context.consistency!;
     await check(after, consistency.path);
     if (waiting >= maxWaits) {
       options.onWaitRefused?.();
       consistency.stale = true;
-      return next();
+      return;
     }
     waiting++;
     try {
@@ -59,7 +56,14 @@ export function createConsistencyWaits(tracker: ConsistencyTracker, options: Con
     } finally {
       waiting--;
     }
-    return next();
+  };
+
+  // Not async: a query with nothing to wait for (no token, or one already reached) goes straight on.
+  const middleware: QueryMiddleware<QueryContext> = ({ name, context }, next) => {
+    const after = context.consistency?.after;
+    const behind = projectionsBehind[name];
+    if (!after || !behind || behind.length === 0 || tracker.reached(after, behind)) return next();
+    return wait(context, after, behind).then(next);
   };
 
   return { middleware, check, waiting: () => waiting };
