@@ -6,13 +6,15 @@
 //                               (not `order`: no read-your-writes wait), one item, customers varied
 //   converge http-order-by-id   order(id) with its items, round-robin over SETUP_ORDERS orders created
 //                               through the mutation before the measurements, projections caught up
+//   converge http-order-by-id-session
+//                               the same with a session token the projections have reached
+//                               (extensions.consistency.after): what a client helper's token costs
 // Closed loop as lib.ts's runLoad, over HTTP/1.1 keep-alive (one node:http Agent, a socket per worker).
 // Before each pair the projections are waited for (lagEvents 0 everywhere), so that a backlog from the
 // previous createOrder run is not projected during the next measurement.
 //
-// Where the server runs (HTTP_SERVER): `child` (default) spawns this file as a second Node process
-// (`node <npm start's flags> --import tsx bench/http.ts` with HTTP_BENCH_SERVER_URL set) that runs
-// buildApp; `inproc` runs buildApp in the load generator's own process (with this process's flags).
+// Where the server runs (HTTP_SERVER): `child` (default) spawns bench/server.ts as a second Node process
+// (`node <npm start's flags> --import tsx bench/server.ts`) that runs buildApp; `inproc` runs buildApp in the load generator's own process (with this process's flags).
 // On this 2-core machine `inproc` puts the client's ~0.1-0.13 ms of CPU per request (request
 // building, socket I/O, JSON.parse) on the server's event loop, for every system alike: the numbers
 // then describe server + client, not the server. Measured alternately, 5 s each, on the shared
@@ -27,57 +29,42 @@
 // The database is converge_http_bench, not append.ts's converge_bench: append.ts truncates its tables
 // and writes OrderCreated events without items, which a server projecting that database fails on.
 //
-// Each round measures trivial, createOrder, trivial, order(id) in turn; the summary gives the median over
-// rounds of each Converge/trivial ratio, with the range.
+// Each round measures trivial, createOrder, trivial, order(id), order(id) with a session token in turn;
+// the summary gives the median over rounds of each Converge/trivial ratio, with the range, and of the
+// session token's: order(id) with it over order(id) without it, run right before.
 //
 // Env: HTTP_CONCURRENCIES ("32"), HTTP_ROUNDS (3), SETUP_ORDERS (2000), HTTP_SERVER (child | inproc), HTTP_SERVER_NODE_ARGS
 // (extra node flags for the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), HTTP_DB
 // (converge_http_bench) and lib.ts's DURATION_S, WARMUP_S, POOL_MAX (the server's DB_POOL_MAX), RESET
 // (checkpoint before each measurement). CONCURRENCIES is not used: the HTTP load has its own list. The
 // child inherits the environment, so NODE_ENV=production measures graphql-js's production mode.
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import http from 'node:http';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql } from 'drizzle-orm';
-import { buildApp, type App } from '../src/app.ts';
-import type { Logger } from '../src/core/logger.ts';
-import { loadConfig as loadAppConfig } from '../src/config.ts';
-import type { Database } from '../src/infra/db/database.ts';
-import { openDatabase } from '../src/infra/db/open-database.ts';
-import { migrate } from '../src/infra/db/migrate.ts';
 import {
   checkpoint,
   databaseUrl,
-  ensureDatabase,
   env,
+  integerList,
   log,
   positiveNumber,
   ratio,
-  redactUrl,
-  REPO_ROOT,
   runLoad,
-  truncatePublicTables,
   type BenchContext,
   type Measurement,
   type Op,
   type ScenarioOutcome,
 } from './lib.ts';
+import { cpuMsOf, createClient, databaseCpuMs, dataOf, prepareDatabase, startChild, startInProcess, type Client } from './server.ts';
 
 const TRIVIAL = 'http-typename';
 const CREATE = 'http-create-order';
 const BY_ID = 'http-order-by-id';
+const BY_ID_SESSION = 'http-order-by-id-session';
 
 // Targets of the brief, checked in the summary: throughput over the trivial run just before.
 const TARGET_CREATE = 0.6;
 const TARGET_BY_ID = 0.85;
 
 const CUSTOMERS = 1000;
-// Set in the child's environment only: this file then serves instead of being a scenario module.
-const CHILD_URL_ENV = 'HTTP_BENCH_SERVER_URL';
-const CHILD_POOL_ENV = 'HTTP_BENCH_SERVER_POOL';
 
 const TYPENAME_QUERY = '{ __typename }';
 const CREATE_ORDER_MUTATION = `mutation CreateOrder($input: CreateOrderInput!) {
@@ -95,206 +82,7 @@ const createOrderInput = (n: number) => ({
 });
 
 // ------------------------------------------------------------------------------------------------
-// The server: in this process or in a child
-
-type Server = {
-  url: string;
-  mode: 'child' | 'inproc';
-  /** CPU time the server process has used so far, in ms (child only: in-process it would include the client). */
-  cpuMs(): Promise<number | null>;
-  stop(): Promise<void>;
-};
-
-const cpuMsOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
-
-const appConfig = (url: string, poolMax: number) =>
-  loadAppConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: url, LOG_LEVEL: 'silent', DB_POOL_MAX: String(poolMax) });
-
-// Typed as the app's Logger, so that a change of its shape shows up in `npm run typecheck`.
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-
-async function startInProcess(url: string, poolMax: number): Promise<Server> {
-  const app = await buildApp(appConfig(url, poolMax), { log: silent });
-  const graphqlUrl = await startOrClose(app);
-  return { url: graphqlUrl, mode: 'inproc', cpuMs: async () => null, stop: () => app.stop() };
-}
-
-async function startOrClose(app: App): Promise<string> {
-  try {
-    return await app.start();
-  } catch (error) {
-    await app.stop().catch(() => {});
-    throw error;
-  }
-}
-
-/**
- * The Node flags of `npm start` (package.json: `node <flags> --import tsx src/main.ts`), so that the
- * child runs with the heap settings the service runs with.
- */
-function startNodeFlags(): string[] {
-  const start = (JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { scripts?: { start?: string } }).scripts?.start ?? '';
-  const match = /^node((?:\s+--\S+)*)\s+--import tsx src\/main\.ts$/.exec(start);
-  if (!match) throw new Error(`package.json's start script is not "node <flags> --import tsx src/main.ts": ${JSON.stringify(start)}`);
-  return match[1]!.split(/\s+/).filter(Boolean);
-}
-
-// Lines of the child's protocol on its stdout carry this prefix; anything else there is passed on.
-const REPLY_PREFIX = '@http-bench ';
-
-async function startChild(url: string, poolMax: number): Promise<Server> {
-  const extraArgs = env('HTTP_SERVER_NODE_ARGS', '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...startNodeFlags(), ...extraArgs, '--import', 'tsx', fileURLToPath(import.meta.url)], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, [CHILD_URL_ENV]: url, [CHILD_POOL_ENV]: String(poolMax) },
-    // stdin: closing it stops the child (also when this process dies); stdout: the replies.
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  // The child answers one JSON line per request, in order: first its URL, then one per `cpu`.
-  const waiting: { resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
-  let exitCode: number | null | undefined;
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', (code) => {
-      exitCode = code;
-      for (const w of waiting.splice(0)) w.reject(new Error(`server child exited with ${code}`));
-      resolve();
-    }),
-  );
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    if (line.startsWith(REPLY_PREFIX)) waiting.shift()?.resolve(line.slice(REPLY_PREFIX.length));
-    else process.stderr.write(`server child: ${line}\n`);
-  });
-  const reply = async <T>(request?: string): Promise<T> => {
-    if (exitCode !== undefined) throw new Error(`server child exited with ${exitCode}`);
-    const line = new Promise<string>((resolve, reject) => waiting.push({ resolve, reject }));
-    if (request) child.stdin!.write(`${request}\n`);
-    return JSON.parse(await line) as T;
-  };
-  const { url: graphqlUrl } = await reply<{ url: string }>();
-  return {
-    url: graphqlUrl,
-    mode: 'child',
-    cpuMs: async () => (await reply<{ cpuMs: number }>('cpu')).cpuMs,
-    async stop() {
-      child.stdin!.end();
-      const timeout = sleep(15_000).then(() => 'timeout' as const);
-      if ((await Promise.race([exited, timeout])) === 'timeout') {
-        log('server child did not stop within 15s; killing it');
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
-  };
-}
-
-/**
- * The child's side: prints its URL, answers each `cpu` line on stdin with its CPU time so far, and
- * stops cleanly when stdin closes (so that --cpu-prof gets written).
- */
-async function serveAsChild(url: string, poolMax: number): Promise<void> {
-  const app = await buildApp(appConfig(url, poolMax), { log: silent });
-  const graphqlUrl = await startOrClose(app);
-  process.stdout.write(`${REPLY_PREFIX}${JSON.stringify({ url: graphqlUrl })}\n`);
-  const commands = createInterface({ input: process.stdin });
-  commands.on('line', (line) => {
-    if (line === 'cpu') process.stdout.write(`${REPLY_PREFIX}${JSON.stringify({ cpuMs: cpuMsOf(process.cpuUsage()) })}\n`);
-  });
-  await new Promise<void>((resolve) => commands.once('close', resolve));
-  await app.stop();
-  process.exit(0);
-}
-
-/**
- * CPU time so far of the PostgreSQL backends serving `database` (from /proc, so a local server only;
- * null elsewhere), in ms. Shared processes (WAL writer, checkpointer) are left out, and so are backends
- * of other databases: other sessions on the machine do not count. A backend that exits between two
- * readings takes its time with it; the server's pool keeps its connections, so that is rare.
- */
-function databaseCpuMs(database: string): number | null {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return null;
-  }
-  const tag = ` ${database} `;
-  let ticks = 0;
-  let found = false;
-  for (const pid of entries) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.startsWith('postgres: ') || !cmdline.includes(tag)) continue;
-      // Fields after the parenthesised command name: state is the 3rd field, utime the 14th, stime the 15th.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-      found = true;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  // USER_HZ is 100 on every Linux this runs on.
-  return found ? ticks * 10 : null;
-}
-
-// ------------------------------------------------------------------------------------------------
-// The client
-
-type GraphQLResponse = { data?: Record<string, any> | null; errors?: { message: string }[] };
-
-type Client = { post(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse>; close(): void };
-
-/** node:http with a keep-alive Agent, a socket per worker (undici is not in node_modules, only inside Node's fetch). */
-function createClient(graphqlUrl: string, sockets: number): Client {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
-  const { hostname, port, pathname } = new URL(graphqlUrl);
-  return {
-    post(query, variables) {
-      const body = JSON.stringify(variables ? { query, variables } : { query });
-      return new Promise((resolve, reject) => {
-        const request = http.request(
-          {
-            agent,
-            hostname,
-            port,
-            path: pathname,
-            method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              accept: 'application/graphql-response+json',
-              'content-length': Buffer.byteLength(body),
-            },
-          },
-          (response) => {
-            const chunks: Buffer[] = [];
-            response.on('data', (chunk: Buffer) => chunks.push(chunk));
-            response.on('error', reject);
-            response.on('end', () => {
-              const text = Buffer.concat(chunks).toString('utf8');
-              if (response.statusCode !== 200) return reject(new Error(`HTTP ${response.statusCode}: ${text.slice(0, 300)}`));
-              try {
-                resolve(JSON.parse(text) as GraphQLResponse);
-              } catch (error) {
-                reject(error);
-              }
-            });
-          },
-        );
-        request.on('error', reject);
-        request.end(body);
-      });
-    },
-    close: () => agent.destroy(),
-  };
-}
-
-/** The response's data, or an error naming the first GraphQL error. */
-function dataOf(response: GraphQLResponse, what: string): Record<string, any> {
-  if (response.errors?.length) throw new Error(`${what}: ${response.errors[0]!.message}`);
-  if (!response.data) throw new Error(`${what}: no data`);
-  return response.data;
-}
+// The client's operations
 
 async function createOrder(client: Client, n: number): Promise<string> {
   const data = dataOf(await client.post(CREATE_ORDER_MUTATION, { input: createOrderInput(n) }), 'createOrder');
@@ -319,35 +107,6 @@ async function waitForProjections(client: Client, timeoutMs = 120_000): Promise<
   }
 }
 
-// ------------------------------------------------------------------------------------------------
-// Set-up
-
-
-/** Migrated and empty, before any server opens it; warns when someone else is using the database. */
-async function prepareDatabase(url: string, poolMax: number): Promise<void> {
-  await ensureDatabase(url);
-  const database = await openDatabase({ url, poolMax: Math.min(poolMax, 2), applicationName: 'converge-bench' });
-  try {
-    await migrate(database);
-    const others = await database.rows<{ n: number }>(
-      sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()
-        and application_name <> 'converge-bench'`,
-    );
-    if ((others[0]?.n ?? 0) > 0) log(`warning: ${others[0]!.n} other session(s) on ${redactUrl(url)}; the numbers may be disturbed`);
-    await truncatePublicTables(database);
-  } finally {
-    await database.close();
-  }
-}
-
-function httpConcurrencies(): number[] {
-  const values = env('HTTP_CONCURRENCIES', '32').split(/[\s,]+/).filter(Boolean).map(Number);
-  if (values.length === 0 || values.some((c) => !Number.isInteger(c) || c < 1)) {
-    throw new Error(`HTTP_CONCURRENCIES must be positive integers, got ${JSON.stringify(process.env.HTTP_CONCURRENCIES)}`);
-  }
-  return values;
-}
-
 /** Creates `count` orders through the mutation, 32 at a time; returns their ids. */
 async function createSetupOrders(client: Client, count: number): Promise<string[]> {
   const ids: string[] = [];
@@ -360,11 +119,6 @@ async function createSetupOrders(client: Client, count: number): Promise<string[
 }
 
 // ------------------------------------------------------------------------------------------------
-// Output
-
-
-
-// ------------------------------------------------------------------------------------------------
 // The scenario
 
 export async function run(context: BenchContext): Promise<ScenarioOutcome> {
@@ -372,7 +126,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const record = context.record;
   const dbName = env('HTTP_DB', 'converge_http_bench');
   const url = databaseUrl(config.baseUrl, dbName);
-  const concurrencies = httpConcurrencies();
+  const concurrencies = integerList('HTTP_CONCURRENCIES', '32');
   const rounds = positiveNumber('HTTP_ROUNDS', '3', true);
   const mode = env('HTTP_SERVER', 'child');
   if (mode !== 'child' && mode !== 'inproc') throw new Error(`HTTP_SERVER must be child or inproc, got ${JSON.stringify(mode)}`);
@@ -385,9 +139,13 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   try {
     const setupClient = createClient(server.url, 32);
     let ids: string[];
+    /** A token every projection has reached once the set-up is projected. */
+    let sessionToken = '';
     try {
       const started = Date.now();
       ids = await createSetupOrders(setupClient, positiveNumber('SETUP_ORDERS', '2000', true));
+      const last = dataOf(await setupClient.post(CREATE_ORDER_MUTATION, { input: createOrderInput(ids.length) }), 'createOrder');
+      sessionToken = (last.createOrder as { consistencyToken: string }).consistencyToken;
       await waitForProjections(setupClient);
       log(`http: ${ids.length} orders created and projected in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     } finally {
@@ -434,12 +192,14 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
           await createOrder(client, customer++);
         };
         let cursor = 0;
-        const byId: Op = async () => {
+        const orderById = (extensions?: Record<string, unknown>): Op => async () => {
           const id = ids[cursor++ % ids.length]!;
-          const data = dataOf(await client.post(ORDER_QUERY, { id }), 'order');
+          const data = dataOf(await client.post(ORDER_QUERY, { id }, extensions), 'order');
           const order = data.order as { id: string; items: unknown[] } | null;
           if (!order || order.id !== id || order.items.length !== 1) throw new Error(`order(${id}) returned ${JSON.stringify(order)}`);
         };
+        const byId = orderById();
+        const byIdSession = orderById({ consistency: { after: sessionToken } });
 
         for (let round = 1; round <= rounds; round++) {
           if (rounds > 1) log(`c=${concurrency} round ${round} of ${rounds}`);
@@ -447,6 +207,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
           await timed('converge', CREATE, () => create);
           await timed('trivial', TRIVIAL, () => typename);
           await timed('converge', BY_ID, () => byId);
+          await timed('converge', BY_ID_SESSION, () => byIdSession);
         }
       } finally {
         client.close();
@@ -485,6 +246,12 @@ function summarize(measurements: Measurement[], serverCpu: Map<Measurement, numb
   const rounds = Math.max(0, ...[...pairs.values()].map((p) => p.length));
   const label = (text: string) => text.padEnd(36);
   const cell = (text: string) => text.padStart(26);
+  // The session token's measurements pair with the order(id) run right before them, not a trivial one.
+  for (const [key, list] of pairs) {
+    if (!key.startsWith(`${BY_ID_SESSION}@`)) continue;
+    const plain = pairs.get(key.replace(BY_ID_SESSION, BY_ID)) ?? [];
+    list.forEach((pair, i) => (pair[1] = plain[i]?.[0]));
+  }
   const lines = [
     `http ratios (ops/s; server ${mode}; ${rounds > 1 ? `median of ${rounds} rounds, range in brackets` : 'one round'})`,
     `${label('')}${concurrencies.map((c) => cell(`c=${c}`)).join('')}`,
@@ -502,9 +269,11 @@ function summarize(measurements: Measurement[], serverCpu: Map<Measurement, numb
   };
   row('createOrder/trivial', CREATE, TARGET_CREATE, (m, t) => ratio(m, t));
   row('order(id)/trivial', BY_ID, TARGET_BY_ID, (m, t) => ratio(m, t));
+  row('order(id) with/without session token', BY_ID_SESSION, undefined, (m, t) => ratio(m, t));
   if (serverCpu.size > 0) {
     row('  by server CPU/op: createOrder', CREATE, undefined, cpuRatio);
     row('  by server CPU/op: order(id)', BY_ID, undefined, cpuRatio);
+    row('  by server CPU/op: session token', BY_ID_SESSION, undefined, cpuRatio);
   }
   const errors = measurements.filter((m) => m.errors > 0).map((m) => `${m.system} ${m.scenario} c=${m.concurrency}: ${m.errors}`);
   if (errors.length > 0) lines.push(`FAILED REQUESTS: ${errors.join('; ')}`);
@@ -520,12 +289,3 @@ function median(sorted: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-// ------------------------------------------------------------------------------------------------
-
-const childUrl = process.env[CHILD_URL_ENV];
-if (childUrl && process.argv[1] === fileURLToPath(import.meta.url)) {
-  serveAsChild(childUrl, Number(process.env[CHILD_POOL_ENV] ?? '10')).catch((error: unknown) => {
-    process.stderr.write(`http bench server failed: ${(error as Error)?.stack ?? String(error)}\n`);
-    process.exit(1);
-  });
-}

@@ -27,6 +27,15 @@ export function positiveNumber(name: string, fallback: string, integer = false):
   return value;
 }
 
+/** A list of integers of at least `min` (spaces or commas between), or an error naming the variable. */
+export function integerList(name: string, fallback: string, min = 1): number[] {
+  const values = env(name, fallback).split(/[\s,]+/).filter(Boolean).map(Number);
+  if (values.length === 0 || values.some((n) => !Number.isInteger(n) || n < min)) {
+    throw new Error(`${name} must be integers of at least ${min}, got ${JSON.stringify(process.env[name])}`);
+  }
+  return values;
+}
+
 export type BenchConfig = {
   /** Server URL without a database name. */
   baseUrl: string;

@@ -86,14 +86,14 @@ function batchSizes(): number[] {
 
 
 /** The read models and the checkpoints, not the events: the next catch-up starts from zero. */
-async function resetReadModels(database: Database): Promise<void> {
+export async function resetReadModels(database: Database): Promise<void> {
   const tables = [...new Set(ordersModule.projections.flatMap((p) => p.tables)), 'projections'];
   await database.rows(sql.raw(`truncate ${tables.map((t) => `"${t}"`).join(', ')}`));
 }
 
-type Dataset = { events: number; orders: number; terminal: number };
+export type Dataset = { events: number; orders: number; terminal: number };
 
-function datasetFor(events: number): Dataset {
+export function datasetFor(events: number): Dataset {
   const orders = Math.max(1, Math.round(events / EVENTS_PER_ORDER));
   const terminal = events - 3 * orders;
   if (terminal < 0 || terminal > orders) throw new Error(`cannot shape ${events} events into orders`);
@@ -104,7 +104,7 @@ function datasetFor(events: number): Dataset {
  * Inserts the data set into `events` in INSERT_CHUNKS statements (so transactions), each in slot
  * order: every stream's versions are in global order, and streams interleave as in a live system.
  */
-async function loadEvents(database: Database, data: Dataset): Promise<void> {
+export async function loadEvents(database: Database, data: Dataset): Promise<void> {
   // `ends`: exactly data.terminal of the orders get a fourth event, spread evenly.
   const maxSlot = 10 * data.orders + SLOT_OFFSETS[3];
   const width = Math.ceil((maxSlot + 1) / INSERT_CHUNKS);
@@ -160,7 +160,7 @@ function isoAt(slot: ReturnType<typeof sql>) {
   return sql`to_char((timestamptz '2024-01-01 00:00:00+00' + (${slot}) * interval '100 milliseconds') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }
 
-async function verifyLoad(database: Database, data: Dataset): Promise<void> {
+export async function verifyLoad(database: Database, data: Dataset): Promise<void> {
   const [row] = await database.rows<{ events: number; streams: number; disordered: number }>(sql`
     select count(*)::int as events, count(distinct stream_id)::int as streams,
       (select count(*)::int from (
@@ -177,7 +177,7 @@ async function verifyLoad(database: Database, data: Dataset): Promise<void> {
 
 type CatchupResult = { seconds: number; batch: number };
 
-async function convergeCatchup(database: Database, data: Dataset, batch: number): Promise<CatchupResult> {
+export async function convergeCatchup(database: Database, data: Dataset, batch: number): Promise<CatchupResult> {
   const services = createServices(database, { modules: [ordersModule], runProjections: true, consistencyTimeoutMs: 5000, projectionBatchSize: batch });
   const head = await services.store.headPosition();
   if (!head) throw new Error('no visible events to catch up on');
@@ -373,7 +373,7 @@ function startBackground(services: Services, rate: number) {
   };
 }
 
-type RywResult = {
+export type RywResult = {
   samples: number[];
   dispatchMs: number[];
   /** Per projection (in PROJECTIONS order), the wait for that one alone. */
@@ -390,7 +390,7 @@ type RywResult = {
  * Foreground: one command at a time, one every `intervalMs`, on an order of its own (CreateOrder, then
  * AddOrderItem until LINES_PER_ORDER, then a new order). Measured: dispatch resolved -> waitFor resolved.
  */
-async function measureReadYourWrites(options: {
+export async function measureReadYourWrites(options: {
   writer: Services;
   waiter: Services;
   config: BenchConfig;

@@ -9,6 +9,9 @@ const SCENARIOS: Record<string, () => Promise<ScenarioModule>> = {
   projections: () => import('./projections.ts'),
   http: () => import('./http.ts'),
   fulfilment: () => import('./fulfilment.ts'),
+  waits: () => import('./waits.ts'),
+  fanout: () => import('./fanout.ts'),
+  growth: () => import('./growth.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,205 @@
+// Scenario `fanout`: thousands of graphql-ws subscribers on one server child (bench/server.ts), on
+// PostgreSQL. FANOUT_SUBSCRIBERS (1000 and 10000) subscriptions spread over FANOUT_SOCKETS (100)
+// WebSockets: nine in ten `orderChanged` on distinct orders, one in ten `projectionProgress(projections:
+// ["orders"])` without `until`; meanwhile a writer changes FANOUT_RATE (200) subscribed orders a second
+// (addOrderItem, one change in flight per order) for DURATION_S. Measured: change-to-delivery latency
+// (the mutation sent to its orderChanged event received) p50/p99, the server's RSS (idle, and the peak)
+// and RSS per subscription, the server's CPU per delivered event, and whether every subscriber got its
+// order's last version. Goal (issue 16): at 10,000 subscriptions, p99 <= 50 ms, RSS <= 400 MB, none
+// missing a change.
+// Env: FANOUT_SUBSCRIBERS ("1000 10000"), FANOUT_SOCKETS (100), FANOUT_RATE (200), FANOUT_DB
+// (converge_fanout_bench), lib.ts's DURATION_S and POOL_MAX.
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { databaseUrl, env, integerList, log, percentile, positiveNumber, round, type BenchContext, type Measurement, type ScenarioOutcome } from './lib.ts';
+import { createClient, dataOf, prepareDatabase, startChild } from './server.ts';
+
+const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId } }`;
+const ADD = `mutation($input: AddOrderItemInput!) { addOrderItem(input: $input) { version } }`;
+const ORDER_CHANGED = `subscription($id: ID!) { orderChanged(id: $id) { id version itemCount } }`;
+const PROGRESS = `subscription { projectionProgress(projections: ["orders"]) { position } }`;
+const input = (n: number) => ({
+  customerId: `customer-${n % 100}`,
+  items: [{ productId: 'sku-0', quantity: 1, unitPrice: '1.00' }],
+  shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' },
+});
+const MB = 1024 * 1024;
+
+export async function run(context: BenchContext): Promise<ScenarioOutcome> {
+  const { config, record } = context;
+  const sockets = positiveNumber('FANOUT_SOCKETS', '100', true);
+  const rate = positiveNumber('FANOUT_RATE', '200');
+  const url = databaseUrl(config.baseUrl, env('FANOUT_DB', 'converge_fanout_bench'));
+  const measurements: Measurement[] = [];
+  const lines: string[] = [];
+  for (const total of integerList('FANOUT_SUBSCRIBERS', '1000 10000', 10)) {
+    await prepareDatabase(url, config.poolMax);
+    const server = await startChild(url, config.poolMax);
+    const http = createClient(server.url, 16);
+    const ws: WsClient[] = [];
+    const stops: (() => void)[] = [];
+    try {
+      const watchers = Math.round(total * 0.9);
+      const progressWatchers = total - watchers;
+      const ids: string[] = [];
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (ids.length < watchers) ids.push((dataOf(await http.post(CREATE, { input: input(ids.length) }), 'create').createOrder as { orderId: string }).orderId);
+        }),
+      );
+      await sleep(1500);
+      const idleRss = (await server.rssBytes())!;
+      const cpuBeforeSubscribing = (await server.cpuMs())!;
+
+      for (let i = 0; i < sockets; i++) {
+        ws.push(createWsClient({ url: server.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: false }));
+      }
+      const sentAt = new Map<string, number>();
+      const delivered = new Map<string, number>(); // order id -> last version delivered
+      const latencies: number[] = [];
+      let progressEvents = 0;
+      let subscriptionErrors = 0;
+      let progressStarted = 0;
+      ids.forEach((id, i) => {
+        stops.push(
+          ws[i % sockets]!.subscribe<{ orderChanged: { id: string; version: number } }>(
+            { query: ORDER_CHANGED, variables: { id } },
+            {
+              next: ({ data }) => {
+                const version = data?.orderChanged.version ?? 0;
+                if (version > (delivered.get(id) ?? 0)) delivered.set(id, version);
+                const sent = sentAt.get(id);
+                if (sent !== undefined) {
+                  latencies.push(performance.now() - sent);
+                  sentAt.delete(id);
+                }
+              },
+              error: () => subscriptionErrors++,
+              complete: () => {},
+            },
+          ),
+        );
+      });
+      for (let i = 0; i < progressWatchers; i++) {
+        let counted = false;
+        stops.push(
+          ws[i % sockets]!.subscribe(
+            { query: PROGRESS },
+            {
+              next: () => {
+                progressEvents++;
+                if (!counted) {
+                  counted = true;
+                  progressStarted++;
+                }
+              },
+              error: () => subscriptionErrors++,
+              complete: () => {},
+            },
+          ),
+        );
+      }
+      // orderChanged sends nothing until a change: give every subscription time for its first read.
+      const subscribeBy = performance.now() + 60_000;
+      while (progressStarted < progressWatchers && performance.now() < subscribeBy) await sleep(50);
+      await sleep(Math.max(2000, total / 2)); // every subscription's first read done
+      const subscribedRss = (await server.rssBytes())!;
+      progressEvents = 0;
+
+      // The writer: `rate` changes a second, each on an order with no change of its own in flight.
+      const expected = new Map<string, number>(ids.map((id) => [id, 1]));
+      const inFlight = new Set<string>();
+      const cpuBefore = (await server.cpuMs())!;
+      const started = performance.now();
+      const deadline = started + config.durationS * 1000;
+      let peakRss = subscribedRss;
+      let writeErrors = 0;
+      const writes: Promise<void>[] = [];
+      const sampler = (async () => {
+        while (performance.now() < deadline) {
+          peakRss = Math.max(peakRss, (await server.rssBytes()) ?? 0);
+          await sleep(250);
+        }
+      })();
+      for (let n = 0; performance.now() < deadline; n++) {
+        const due = started + (n * 1000) / rate;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        let id = ids[Math.floor(Math.random() * ids.length)]!;
+        for (let tries = 0; inFlight.has(id) && tries < 10; tries++) id = ids[Math.floor(Math.random() * ids.length)]!;
+        if (inFlight.has(id)) continue;
+        inFlight.add(id);
+        sentAt.set(id, performance.now());
+        writes.push(
+          http
+            .post(ADD, { input: { orderId: id, productId: `p-${n}`, quantity: 1, unitPrice: '1.00' } })
+            .then((response) => {
+              const version = (dataOf(response, 'addOrderItem').addOrderItem as { version: number }).version;
+              expected.set(id, Math.max(expected.get(id) ?? 0, version));
+            })
+            .catch(() => void writeErrors++)
+            .finally(() => inFlight.delete(id)),
+        );
+      }
+      await Promise.all(writes);
+      await sampler;
+      const writeSeconds = (performance.now() - started) / 1000;
+      // Let the last changes arrive, then check every subscriber has its order's last version.
+      const settleBy = performance.now() + 15_000;
+      const missing = () => ids.filter((id) => (delivered.get(id) ?? 1) < expected.get(id)!).length;
+      while (missing() > 0 && performance.now() < settleBy) await sleep(100);
+      const cpuMs = (await server.cpuMs())! - cpuBefore;
+      const changes = [...expected.values()].reduce((sum, v) => sum + (v - 1), 0);
+      latencies.sort((a, b) => a - b);
+      const deliveredEvents = latencies.length + progressEvents;
+      const extra = {
+        subscriptions: total,
+        sockets,
+        changes,
+        changesPerSec: round(changes / writeSeconds, 1),
+        deliveryP50ms: round(percentile(latencies, 50), 1),
+        deliveryP99ms: round(percentile(latencies, 99), 1),
+        missing: missing(),
+        subscriptionErrors,
+        writeErrors,
+        progressEvents,
+        idleRssMb: round(idleRss / MB, 1),
+        subscribedRssMb: round(subscribedRss / MB, 1),
+        peakRssMb: round(peakRss / MB, 1),
+        rssKbPerSubscription: round(((subscribedRss - idleRss) / total) / 1024, 2),
+        serverCpuMsPerDelivered: deliveredEvents > 0 ? round(cpuMs / deliveredEvents, 3) : null,
+        subscribeCpuMsPerSubscription: round((cpuBefore - cpuBeforeSubscribing) / total, 3),
+      };
+      measurements.push(
+        record(
+          {
+            system: 'converge',
+            scenario: 'fanout',
+            concurrency: total,
+            opsPerSec: extra.changesPerSec ?? 0,
+            p50ms: extra.deliveryP50ms,
+            p99ms: extra.deliveryP99ms,
+            ops: changes,
+            seconds: round(writeSeconds, 3),
+            errors: writeErrors + subscriptionErrors,
+            pool: config.poolMax,
+          },
+          extra,
+        ),
+      );
+      lines.push(
+        `${String(total).padStart(6)} subscriptions: delivery p50/p99 ${extra.deliveryP50ms}/${extra.deliveryP99ms} ms at ${extra.changesPerSec} changes/s; ` +
+          `RSS ${extra.idleRssMb} MB idle, ${extra.subscribedRssMb} subscribed (${extra.rssKbPerSubscription} KB each), peak ${extra.peakRssMb}; ` +
+          `server CPU ${extra.serverCpuMsPerDelivered} ms per delivered event (${deliveredEvents}); missing ${extra.missing}, errors ${extra.subscriptionErrors + writeErrors}`,
+      );
+      log(lines.at(-1)!);
+    } finally {
+      for (const stop of stops) stop();
+      await Promise.all(ws.map((c) => c.dispose()));
+      http.close();
+      await server.stop();
+    }
+  }
+  return { measurements, summary: ['fanout (orderChanged 90%, projectionProgress 10%; goal at 10,000: p99 <= 50 ms, RSS <= 400 MB, none missing)', ...lines].join('\n') };
+}
