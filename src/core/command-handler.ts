@@ -173,9 +173,8 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
     const streamId = spec.streamId(command);
     const creates = spec.createsStream?.(command) ?? false;
     return lock(streamId, async () => {
-      // Looked up under the stream's lock: a repeat that queued behind its first run finds its result.
-      const early = await recorded();
-      if (early) return early;
+      // A repeat is not looked up first: its append carries the command's row, whose key refuses it
+      // (DuplicateCommandError), and one that fails a rule or a version check looks then (below).
       for (let n = 1; ; n++) {
         // Only the first attempt may use the cache (a failed one drops the entry). A cached version
         // other than the caller's expected one may just be stale: let a fresh read judge it.

@@ -4,6 +4,7 @@
 // Each command's commandId derives from the event that caused it, so that a replay after a crash
 // (between a command and the checkpoint) gets the first result and appends nothing.
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { CommandResult } from './command-handler.ts';
 import type { EventStore } from './event-store.ts';
 import { INTERNAL_COMMAND_ID_PREFIX } from './input-fields.ts';
@@ -46,6 +47,15 @@ export function runAsProjection<L extends Lookups>(
   dispatch: (command: Command) => Promise<CommandResult>,
   store: Pick<EventStore, 'streamStart'>,
 ): SqlProjection<L> {
+  // A stream's start never changes once it exists: only those are kept (one that does not exist yet may).
+  const starts = new LRUCache<string, NonNullable<Awaited<ReturnType<EventStore['streamStart']>>>>({ max: 10_000 });
+  const streamStart: EventStore['streamStart'] = async (streamId) => {
+    const known = starts.get(streamId);
+    if (known) return known;
+    const start = await store.streamStart(streamId);
+    if (start) starts.set(streamId, start);
+    return start;
+  };
   return {
     name: pm.name,
     kind: 'PROCESS_MANAGER',
@@ -60,7 +70,7 @@ export function runAsProjection<L extends Lookups>(
           step.caused(result.position);
           return result;
         },
-        streamStart: (streamId) => store.streamStart(streamId),
+        streamStart,
       }),
   };
 }
