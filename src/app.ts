@@ -1,7 +1,5 @@
 // The composition root: the modules' services on the database, the GraphQL schema of their faces, and the
 // HTTP server in front. buildApp opens the database, applies migrations and puts it all together.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { Config } from './config.ts';
 import { SYSTEM_CALLER } from './core/caller.ts';
@@ -12,7 +10,7 @@ import { buildSchema } from './graphql/schema.ts';
 import { createGraphQLHandler, GRAPHQL_PATH } from './graphql/yoga.ts';
 import { GRAPHIQL_EXAMPLE } from './graphiql-example.ts';
 import { createAuthenticator } from './infra/auth/jwt.ts';
-import { openDatabase } from './infra/db/open-database.ts';
+import { describeDatabase, openDatabase } from './infra/db/open-database.ts';
 import { migrate, migrationsApplied, pendingMigrations } from './infra/db/migrate.ts';
 import { createMetrics } from './infra/observability/metrics.ts';
 import { createHttpServer, limitRequestBody } from './infra/server/http.ts';
@@ -30,11 +28,7 @@ export type App = {
 
 export async function buildApp(config: Config, deps: { log: Logger }): Promise<App> {
   const { log } = deps;
-  const dir = 'pgliteDir' in config.database ? config.database.pgliteDir : undefined;
-  if (dir) {
-    const fresh = !dir.startsWith('memory://') && !existsSync(join(dir, 'PG_VERSION'));
-    log.info({ dir }, fresh ? `initialising the PGlite data folder ${dir} (a first start takes a few seconds)` : `opening PGlite at ${dir}`);
-  }
+  log.info({}, describeDatabase(config.database));
   const database = await openDatabase(config.database);
   try {
     const pending = await pendingMigrations(database);

@@ -1,5 +1,15 @@
 // Opens the database on the driver the options name; the driver's module is loaded only when used.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Database, DatabaseOptions, UncountedDatabase } from './database.ts';
+
+/** What opening it will do, for the start-up log: a first start of PGlite takes a few seconds. */
+export function describeDatabase(options: DatabaseOptions): string {
+  if ('url' in options) return 'connecting to PostgreSQL';
+  const dir = options.pgliteDir;
+  const fresh = !dir.startsWith('memory://') && !existsSync(join(dir, 'PG_VERSION'));
+  return fresh ? `initialising the PGlite data folder ${dir} (a first start takes a few seconds)` : `opening PGlite at ${dir}`;
+}
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const database =
