@@ -115,7 +115,7 @@ export async function loadEvents(database: Database, data: Dataset): Promise<voi
       with o as materialized (
         select i,
           md5('converge-bench-order-' || i)::uuid::text as id,
-          'customer-' || ((i * 7919) % ${CUSTOMERS}::int) as customer_id,
+          'customer-' || ((i::bigint * 7919) % ${CUSTOMERS}::int) as customer_id,
           (((i + 1)::bigint * ${data.terminal}::int) / ${data.orders}::int) > ((i::bigint * ${data.terminal}::int) / ${data.orders}::int) as ends
         from generate_series(0, ${data.orders}::int - 1) as i
       ), e as (

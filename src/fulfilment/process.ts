@@ -6,6 +6,7 @@
 // in a fixed order (lines by sku) and their ids derive from the event: a replay decides the same.
 import { SYSTEM_CALLER } from '../core/caller.ts';
 import { parseCommand } from '../core/command-input.ts';
+import { runInKeyOrder } from '../core/key-order.ts';
 import { assertNever, type StoredEvent } from '../core/messages.ts';
 import { causedCommandId, defineProcessManager, type ProcessStep } from '../core/process-manager.ts';
 import { comparePositions, encodeToken } from '../core/position.ts';
@@ -109,11 +110,21 @@ export const fulfilmentProcess = defineProcessManager({
   },
   async handle(events, step) {
     const changed = new Map<string, ProcessRow>();
-    for (const event of events as StoredEvent<OrderEvent>[]) {
+    // Orders that touch no product in common are handled side by side; an event waits for every earlier
+    // one of its order or of a product its order touches, so every decision is the one in global order.
+    const touched = new Map<string, Set<string>>();
+    const keysOf = (event: StoredEvent<OrderEvent>) => {
+      let skus = touched.get(event.streamId);
+      if (!skus) touched.set(event.streamId, (skus = new Set(step.found.processes.get(event.streamId)?.skus ?? [])));
+      if (event.type === 'OrderCreated') for (const item of event.data.items) skus.add(item.productId);
+      if (event.type === 'OrderItemAdded') skus.add(event.data.productId);
+      return [`order:${event.streamId}`, ...[...skus].map((sku) => `sku:${sku}`)];
+    };
+    await runInKeyOrder(events as StoredEvent<OrderEvent>[], keysOf, async (event) => {
       const state = changed.get(event.streamId) ?? step.found.processes.get(event.streamId);
       const next = await react(event, state, step);
       if (next && next !== state) changed.set(next.orderId, next);
-    }
+    });
     step.upsert(
       'fulfilment_process',
       'order_id',
