@@ -9,8 +9,9 @@
 //     clients reconnect on the close codes graphql-ws retries on;
 // and every 30-60 s one fault: kill -9 of a server (restarted), a PostgreSQL restart, the LISTEN
 // connections killed (pg_terminate_backend), a projection paused and resumed, or a rebuild.
-// At the end, checked: every acknowledged command's events exist exactly once; every retried command got
-// its first result; each read model equals a from-scratch rebuild of it, row for row; every subscription
+// Checked as it runs: no read with a token is older than it (one whose server died is asked again).
+// At the end, checked: every acknowledged command's events exist exactly once; every command with a
+// commandId, retried or not, answered what the store recorded for it; each read model equals a from-scratch rebuild of it, row for row; every subscription
 // saw positions that never went back and reached the end, or was closed with a retryable code. The
 // summary prints the counts, the mismatches (0) and the worst after: latency around each fault.
 // Env: SOAK_MINUTES (10), SOAK_WRITERS (6), SOAK_SUBSCRIPTIONS (200), SOAK_SEED.
@@ -24,7 +25,8 @@ import { canRunPrivateCluster, startPrivateCluster, startServer, type PrivateClu
 const minutes = Number(process.env.SOAK_MINUTES ?? '10');
 const writerCount = Number(process.env.SOAK_WRITERS ?? '6');
 const subscriptionCount = Number(process.env.SOAK_SUBSCRIPTIONS ?? '200');
-let seed = Number(process.env.SOAK_SEED ?? Date.now() % 100000);
+const initialSeed = Number(process.env.SOAK_SEED ?? Date.now() % 100000);
+let seed = initialSeed;
 const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
 const log = (message: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
 
@@ -42,7 +44,7 @@ async function main(): Promise<number> {
     log('soak needs root and the PostgreSQL server binaries (initdb, pg_ctl) to run a private cluster');
     return 2;
   }
-  log(`soak: ${minutes} min, ${writerCount} writers, ${subscriptionCount} subscriptions, seed ${seed}`);
+  log(`soak: ${minutes} min, ${writerCount} writers, ${subscriptionCount} subscriptions, seed ${initialSeed}`);
   const cluster = await startPrivateCluster();
   const servers: (ServerProcess | undefined)[] = [];
   const ws: WsClient[] = [];
@@ -61,7 +63,8 @@ async function main(): Promise<number> {
     let commands = 0;
     let retries = 0;
     let retryMismatches = 0;
-    let readErrors = 0;
+    let behind = 0;
+    let readFailures = 0;
     let stale = 0;
     let running = true;
     const deadline = Date.now() + minutes * 60_000;
@@ -80,7 +83,6 @@ async function main(): Promise<number> {
     /** A command until it answers with data or a definite refusal; with a commandId, retried as such. */
     async function command(query: string, input: Record<string, unknown>, field: string) {
       const commandId = random() < 0.5 ? `soak-${crypto.randomUUID()}` : undefined;
-      let first: { orderId: string } | undefined;
       let retried = false;
       for (let attempt = 0; attempt < 50; attempt++) {
         commands++;
@@ -88,7 +90,6 @@ async function main(): Promise<number> {
           const r = await gql(query, { input: { ...input, ...(commandId && { commandId }) } });
           const payload = r.data?.[field];
           if (payload) {
-            if (retried && first && first.orderId !== payload.orderId) retryMismatches++;
             acked.push({ kind: field === 'createOrder' ? 'create' : 'add', orderId: payload.orderId, version: payload.version, commandId, retried });
             return payload as { orderId: string; version: number; consistencyToken: string };
           }
@@ -123,14 +124,20 @@ async function main(): Promise<number> {
           current = payload.orderId;
           lines = 1;
         } else lines++;
+        // The read with the writer's token; a read whose server died under it is asked again (of any server).
         const started = Date.now();
-        try {
-          const r = await gql(READ, { id: payload.orderId, t: payload.consistencyToken });
-          if (r.extensions?.consistency?.stale) stale++;
-          else if ((r.data?.order?.version ?? 0) < payload.version) readErrors++;
-          afterSamples.push({ at: started, ms: Date.now() - started });
-        } catch {
-          readErrors++;
+        for (let attempt = 0; attempt < 5; attempt++) {
+          try {
+            const r = await gql(READ, { id: payload.orderId, t: payload.consistencyToken });
+            if (!r.data?.order) throw new Error(JSON.stringify(r.errors ?? r));
+            if (r.extensions?.consistency?.stale) stale++;
+            else if (r.data.order.version < payload.version) behind++;
+            afterSamples.push({ at: started, ms: Date.now() - started });
+            break;
+          } catch {
+            readFailures++;
+            await sleep(100);
+          }
         }
       }
     });
@@ -236,7 +243,18 @@ async function main(): Promise<number> {
         mismatches++;
         problems.push(`${duplicates[0]!.n} duplicate (stream, version) pairs`);
       }
-      // 2. Retried commands answered their first result (counted as they ran).
+      // 2. A command with a commandId answered what the store recorded for it (its first result), retried
+      // or not.
+      const recorded = await database.rows<{ command_id: string; stream_id: string; version: number }>(sql`
+        select command_id, stream_id, version from commands where command_id like 'soak-%'`);
+      const byId = new Map(recorded.map((r) => [r.command_id, r]));
+      for (const a of acked.filter((x) => x.commandId)) {
+        const r = byId.get(a.commandId!);
+        if (!r || r.stream_id !== a.orderId || r.version !== a.version) {
+          retryMismatches++;
+          problems.push(`command ${a.commandId}${a.retried ? ' (retried)' : ''} answered ${a.orderId} v${a.version}, recorded ${JSON.stringify(r)}`);
+        }
+      }
       mismatches += retryMismatches;
       // 3. Each read model equals a from-scratch rebuild of it.
       const snapshot = async (table: string) => database.rows(sql.raw(`select * from "${table}" order by 1`));
@@ -266,9 +284,9 @@ async function main(): Promise<number> {
     mismatches += wentBack + closedBadly + missedEnd;
     for (const c of ws) await c.dispose();
     const summary = [
-      `soak summary (${minutes} min, seed ${seed})`,
+      `soak summary (${minutes} min, seed ${initialSeed})`,
       `  commands sent ${commands}, acknowledged ${acked.length} (${acked.filter((a) => a.commandId).length} with commandId), retries ${retries}`,
-      `  after: reads ${afterSamples.length}, stale ${stale}, behind their token ${readErrors}`,
+      `  after: reads ${afterSamples.length}, stale ${stale}, behind their token ${behind}, failed and asked again ${readFailures}`,
       `  subscriptions ${subscriptionCount}: positions going back ${wentBack}, closed with a code graphql-ws does not retry ${closedBadly}, ` +
         `missing the final position ${missedEnd}; socket closes by code ${JSON.stringify(Object.fromEntries(closeCodes))}`,
       `  faults ${faults.length}:`,
@@ -276,7 +294,7 @@ async function main(): Promise<number> {
       `  mismatches ${mismatches}${problems.length ? `: ${problems.slice(0, 10).join('; ')}` : ''}`,
     ];
     process.stdout.write(`${summary.join('\n')}\n`);
-    return mismatches === 0 && readErrors === 0 ? 0 : 1;
+    return mismatches === 0 && behind === 0 ? 0 : 1;
   } finally {
     for (const s of servers) if (s && s.child.exitCode === null) s.kill('SIGKILL');
     await Promise.all(servers.map((s) => s?.exited));
