@@ -63,6 +63,7 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
   const isTransient = (error: unknown) => error instanceof UnavailableError || error instanceof ConcurrencyConflictError;
 
   let stopping = false;
+  let restart = false;
   let loop: Promise<void> | undefined;
   let pending = true; // a wake-up that arrived while busy is not lost
   let mustReload = true;
@@ -225,15 +226,29 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
     return true;
   }
 
+  function start() {
+    // Still stopping (its lock was lost, and has just been taken again): run again once that loop ends.
+    if (loop) {
+      restart = stopping;
+      return;
+    }
+    stopping = false;
+    mustReload = true;
+    loop = run().finally(() => {
+      loop = undefined;
+      if (restart) {
+        restart = false;
+        start();
+      }
+    });
+  }
+
   return {
     name,
-    start() {
-      if (loop) return;
-      stopping = false;
-      loop = run().finally(() => (loop = undefined));
-    },
+    start,
     async stop() {
       stopping = true;
+      restart = false;
       wakeUp?.();
       await loop;
     },

@@ -117,6 +117,21 @@ describe('projection runner', () => {
     expect(fake.live).toEqual(['1', '2']);
   });
 
+  it('started again while it is still stopping (its lock lost, then taken again), it runs once the stop is done', async () => {
+    const fake = createFakeStorage('things');
+    fake.append(fakeEvent(1));
+    fake.failNext(new UnavailableError()); // the stop comes while it waits to retry
+    const tracker = start(fake);
+    await until(() => fake.calls.some((c) => c.startsWith('step')), 'a first step');
+    const stopped = runner!.stop();
+    runner!.start();
+    await stopped;
+    fake.append(fakeEvent(2));
+    runner!.wake();
+    expect(await tracker.waitFor(fakeEvent(2).position, ['things'], 10_000)).toEqual({ stale: false });
+    expect(fake.live).toEqual(['1', '2']);
+  });
+
   it('a checkpoint moved by another runner makes its step stale: it reloads and goes on from there, applying nothing twice', async () => {
     const fake = createFakeStorage('things');
     fake.append(fakeEvent(1), fakeEvent(2), fakeEvent(3));
