@@ -12,6 +12,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioModule>> = {
   waits: () => import('./waits.ts'),
   fanout: () => import('./fanout.ts'),
   growth: () => import('./growth.ts'),
+  replicas: () => import('./replicas.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

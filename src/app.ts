@@ -13,6 +13,7 @@ import { createAuthenticator } from './infra/auth/jwt.ts';
 import { describeDatabase, openDatabase } from './infra/db/open-database.ts';
 import { migrate, migrationsApplied, pendingMigrations } from './infra/db/migrate.ts';
 import { createMetrics } from './infra/observability/metrics.ts';
+import { openReplica } from './infra/postgres/open-replica.ts';
 import { createHttpServer, limitRequestBody } from './infra/server/http.ts';
 import { MODULES } from './modules.ts';
 import { createServices, type Services } from './services.ts';
@@ -38,14 +39,18 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     await database.close();
     throw error;
   }
+  const replicas = config.replicas.urls.map((url) => openReplica(url, { poolMax: 'url' in config.database ? config.database.poolMax : undefined }));
+  if (replicas.length > 0) log.info({ replicas: replicas.map((r) => r.name) }, `queries read on ${replicas.length} replica${replicas.length === 1 ? '' : 's'}`);
   // Assigned below; the metrics read projection status through the services at scrape time.
   let services: Services;
   const metrics = createMetrics({
     projections: () => services.admin.status(SYSTEM_CALLER),
     database: () => database.stats(),
     consistencyWaits: () => services.consistency.waiting(),
+    replicas: () => services.replicas?.status() ?? [],
   });
   services = createServices(database, {
+    replicas: replicas.length > 0 ? { connections: replicas, maxLagMs: config.replicas.maxLagMs, waitMs: config.replicas.waitMs } : undefined,
     runProjections: config.projections,
     consistencyTimeoutMs: config.consistencyTimeoutMs,
     consistencyMaxWaits: config.consistencyMaxWaits,
@@ -67,6 +72,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
       },
       append: (durationMs) => metrics.append(durationMs / 1000),
       waitRefused: () => metrics.waitRefused(),
+      read: (read) => metrics.read(read),
     },
   });
   const auth = createAuthenticator(config.jwtSecret);
@@ -98,7 +104,9 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
         checks.database = false;
       }
       if (config.projections) checks.projections = services.host?.running() ?? false;
-      return { ready: Object.values(checks).every((v) => v === true), checks };
+      // Replicas do not make the service unready: their reads go to the primary meanwhile.
+      const replicaStatus = services.replicas?.status();
+      return { ready: Object.values(checks).every((v) => v === true), checks, ...(replicaStatus && { replicas: replicaStatus }) };
     },
   });
   let started = false;

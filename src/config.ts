@@ -31,6 +31,13 @@ const schema = z
     PROJECTIONS: onOff.default('on'),
     DB_POOL_MAX: wholeNumber(1, 1000).default(10),
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    DATABASE_REPLICA_URLS: z
+      .string()
+      .transform((v) => v.split(',').map((url) => url.trim()))
+      .refine((urls) => urls.every((url) => /^postgres(ql)?:\/\//.test(url)), 'must be comma-separated postgres:// or postgresql:// URLs')
+      .optional(),
+    REPLICA_MAX_LAG_MS: wholeNumber(1, 3_600_000, 'a number of milliseconds').default(5000),
+    REPLICA_WAIT_MS: wholeNumber(0, 60_000, 'a number of milliseconds').default(50),
   })
   .transform((env) => ({
     port: env.PORT,
@@ -46,6 +53,7 @@ const schema = z
     graphiql: (env.GRAPHIQL ?? (env.NODE_ENV === 'production' ? 'off' : 'on')) === 'on',
     projections: env.PROJECTIONS === 'on',
     metricsToken: env.METRICS_TOKEN,
+    replicas: { urls: env.DATABASE_REPLICA_URLS ?? [], maxLagMs: env.REPLICA_MAX_LAG_MS, waitMs: env.REPLICA_WAIT_MS },
   }));
 
 export type Config = z.output<typeof schema>;
@@ -53,7 +61,7 @@ export type Config = z.output<typeof schema>;
 export class ConfigError extends Error {}
 
 // Never echoed back: a secret, or a URL that may carry a password.
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'METRICS_TOKEN']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'DATABASE_REPLICA_URLS', 'METRICS_TOKEN']);
 
 /** Parses the environment; empty strings count as unset. Throws ConfigError with a one-line message. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -63,6 +71,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const config = result.data;
     if (config.nodeEnv === 'production' && !config.jwtSecret) {
       throw new ConfigError('JWT_SECRET: must be set when NODE_ENV=production (open development mode is refused)');
+    }
+    if (config.replicas.urls.length > 0 && !('url' in config.database)) {
+      throw new ConfigError('DATABASE_REPLICA_URLS: needs DATABASE_URL (replicas are PostgreSQL streaming replicas; the embedded PGlite has none)');
     }
     return config;
   }

@@ -24,6 +24,9 @@ import { createPostgresEventStore, type PostgresEventStore } from './infra/event
 import { createProjectionAdmin } from './infra/projections/admin.ts';
 import { createProjectionHost, type ProjectionHost } from './infra/projections/host.ts';
 import { startProgressFeed } from './infra/projections/progress-feed.ts';
+import { createCommitMarks } from './infra/replicas/commit-marks.ts';
+import { createReadRouter, routedQuery, type ReadObserver } from './infra/replicas/read-router.ts';
+import { createReplicaSet, type ReplicaConnection, type ReplicaSet } from './infra/replicas/replica-set.ts';
 import { MODULES, type AppQueries } from './modules.ts';
 
 export type Services<Q extends QueryMap = AppQueries> = {
@@ -42,6 +45,8 @@ export type Services<Q extends QueryMap = AppQueries> = {
   headPosition(): Promise<Position | null>;
   /** Present when this process runs projections (PROJECTIONS=on). */
   host?: ProjectionHost;
+  /** Present when queries read on replicas (DATABASE_REPLICA_URLS). */
+  replicas?: ReplicaSet;
   start(): Promise<void>;
   stop(): Promise<void>;
 };
@@ -60,6 +65,8 @@ export type ServicesObserver = {
   append(durationMs: number): void;
   /** A query answered stale at once: CONSISTENCY_MAX_WAITS were waiting already. */
   waitRefused(): void;
+  /** Where a query read, when there are replicas. */
+  read?: ReadObserver;
 };
 
 export type ServicesOptions = {
@@ -73,6 +80,8 @@ export type ServicesOptions = {
   log?: Logger;
   /** Replaces the modules' projections (tests wrap them to inject faults). */
   projections?: (defaults: SqlProjection<Lookups>[]) => SqlProjection<Lookups>[];
+  /** Hot-standby replicas of `database` for the queries (PostgreSQL only; see infra/replicas/). */
+  replicas?: { connections: readonly ReplicaConnection[]; maxLagMs: number; waitMs: number; checkMs?: number };
   /** Tuning, mostly for tests. */
   projectionBatchSize?: number;
   /** See ProjectionRunnerDeps.firstBuildAsRebuildFrom. */
@@ -121,7 +130,11 @@ export function createServices(database: Database, options: ServicesOptions): Se
     onWaitRefused: () => options.observe?.waitRefused(),
   });
   const queries = createQueryBus<QueryMap, QueryContext>({ middleware: [consistency.middleware] });
-  for (const [name, query] of Object.entries(definitions)) queries.register(name, query.create({ db: database, store }));
+  const reads = options.replicas && readsOnReplicas(database, tracker, options.replicas, log);
+  for (const [name, query] of Object.entries(definitions)) {
+    const deps = { db: database, store };
+    queries.register(name, reads ? routedQuery(query, deps, { ...reads, observe: options.observe?.read }) : query.create(deps));
+  }
   const admin = createProjectionAdmin(
     database,
     projectionNames,
@@ -139,6 +152,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
         firstBuildAsRebuildFrom: options.projectionFirstBuildAsRebuildFrom,
         pollMs: options.projectionPollMs,
         lockRetryMs: options.lockRetryMs,
+        commitMarks: reads !== undefined,
       })
     : undefined;
 
@@ -156,17 +170,36 @@ export function createServices(database: Database, options: ServicesOptions): Se
     // Every projectionProgress subscriber asks on each tick: one read answers them all.
     headPosition: freshRead(() => store.headPosition()),
     host,
+    replicas: reads?.replicas,
     async start() {
       await admin.ensure(); // every projection has its row
       stopFeed = await startProgressFeed(database, tracker, (error) => log.error({ error: errorText(error) }, 'progress notification failed'));
+      await reads?.marks.start();
+      await reads?.replicas.start();
       await host?.start();
     },
     async stop() {
       await host?.stop();
       // The connection may be gone already (that is often why we stop); nothing is left to undo then.
       await stopFeed?.().catch(() => {});
+      await reads?.marks.stop().catch(() => {});
+      await reads?.replicas.close();
     },
   };
+}
+
+/** The replica set, the commit marks and the router that picks a query's database (infra/replicas/). */
+function readsOnReplicas(database: Database, tracker: ConsistencyTracker, options: NonNullable<ServicesOptions['replicas']>, log: Logger) {
+  const replicas = createReplicaSet({
+    replicas: options.connections,
+    primary: database,
+    maxLagMs: options.maxLagMs,
+    checkMs: options.checkMs,
+    log,
+  });
+  const marks = createCommitMarks(database, (error) => log.error({ error: errorText(error) }, 'commit mark not read'));
+  const route = createReadRouter({ replicas, marks, tracker, waitMs: options.waitMs });
+  return { replicas, marks, route, count: options.connections.length };
 }
 
 /** For each projection, the process managers whose effects it handles (see the consistency tracker). */

@@ -8,15 +8,19 @@ import { isAtOrAfter, START, type Position } from './position.ts';
 export type ChangedStreams = ReadonlySet<string> | 'all';
 
 export type StreamChanges = {
-  /** Calls `listener` after each advance of `projection` with the streams it covered; returns the unsubscribe. */
-  subscribe(projection: string, listener: (changed: ChangedStreams) => void): () => void;
+  /**
+   * Calls `listener` after each advance of `projection` with the streams it covered and where it
+   * ended (a read of the changes waits for that: on a replica it must have replayed them); returns the
+   * unsubscribe.
+   */
+  subscribe(projection: string, listener: (changed: ChangedStreams, at: Position) => void): () => void;
 };
 
 /** The streams with events after `from`, up to `to`; null when more than `limit` events lie between. */
 export type StreamsBetween = (from: Position, to: Position, limit: number) => Promise<string[] | null>;
 
 export function createStreamChanges(tracker: ConsistencyTracker, streamsBetween: StreamsBetween, limit = 1000): StreamChanges {
-  type Feed = { listeners: Set<(changed: ChangedStreams) => void>; seen: Position | null; reading: boolean; again: boolean; stop: () => void };
+  type Feed = { listeners: Set<(changed: ChangedStreams, at: Position) => void>; seen: Position | null; reading: boolean; again: boolean; stop: () => void };
   const feeds = new Map<string, Feed>();
 
   async function follow(projection: string, feed: Feed) {
@@ -38,7 +42,7 @@ export function createStreamChanges(tracker: ConsistencyTracker, streamsBetween:
           changed = 'all'; // each listener then reads for itself, and fails or not on its own
         }
         feed.seen = to;
-        for (const listener of feed.listeners) listener(changed);
+        for (const listener of feed.listeners) listener(changed, to);
       } while (feed.again && feeds.get(projection) === feed);
     } finally {
       feed.reading = false;

@@ -3,6 +3,7 @@
 import { Repeater } from 'graphql-yoga';
 import { SYSTEM_CALLER } from '../core/caller.ts';
 import type { CommandResult } from '../core/command-handler.ts';
+import type { Position } from '../core/position.ts';
 import type { QueryBus } from '../core/query-bus.ts';
 import type { QueryContext } from '../core/query-context.ts';
 import type { ChangedStreams } from '../core/stream-changes.ts';
@@ -263,11 +264,12 @@ function createOrderWatchers(services: GraphQLContext['services']) {
   const byId = new Map<string, Set<OrderWatcher>>();
   const bus = services.queries as unknown as QueryBus<OrderQueries, QueryContext>;
   let unsubscribe: (() => void) | undefined;
-  const onChange = (changed: ChangedStreams) => {
+  const onChange = (changed: ChangedStreams, at: Position) => {
     const ids = changed === 'all' ? [...byId.keys()] : [...changed].filter((id) => byId.has(id));
     for (const id of ids) {
-      // Access was checked when each watch began; an order's customer never changes.
-      bus.execute('order', { id }, { caller: SYSTEM_CALLER }).then(
+      // Access was checked when each watch began; an order's customer never changes. Read at least as new
+      // as the advance (a replica must have replayed it, or the change would be missed).
+      bus.execute('order', { id }, { caller: SYSTEM_CALLER, consistency: { after: at } }).then(
         (order) => {
           if (order) for (const watcher of byId.get(id) ?? []) watcher.next(order);
         },

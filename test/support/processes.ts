@@ -102,7 +102,7 @@ export function runMainToExit(env: Record<string, string>, timeoutMs = 60_000): 
 }
 
 /** A PostgreSQL cluster of the test's own, so that the test can stop and restart the server. */
-export type PrivateCluster = { url: string; stop(): void; start(): void; restart(): void; destroy(): void };
+export type PrivateCluster = { url: string; port: number; stop(): void; start(): void; restart(): void; destroy(): void };
 
 function pgBin(name: string): string | undefined {
   try {
@@ -120,24 +120,47 @@ export function canRunPrivateCluster(): boolean {
 }
 
 export async function startPrivateCluster(): Promise<PrivateCluster> {
+  const { dir, data, asPostgres } = await privateFolder();
+  // initdb's pg_hba.conf lets replication connections in from 127.0.0.1 (trust), as replicas need.
+  asPostgres([pgBin('initdb')!, '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  return runCluster(dir, data, asPostgres, await freePort());
+}
+
+/**
+ * A streaming replica of a private cluster (pg_basebackup -R: a hot standby that follows it), with
+ * `recovery_min_apply_delay` when asked (each commit shows that long after the primary's).
+ */
+export async function startReplica(primary: PrivateCluster, options: { applyDelayMs?: number } = {}): Promise<PrivateCluster & { promote(): void }> {
+  const { dir, data, asPostgres } = await privateFolder();
+  asPostgres([pgBin('pg_basebackup')!, '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', data, '-R', '-X', 'stream', '--no-sync']);
+  if (options.applyDelayMs) {
+    asPostgres(['sh', '-c', `echo "recovery_min_apply_delay = '${options.applyDelayMs}ms'" >> ${join(data, 'postgresql.auto.conf')}`]);
+  }
+  const cluster = runCluster(dir, data, asPostgres, await freePort());
+  return { ...cluster, promote: () => asPostgres([pgBin('pg_ctl')!, '-D', data, '-w', 'promote']) };
+}
+
+async function privateFolder() {
   const dir = mkdtempSync(join(tmpdir(), 'converge-pg-'));
   chmodSync(dir, 0o755);
   const uid = Number(spawnSync('id', ['-u', 'postgres']).stdout.toString().trim());
   const gid = Number(spawnSync('id', ['-g', 'postgres']).stdout.toString().trim());
   chownSync(dir, uid, gid);
-  const data = join(dir, 'data');
-  const port = await freePort();
   const asPostgres = (args: string[]) => {
     const r = spawnSync('runuser', ['-u', 'postgres', '--', ...args], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr || r.stdout}`);
   };
-  asPostgres([pgBin('initdb')!, '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  return { dir, data: join(dir, 'data'), asPostgres };
+}
+
+function runCluster(dir: string, data: string, asPostgres: (args: string[]) => void, port: number): PrivateCluster {
   const ctl = (action: string, extra: string[] = []) =>
     asPostgres([pgBin('pg_ctl')!, '-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', ...extra, action]);
   const options = ['-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`];
   ctl('start', options);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
     stop: () => ctl('stop', ['-m', 'fast']),
     start: () => ctl('start', options),
     restart: () => ctl('restart', ['-m', 'fast', ...options]),

@@ -3,6 +3,7 @@
 // database pool use. Projection and pool figures are read at scrape time.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ProjectionStatus } from '../../core/projection.ts';
+import type { ReplicaStatus } from '../replicas/replica-set.ts';
 
 const STATES = ['RUNNING', 'PAUSED', 'REBUILDING', 'FAILED'] as const;
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -12,6 +13,8 @@ export type MetricsSources = {
   database(): { inFlight: number; poolMax: number };
   /** Queries waiting for a consistency token now. */
   consistencyWaits(): number;
+  /** The replicas queries read on (none without DATABASE_REPLICA_URLS). */
+  replicas?(): ReplicaStatus[];
 };
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -156,6 +159,33 @@ export function createMetrics(sources: MetricsSources) {
     },
   });
 
+  new Gauge({
+    name: 'converge_replica_in_rotation',
+    help: 'Whether queries read on the replica now (1) or not (0: down, lagging or promoted away)',
+    labelNames: ['replica', 'state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of sources.replicas?.() ?? []) this.set({ replica: r.name, state: r.state }, r.state === 'IN_ROTATION' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'converge_replica_lag_seconds',
+    help: 'How far behind the primary the replica was at its last check (0 when it had replayed all the primary had flushed)',
+    labelNames: ['replica'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of sources.replicas?.() ?? []) if (r.lagMs !== null) this.set({ replica: r.name }, r.lagMs / 1000);
+    },
+  });
+  const reads = new Counter({
+    name: 'converge_query_reads_total',
+    help: 'Queries by where they read (replica or primary), with a token or not, and why one with a token read the primary',
+    labelNames: ['target', 'token', 'fallback'] as const,
+    registers: [registry],
+  });
+
   return {
     registry,
     contentType: registry.contentType,
@@ -176,6 +206,9 @@ export function createMetrics(sources: MetricsSources) {
       appendDuration.observe(seconds);
     },
     waitRefused: () => waitsRefused.inc(),
+    read(read: { onReplica: boolean; withToken: boolean; fallback?: string }) {
+      reads.inc({ target: read.onReplica ? 'replica' : 'primary', token: read.withToken ? 'yes' : 'no', fallback: read.fallback ?? '' });
+    },
     webSocketOpened: () => wsConnections.inc(),
     webSocketClosed: () => wsConnections.dec(),
     subscriptionStarted: (name: string) => subscriptions.inc({ name }),

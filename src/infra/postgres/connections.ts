@@ -31,8 +31,9 @@ export function dedicatedConnection(url: string, connection: ConnectionSettings,
 }
 
 /**
- * Two connections beside the main pool for one role, their sessions set up by `settings`. Values are read
- * and written as on the main pool: drizzle sets the client's parsers (JSON and times pass as text).
+ * Two connections (unless `extra` says otherwise) beside the main pool for one role, their sessions set
+ * up by `settings`. Values are read and written as on the main pool: drizzle sets the client's parsers
+ * (JSON and times pass as text).
  */
 export function sidePool(url: string, connection: ConnectionSettings, role: string, settings: ConnectionSettings, extra: Partial<postgres.Options<{}>> = {}) {
   const client = postgres(url, {

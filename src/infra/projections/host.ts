@@ -5,6 +5,7 @@
 import { sql } from 'drizzle-orm';
 import type { ConsistencyTracker } from '../../core/consistency-tracker.ts';
 import { errorText, silentLogger, type Logger } from '../../core/logger.ts';
+import type { Position } from '../../core/position.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../../core/projection-runner.ts';
 import type { Lookups, SqlProjection } from '../../core/sql-projection.ts';
 import { withTimeout } from '../../core/with-timeout.ts';
@@ -12,6 +13,7 @@ import type { Database, Session } from '../db/database.ts';
 import { oldestAppendInFlight } from '../event-store/append-lock.ts';
 import { EVENTS_CHANNEL } from '../event-store/append-notifier.ts';
 import type { PostgresEventStore } from '../event-store/postgres-event-store.ts';
+import { commitMarkStatement } from '../replicas/commit-marks.ts';
 import { CONTROL_CHANNEL } from './projection-records.ts';
 import { createProjectionStorage } from './projection-storage.ts';
 
@@ -31,6 +33,8 @@ export type ProjectionHostOptions = {
   pollMs?: number;
   /** How often a process that does not hold a projection's lock tries to take it. */
   lockRetryMs?: number;
+  /** Send a commit mark after each step (queries read on replicas: see infra/replicas/commit-marks.ts). */
+  commitMarks?: boolean;
 };
 
 export type ProjectionHost = {
@@ -48,7 +52,10 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
   const { database, projections } = options;
   const log = options.log ?? silentLogger;
   const lockRetryMs = options.lockRetryMs ?? 1000;
-  const storage = createProjectionStorage(database, options.store, projections);
+  // Not awaited: a lost mark only sends the reads that needed it to the primary.
+  const mark = (name: string, position: Position) =>
+    void database.rows(commitMarkStatement(name, position)).catch((error) => log.warn({ projection: name, error: errorText(error) }, 'commit mark not sent'));
+  const storage = createProjectionStorage(database, options.store, projections, options.commitMarks ? mark : undefined);
   const runners = new Map<string, ProjectionRunner>(
     projections.map((projection) => [
       projection.name,

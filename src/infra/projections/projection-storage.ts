@@ -60,6 +60,8 @@ export function createProjectionStorage(
   database: Database,
   store: PostgresEventStore,
   projections: readonly SqlProjection<Lookups>[] = [],
+  /** Called after a step or a swap committed a projection's move to `position` (not awaited). */
+  committed?: (name: string, position: Position) => void,
 ): ProjectionStorage<StepContext> {
   const prepared = new Map<string, Prepared>(
     projections.map((projection) => {
@@ -186,6 +188,7 @@ export function createProjectionStorage(
         if ((driverError(error) as { code?: unknown })?.code === MOVED_ON) return { kind: 'stale' };
         throw error;
       }
+      committed?.(name, last.position);
       return { kind: 'applied', read: events.length, to: last.position, pending, effects };
     },
 
@@ -253,7 +256,10 @@ export function createProjectionStorage(
         return { kind: 'applied', read: 0, to } as StepResult;
       });
       // The tables swapped in were filled from empty: fresh statistics, as after a live catch-up.
-      if (result.kind === 'applied') analyze(name).catch(() => {});
+      if (result.kind === 'applied') {
+        if (result.to) committed?.(name, result.to);
+        analyze(name).catch(() => {});
+      }
       return result;
     },
 

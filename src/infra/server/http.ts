@@ -13,7 +13,7 @@ import { attachWebSocket } from './websocket.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-export type ReadinessCheck = () => Promise<{ ready: boolean; checks: Record<string, boolean | string> }>;
+export type ReadinessCheck = () => Promise<{ ready: boolean; checks: Record<string, boolean | string>; replicas?: readonly object[] }>;
 
 export type HttpServerOptions = {
   yoga: YogaServerInstance<any, any>;

@@ -1,0 +1,76 @@
+// Where a query reads: a replica when one is new enough, else the primary. A query without a token reads
+// any replica in rotation. One with a token (after:, the session's, a payload's) has waited until its
+// projections reached it here; it reads a replica that has replayed the commit of the step that brought
+// each of them that far (its commit mark), and the primary when none has within REPLICA_WAIT_MS.
+import type { ConsistencyTracker } from '../../core/consistency-tracker.ts';
+import { UnavailableError } from '../../core/errors.ts';
+import type { QueryDefinition, QueryDeps } from '../../core/module.ts';
+import type { QueryContext } from '../../core/query-context.ts';
+import type { CommitMarks } from './commit-marks.ts';
+import type { ReplicaSet } from './replica-set.ts';
+
+/** Why a read with a token went to the primary. */
+export type FallbackReason = 'none in rotation' | 'no commit mark' | 'not replayed' | 'replica failed';
+
+export type ReadTarget = { replica: number } | { primary: FallbackReason };
+
+export type ReadRouter = (projections: readonly string[], context: QueryContext) => Promise<ReadTarget>;
+
+export function createReadRouter(options: { replicas: ReplicaSet; marks: CommitMarks; tracker: ConsistencyTracker; waitMs: number }): ReadRouter {
+  const { replicas, marks, tracker, waitMs } = options;
+  return async (projections, context) => {
+    if (!context.consistency?.after) {
+      const replica = replicas.any();
+      return replica === undefined ? { primary: 'none in rotation' } : { replica };
+    }
+    if (!replicas.available()) return { primary: 'none in rotation' };
+    const deadline = Date.now() + waitMs;
+    let lsn = 0n;
+    // Where the projections are now is at or past the token (unless the wait timed out: then as new as known).
+    for (const projection of projections) {
+      const position = tracker.position(projection);
+      if (!position) continue;
+      const mark = await marks.lsnFor(projection, position, deadline);
+      if (mark === undefined) return { primary: 'no commit mark' };
+      if (mark > lsn) lsn = mark;
+    }
+    const replica = await replicas.replayed(lsn, deadline);
+    return replica === undefined ? { primary: 'not replayed' } : { replica };
+  };
+}
+
+export type ReadObserver = (read: { onReplica: boolean; withToken: boolean; fallback?: FallbackReason }) => void;
+
+/**
+ * A query's handler that reads where the router says: one handler per database (each with its own
+ * batching), the primary's taking over when a replica fails under the read (a read is safe to repeat).
+ */
+export function routedQuery(
+  definition: QueryDefinition,
+  deps: QueryDeps,
+  options: { route: ReadRouter; replicas: ReplicaSet; count: number; observe?: ReadObserver },
+): (params: unknown, context: QueryContext) => Promise<unknown> {
+  const { route, replicas, observe } = options;
+  const onPrimary = definition.create(deps);
+  // It reads the event store, which is the primary's.
+  if (definition.projections.length === 0) return onPrimary;
+  const onReplica = Array.from({ length: options.count }, (_, i) => definition.create({ ...deps, db: replicas.executor(i) }));
+  return async (params, context) => {
+    const withToken = context.consistency?.after !== undefined;
+    const target = await route(definition.projections, context);
+    if ('replica' in target) {
+      try {
+        const result = await onReplica[target.replica]!(params, context);
+        observe?.({ onReplica: true, withToken });
+        return result;
+      } catch (error) {
+        if (!(error instanceof UnavailableError)) throw error;
+        replicas.failed(target.replica, error);
+        observe?.({ onReplica: false, withToken, fallback: 'replica failed' });
+        return onPrimary(params, context);
+      }
+    }
+    observe?.({ onReplica: false, withToken, ...(withToken && { fallback: target.primary }) });
+    return onPrimary(params, context);
+  };
+}
