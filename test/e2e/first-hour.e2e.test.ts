@@ -157,13 +157,17 @@ describe(`starting the server on ${driverName}`, () => {
     }
     const server = await startServer(env);
     try {
-      const messages = server.logs.flatMap((line) => {
-        try {
-          return [(JSON.parse(line) as { msg: string }).msg];
-        } catch {
-          return [];
-        }
-      });
+      const messagesNow = () =>
+        server.logs.flatMap((line) => {
+          try {
+            return [(JSON.parse(line) as { msg: string }).msg];
+          } catch {
+            return [];
+          }
+        });
+      // /ready can answer before the last start-up line has reached this process's pipe.
+      for (let i = 0; i < 50 && !messagesNow().some((m) => m.startsWith('Converge is serving')); i++) await new Promise((r) => setTimeout(r, 100));
+      const messages = messagesNow();
       if (!onPostgres) expect(messages).toContain(`initialising the PGlite data folder ${join(dir, 'data')} (a first start takes a few seconds)`);
       expect(messages).toContain(`applying ${journal.entries.length} migrations`);
       expect(messages.at(-1)).toBe(`Converge is serving ${server.url}`);
