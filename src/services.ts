@@ -157,6 +157,14 @@ export function createServices(database: Database, options: ServicesOptions): Se
     : undefined;
 
   let stopFeed: (() => Promise<void>) | undefined;
+  async function stop() {
+    await host?.stop();
+    // The connection may be gone already (that is often why we stop); nothing is left to undo then.
+    await stopFeed?.().catch(() => {});
+    stopFeed = undefined;
+    await reads?.marks.stop().catch(() => {});
+    await reads?.replicas.close();
+  }
   return {
     database,
     store,
@@ -172,19 +180,18 @@ export function createServices(database: Database, options: ServicesOptions): Se
     host,
     replicas: reads?.replicas,
     async start() {
-      await admin.ensure(); // every projection has its row
-      stopFeed = await startProgressFeed(database, tracker, (error) => log.error({ error: errorText(error) }, 'progress notification failed'));
-      await reads?.marks.start();
-      await reads?.replicas.start();
-      await host?.start();
+      try {
+        await admin.ensure(); // every projection has its row
+        stopFeed = await startProgressFeed(database, tracker, (error) => log.error({ error: errorText(error) }, 'progress notification failed'));
+        await reads?.marks.start();
+        await reads?.replicas.start();
+        await host?.start();
+      } catch (error) {
+        await stop(); // what did start is undone: the caller will not call stop
+        throw error;
+      }
     },
-    async stop() {
-      await host?.stop();
-      // The connection may be gone already (that is often why we stop); nothing is left to undo then.
-      await stopFeed?.().catch(() => {});
-      await reads?.marks.stop().catch(() => {});
-      await reads?.replicas.close();
-    },
+    stop,
   };
 }
 

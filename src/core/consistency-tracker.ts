@@ -16,6 +16,11 @@ export type ConsistencyTracker = {
   /** True when every named projection has processed `token` and what it caused (as far as known now). */
   reached(token: Position, projections: readonly string[]): boolean;
   /**
+   * Where `projection` must be for `token`: the token, or past what the process managers it follows had
+   * caused once they passed it; undefined while one of them has not passed it yet.
+   */
+  target(projection: string, token: Position): Position | undefined;
+  /**
    * Resolves { stale: false } as soon as every named projection has processed `token` and what it
    * caused, or { stale: true } after `timeoutMs` or when `signal` aborts.
    */
@@ -85,6 +90,7 @@ export function createConsistencyTracker(known: readonly string[] = [], follows:
     },
     position: (projection) => positions.get(projection) ?? null,
     projections: () => [...positions.keys()],
+    target: (projection, token) => targetOf(projection, token),
     reached: (token, projections) =>
       projections.every((name) => {
         const target = targetOf(name, token);

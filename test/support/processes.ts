@@ -132,7 +132,7 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
  */
 export async function startReplica(primary: PrivateCluster, options: { applyDelayMs?: number } = {}): Promise<PrivateCluster & { promote(): void }> {
   const { dir, data, asPostgres } = await privateFolder();
-  asPostgres([pgBin('pg_basebackup')!, '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', data, '-R', '-X', 'stream', '--no-sync']);
+  asPostgres([pgBin('pg_basebackup')!, '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', data, '-R', '-X', 'stream', '--checkpoint=fast', '--no-sync']);
   if (options.applyDelayMs) {
     asPostgres(['sh', '-c', `echo "recovery_min_apply_delay = '${options.applyDelayMs}ms'" >> ${join(data, 'postgresql.auto.conf')}`]);
   }

@@ -60,6 +60,20 @@ describe('replica set', () => {
     await set.close();
   });
 
+  it('on a quiet primary, a commit just flushed does not make a replica look as old as the commit before it', async () => {
+    const r = fakeReplica('quiet');
+    let flushed = 100n;
+    const set = createReplicaSet({ replicas: [r.connection], primary: primaryAt(() => flushed), maxLagMs: 1000, log: silentLogger, checkMs: 20 });
+    r.replay = 100n;
+    await set.start();
+    flushed = 120n; // a commit after an hour of nothing: the replica has not replayed it yet
+    r.ageMs = 3_600_000;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(set.status()[0]!.state).toBe('IN_ROTATION');
+    expect(set.status()[0]!.lagMs).toBeLessThan(1000);
+    await set.close();
+  });
+
   it('does not wait on a replica further behind than the time left', async () => {
     const a = fakeReplica('slow');
     a.replay = 50n;
@@ -109,6 +123,21 @@ describe('read router', () => {
     expect(await route(120n)(['p'], context(true))).toEqual({ primary: 'not replayed' });
     expect(await route(undefined)(['p'], context(true))).toEqual({ primary: 'no commit mark' });
     expect(await route(undefined)(['p'], context(false))).toEqual({ replica: 0 });
+    await replicas.close();
+  });
+
+  it('asks for the mark of the position the token needs, not of the newest one', async () => {
+    const tracker = createConsistencyTracker(['p']);
+    tracker.advance('p', { tx: 1n, pos: 10n }); // past the token
+    const r = fakeReplica('r');
+    r.replay = 100n;
+    const replicas = createReplicaSet({ replicas: [r.connection], primary: primaryAt(() => 100n), maxLagMs: 1000, log: silentLogger, checkMs: 60_000 });
+    await replicas.start();
+    const asked: bigint[] = [];
+    const marks: CommitMarks = { ...marksOf(90n), lsnFor: async (_p, position) => (asked.push(position.pos), 90n) };
+    const route = createReadRouter({ replicas, marks, tracker, waitMs: 20 });
+    expect(await route(['p'], { caller: { kind: 'system' } as never, consistency: { after: { tx: 1n, pos: 4n } } })).toEqual({ replica: 0 });
+    expect(asked).toEqual([4n]);
     await replicas.close();
   });
 

@@ -52,9 +52,22 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
   const { database, projections } = options;
   const log = options.log ?? silentLogger;
   const lockRetryMs = options.lockRetryMs ?? 1000;
-  // Not awaited: a lost mark only sends the reads that needed it to the primary.
-  const mark = (name: string, position: Position) =>
-    void database.rows(commitMarkStatement(name, position)).catch((error) => log.warn({ projection: name, error: errorText(error) }, 'commit mark not sent'));
+  // Commit marks, not awaited by the runner: one in flight per projection, the newest position sent next
+  // (a mark covers every position before it). A lost one only sends the reads that wanted it to the primary.
+  const marks = new Map<string, { sending?: Promise<void>; next?: Position }>();
+  const mark = (name: string, position: Position) => {
+    const state = marks.get(name) ?? {};
+    marks.set(name, state);
+    state.next = position;
+    state.sending ??= (async () => {
+      while (state.next) {
+        const at = state.next;
+        state.next = undefined;
+        await database.rows(commitMarkStatement(name, at)).catch((error) => log.warn({ projection: name, error: errorText(error) }, 'commit mark not sent'));
+      }
+      state.sending = undefined;
+    })();
+  };
   const storage = createProjectionStorage(database, options.store, projections, options.commitMarks ? mark : undefined);
   const runners = new Map<string, ProjectionRunner>(
     projections.map((projection) => [
@@ -167,6 +180,7 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
       clearTimeout(timer);
       await Promise.all(unlisten.map((u) => u().catch(() => {})));
       await releaseAll();
+      await Promise.all([...marks.values()].map((m) => m.sending));
       const s = session;
       session = undefined;
       await s?.release().catch(() => {});

@@ -3,6 +3,7 @@
 // new as that position. The runner sends a mark after each step's commit (commitMarkStatement); after
 // the listener (re)connects, every projection's checkpoint is read with the primary's WAL position then.
 import { sql, type SQL } from 'drizzle-orm';
+import { freshRead } from '../../core/fresh-read.ts';
 import { isAtOrAfter, positionFromDb, type Position } from '../../core/position.ts';
 import type { Database } from '../db/database.ts';
 import { parseLsn } from './lsn.ts';
@@ -12,17 +13,21 @@ export const COMMIT_MARK_CHANNEL = 'converge_commit_marks';
 /**
  * Sent after a step committed: "<projection> <tx> <pos> <lsn>". The insert position, read after the
  * commit, is past the commit record. Replicas only receive flushed WAL, and the step committed
- * asynchronously: the message (a WAL record of this transaction) makes this commit a synchronous one,
- * which flushes the step's commit too before the notification goes out.
+ * asynchronously: the message (a WAL record of this transaction) makes this commit a synchronous one
+ * (at least `local`, whatever the role or server sets), which flushes the step's commit too before the
+ * notification goes out.
  */
 export const commitMarkStatement = (name: string, position: Position): SQL =>
   sql`select pg_notify(${COMMIT_MARK_CHANNEL}, ${`${name} ${position.tx} ${position.pos} `} || pg_current_wal_insert_lsn()::text),
-    pg_logical_emit_message(true, 'converge', 'commit mark')`;
+    pg_logical_emit_message(true, 'converge', 'commit mark'), set_config('synchronous_commit', 'local', true)`;
 
 export type CommitMarks = {
   /** Listens for marks; until then (and while the listener is away) reads wait for them, then use the primary. */
   start(): Promise<void>;
-  /** The WAL position after which `projection` is at `position` or further; undefined at `deadline` (epoch ms). */
+  /**
+   * The WAL position after which `projection` is at `position` or further; undefined at `deadline`
+   * (epoch ms). A mark not here yet is also read from the checkpoints at once (shared by all who ask).
+   */
   lsnFor(projection: string, position: Position, deadline: number): Promise<bigint | undefined>;
   stop(): Promise<void>;
 };
@@ -48,6 +53,7 @@ export function createCommitMarks(database: Database, onError: (error: unknown) 
         position::text as pos, pg_current_wal_insert_lsn()::text as lsn from projections`);
     for (const row of rows) record(row.name, positionFromDb(row.tx, row.pos), parseLsn(row.lsn));
   };
+  const reloadNow = freshRead(reload);
 
   let unlisten: (() => Promise<void>) | undefined;
 
@@ -72,6 +78,8 @@ export function createCommitMarks(database: Database, onError: (error: unknown) 
       if (known && isAtOrAfter(known.position, position)) return Promise.resolve(known.lsn);
       const left = deadline - Date.now();
       if (left <= 0) return Promise.resolve(undefined);
+      // The mark may be on its way, or lost, or never sent (the runner's process has no replicas set).
+      void reloadNow().catch(onError);
       return new Promise((resolve) => {
         const waiter = {
           projection,

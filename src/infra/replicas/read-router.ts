@@ -4,6 +4,7 @@
 // each of them that far (its commit mark), and the primary when none has within REPLICA_WAIT_MS.
 import type { ConsistencyTracker } from '../../core/consistency-tracker.ts';
 import { UnavailableError } from '../../core/errors.ts';
+import { isAtOrAfter } from '../../core/position.ts';
 import type { QueryDefinition, QueryDeps } from '../../core/module.ts';
 import type { QueryContext } from '../../core/query-context.ts';
 import type { CommitMarks } from './commit-marks.ts';
@@ -26,17 +27,31 @@ export function createReadRouter(options: { replicas: ReplicaSet; marks: CommitM
     if (!replicas.available()) return { primary: 'none in rotation' };
     const deadline = Date.now() + waitMs;
     let lsn = 0n;
-    // Where the projections are now is at or past the token (unless the wait timed out: then as new as known).
     for (const projection of projections) {
       const position = tracker.position(projection);
       if (!position) continue;
-      const mark = await marks.lsnFor(projection, position, deadline);
+      // What the token needs (the wait timed out when the projection is not there yet: then all it has).
+      const target = tracker.target(projection, context.consistency.after);
+      const wanted = target && isAtOrAfter(position, target) ? target : position;
+      const mark = await marks.lsnFor(projection, wanted, deadline);
       if (mark === undefined) return { primary: 'no commit mark' };
       if (mark > lsn) lsn = mark;
     }
     const replica = await replicas.replayed(lsn, deadline);
     return replica === undefined ? { primary: 'not replayed' } : { replica };
   };
+}
+
+/** A read on a replica that takes longer is given up (its replica taken out) and made on the primary. */
+const REPLICA_READ_TIMEOUT_MS = 10_000;
+
+/** Rejects with UnavailableError after REPLICA_READ_TIMEOUT_MS: a replica cut off may never answer. */
+function withinReadTimeout<T>(read: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnavailableError({ cause: new Error(`no answer in ${REPLICA_READ_TIMEOUT_MS} ms`) })), REPLICA_READ_TIMEOUT_MS);
+  });
+  return Promise.race([read, timeout]).finally(() => clearTimeout(timer));
 }
 
 export type ReadObserver = (read: { onReplica: boolean; withToken: boolean; fallback?: FallbackReason }) => void;
@@ -60,7 +75,7 @@ export function routedQuery(
     const target = await route(definition.projections, context);
     if ('replica' in target) {
       try {
-        const result = await onReplica[target.replica]!(params, context);
+        const result = await withinReadTimeout(onReplica[target.replica]!(params, context));
         observe?.({ onReplica: true, withToken });
         return result;
       } catch (error) {
@@ -70,7 +85,7 @@ export function routedQuery(
         return onPrimary(params, context);
       }
     }
-    observe?.({ onReplica: false, withToken, ...(withToken && { fallback: target.primary }) });
+    observe?.({ onReplica: false, withToken, fallback: target.primary });
     return onPrimary(params, context);
   };
 }

@@ -55,6 +55,7 @@ const CHECK = `select pg_is_in_recovery() as standby, pg_last_wal_replay_lsn()::
 const REPLAY = `select pg_last_wal_replay_lsn()::text as replay`;
 // On the primary: all a replica can have received.
 const FLUSHED = `select pg_current_wal_flush_lsn()::text as lsn`;
+const REPLAY_TIMEOUT_MS = 1000;
 
 export function createReplicaSet(options: ReplicaSetOptions): ReplicaSet {
   const { log, maxLagMs } = options;
@@ -84,15 +85,31 @@ export function createReplicaSet(options: ReplicaSetOptions): ReplicaSet {
     return undefined;
   };
 
-  const check = async (replica: Replica, primaryFlush: bigint | undefined) => {
+  /** The primary's flushed position at each check, oldest first, kept as long as a lag can matter. */
+  const flushed: { at: number; lsn: bigint }[] = [];
+  const keepMs = Math.max(2 * maxLagMs, 10_000);
+
+  /**
+   * How far behind a replica is: 0 when it has replayed all the primary had flushed at the last check.
+   * Otherwise the age of the last commit it replayed, which is exact while the primary is busy; but on a
+   * quiet primary that is the time since the commit before, so it is capped by the time since the
+   * primary had flushed no more than the replica has replayed (a check's resolution).
+   */
+  const lagOf = (replay: bigint, ageMs: number | null): number => {
+    const latest = flushed.at(-1);
+    if (!latest || replay >= latest.lsn) return 0;
+    const caughtUpTo = flushed.findLast((sample) => sample.lsn <= replay);
+    const bound = caughtUpTo ? Date.now() - caughtUpTo.at : Number.POSITIVE_INFINITY;
+    return Math.max(0, Math.round(Math.min(ageMs ?? Number.POSITIVE_INFINITY, bound)));
+  };
+
+  const check = async (replica: Replica) => {
     try {
       const [row] = await withTimeout(replica.executor.query<{ standby: boolean; replay: string | null; age_ms: number | null }>(CHECK, []), 2000);
       if (!row!.standby) return setState(replica, 'PROMOTED', 'it is not in recovery: promoted, or not a standby');
       replica.replay = row!.replay ? parseLsn(row!.replay) : null;
-      // Behind what the primary had flushed just before: as old as the last commit it replayed.
-      const behind = primaryFlush === undefined || replica.replay === null || replica.replay < primaryFlush;
-      replica.lagMs = behind ? Math.max(0, Math.round(row!.age_ms ?? Number.POSITIVE_INFINITY)) : 0;
-      if (replica.replay === null) setState(replica, 'LAGGING', 'it has not replayed any WAL yet');
+      replica.lagMs = replica.replay === null ? null : lagOf(replica.replay, row!.age_ms);
+      if (replica.replay === null || replica.lagMs === null) setState(replica, 'LAGGING', 'it has not replayed any WAL yet');
       else if (replica.lagMs > maxLagMs) setState(replica, 'LAGGING', `${replica.lagMs} ms behind (REPLICA_MAX_LAG_MS ${maxLagMs})`);
       else setState(replica, 'IN_ROTATION');
     } catch (error) {
@@ -102,21 +119,25 @@ export function createReplicaSet(options: ReplicaSetOptions): ReplicaSet {
   };
 
   const checkAll = async () => {
-    const primaryFlush = await options.primary
-      .query<{ lsn: string }>(FLUSHED, [])
-      .then(([row]) => parseLsn(row!.lsn))
-      .catch(() => undefined);
-    await Promise.all(replicas.map((r) => check(r, primaryFlush)));
+    try {
+      const [row] = await withTimeout(options.primary.query<{ lsn: string }>(FLUSHED, []), 2000);
+      flushed.push({ at: Date.now(), lsn: parseLsn(row!.lsn) });
+      while (flushed.length > 1 && Date.now() - flushed[0]!.at > keepMs) flushed.shift();
+    } catch {
+      // The primary is away: the replicas are judged by the samples already taken.
+    }
+    await Promise.all(replicas.map(check));
   };
 
-  // On demand: how far the replicas in rotation have replayed now (one read each, shared by every waiter).
+  // On demand: how far the replicas in rotation have replayed now (one read each, shared by every waiter;
+  // one that does not answer within REPLAY_TIMEOUT_MS is out until its next good check).
   const refreshReplay = freshRead(() =>
     Promise.all(
       replicas
         .filter((r) => r.state === 'IN_ROTATION')
         .map(async (r) => {
           try {
-            const [row] = await r.executor.query<{ replay: string | null }>(REPLAY, []);
+            const [row] = await withTimeout(r.executor.query<{ replay: string | null }>(REPLAY, []), REPLAY_TIMEOUT_MS);
             if (row?.replay) r.replay = parseLsn(row.replay);
           } catch (error) {
             failed(r, error);
@@ -141,16 +162,23 @@ export function createReplicaSet(options: ReplicaSetOptions): ReplicaSet {
     available: () => replicas.some((r) => r.state === 'IN_ROTATION'),
     async replayed(lsn, deadline) {
       const reached = (r: Replica) => r.replay !== null && r.replay >= lsn;
-      for (;;) {
-        const index = pick(reached);
-        if (index !== undefined) return index;
-        // Only a replica that is usually this close behind is worth the wait.
-        const left = deadline - Date.now();
-        if (left <= 0 || !replicas.some((r) => r.state === 'IN_ROTATION' && (r.lagMs ?? 0) < left)) return undefined;
-        await refreshReplay();
-        const now = pick(reached);
-        if (now !== undefined) return now;
-        await sleep(1);
+      let index = pick(reached);
+      if (index !== undefined) return index;
+      // A waiter leaves at its deadline even if a replica has not answered yet.
+      const abandon = new AbortController();
+      const timeUp = sleep(Math.max(0, deadline - Date.now()), 'time up', { signal: abandon.signal }).catch(() => 'time up');
+      try {
+        // Only a replica that is usually this close behind is worth the wait. Each round asks again as
+        // soon as the last answer is in (a timer would add a millisecond), letting I/O in between.
+        while (replicas.some((r) => r.state === 'IN_ROTATION' && (r.lagMs ?? 0) < deadline - Date.now())) {
+          if ((await Promise.race([refreshReplay(), timeUp])) === 'time up') return undefined;
+          index = pick(reached);
+          if (index !== undefined) return index;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        return undefined;
+      } finally {
+        abandon.abort();
       }
     },
     executor: (index) => replicas[index]!.executor,
