@@ -1,13 +1,14 @@
-// Where a query reads when there are replicas: the replica set's choice of replica by WAL position, and
-// the router's and routed handler's fallbacks to the primary (fake executors; the real replication is
-// in test/e2e/replicas.e2e.test.ts).
+// Where a query reads when there are replicas: the replica set's choice of replica by WAL position, the
+// router's and routed handler's fallbacks to the primary, and the commit marks (fake executors and
+// database; the real replication is in test/e2e/replicas.e2e.test.ts).
 import { describe, expect, it } from 'vitest';
 import { createConsistencyTracker } from '../../src/core/consistency-tracker.ts';
 import { UnavailableError } from '../../src/core/errors.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import type { QueryDefinition } from '../../src/core/module.ts';
 import type { Executor } from '../../src/core/sql.ts';
-import type { CommitMarks } from '../../src/infra/replicas/commit-marks.ts';
+import type { Database } from '../../src/infra/db/database.ts';
+import { createCommitMarks, type CommitMarks } from '../../src/infra/replicas/commit-marks.ts';
 import { formatLsn, parseLsn } from '../../src/infra/replicas/lsn.ts';
 import { createReadRouter, routedQuery } from '../../src/infra/replicas/read-router.ts';
 import { createReplicaSet } from '../../src/infra/replicas/replica-set.ts';
@@ -162,5 +163,48 @@ describe('read router', () => {
     expect(seen).toEqual([{ onReplica: false, withToken: false, fallback: 'replica failed' }]);
     expect(replicas.status()[0]!.state).toBe('DOWN');
     await replicas.close();
+  });
+});
+
+describe('commit marks', () => {
+  /** A database whose projections table and notifications the test drives. */
+  function fakeDatabase() {
+    const state = { checkpoints: [] as { name: string; tx: string; pos: string; lsn: string }[], reads: 0, notify: (_payload: string) => {} };
+    const database = {
+      rows: async () => {
+        state.reads++;
+        return state.checkpoints;
+      },
+      listen: async (_channel: string, onNotify: (payload: string) => void) => {
+        state.notify = onNotify;
+        return async () => {};
+      },
+    } as unknown as Database;
+    return { state, database };
+  }
+  const at = (pos: bigint) => ({ tx: 1n, pos });
+
+  it('knows each checkpoint at start, takes newer marks as they are notified, and waits for one on its way', async () => {
+    const { state, database } = fakeDatabase();
+    state.checkpoints = [{ name: 'p', tx: '1', pos: '5', lsn: '0/100' }];
+    const marks = createCommitMarks(database, () => {});
+    await marks.start();
+    expect(await marks.lsnFor('p', at(5n), Date.now() + 50)).toBe(0x100n);
+    const waiting = marks.lsnFor('p', at(8n), Date.now() + 1000);
+    state.notify('p 1 9 0/200');
+    expect(await waiting).toBe(0x200n);
+    state.notify('p 1 7 0/180'); // late: an older position never replaces a newer one
+    expect(await marks.lsnFor('p', at(9n), Date.now() + 50)).toBe(0x200n);
+  });
+
+  it('reads the checkpoints when a mark does not come within a few milliseconds, and gives up at the deadline', async () => {
+    const { state, database } = fakeDatabase();
+    const marks = createCommitMarks(database, () => {});
+    await marks.start();
+    state.checkpoints = [{ name: 'p', tx: '1', pos: '12', lsn: '0/300' }]; // a mark that was never sent
+    const reads = state.reads;
+    expect(await marks.lsnFor('p', at(10n), Date.now() + 1000)).toBe(0x300n);
+    expect(state.reads).toBe(reads + 1);
+    expect(await marks.lsnFor('p', at(20n), Date.now() + 30)).toBeUndefined();
   });
 });

@@ -9,6 +9,8 @@ import type { Database } from '../db/database.ts';
 import { parseLsn } from './lsn.ts';
 
 export const COMMIT_MARK_CHANNEL = 'converge_commit_marks';
+/** How long a read waits for a mark on its way before it reads the checkpoints instead. */
+const MARK_GRACE_MS = 5;
 
 /**
  * Sent after a step committed: "<projection> <tx> <pos> <lsn>". The insert position, read after the
@@ -26,7 +28,8 @@ export type CommitMarks = {
   start(): Promise<void>;
   /**
    * The WAL position after which `projection` is at `position` or further; undefined at `deadline`
-   * (epoch ms). A mark not here yet is also read from the checkpoints at once (shared by all who ask).
+   * (epoch ms). A mark not here within a few milliseconds is read from the checkpoints (one read shared
+   * by all who ask).
    */
   lsnFor(projection: string, position: Position, deadline: number): Promise<bigint | undefined>;
   stop(): Promise<void>;
@@ -78,19 +81,21 @@ export function createCommitMarks(database: Database, onError: (error: unknown) 
       if (known && isAtOrAfter(known.position, position)) return Promise.resolve(known.lsn);
       const left = deadline - Date.now();
       if (left <= 0) return Promise.resolve(undefined);
-      // The mark may be on its way, or lost, or never sent (the runner's process has no replicas set).
-      void reloadNow().catch(onError);
       return new Promise((resolve) => {
         const waiter = {
           projection,
           position,
           resolve: (lsn: bigint | undefined) => {
             clearTimeout(timer);
+            clearTimeout(ask);
             waiters.delete(waiter);
             resolve(lsn);
           },
         };
         const timer = setTimeout(() => waiter.resolve(undefined), left);
+        // It is usually on its way (a round trip after the progress); if not soon, it may be lost or never
+        // sent (the runner's process has no replicas set): read the checkpoints then.
+        const ask = setTimeout(() => void reloadNow().catch(onError), Math.min(MARK_GRACE_MS, left));
         waiters.add(waiter);
       });
     },
