@@ -6,6 +6,7 @@ import { errorText, type Logger } from '../../core/logger.ts';
 import { freshRead } from '../../core/fresh-read.ts';
 import type { Executor } from '../../core/sql.ts';
 import { withTimeout } from '../../core/with-timeout.ts';
+import { driverError } from '../db/errors.ts';
 import { parseLsn } from './lsn.ts';
 
 export type ReplicaState = 'STARTING' | 'IN_ROTATION' | 'LAGGING' | 'DOWN' | 'PROMOTED';
@@ -114,7 +115,7 @@ export function createReplicaSet(options: ReplicaSetOptions): ReplicaSet {
       else setState(replica, 'IN_ROTATION');
     } catch (error) {
       replica.lagMs = null;
-      setState(replica, 'DOWN', errorText(error));
+      setState(replica, 'DOWN', errorText(driverError(error)));
     }
   };
 
@@ -148,7 +149,7 @@ export function createReplicaSet(options: ReplicaSetOptions): ReplicaSet {
 
   function failed(replica: Replica, error: unknown) {
     replica.lagMs = null;
-    setState(replica, 'DOWN', errorText(error));
+    setState(replica, 'DOWN', errorText(driverError(error)));
   }
 
   const schedule = () => {
