@@ -106,7 +106,9 @@ function projectionProgress(ctx: GraphQLContext, requested: string[] | undefined
     const followed = new Set<string>();
     const caughtUp = async (name: string, position: Position | null) => {
       if (until) return followed.has(name) || tracker.reached(until, [name]);
-      const head = await ctx.services.headPosition();
+      // The database may be away a moment (a restart): the position goes out all the same, not caught up.
+      const head = await ctx.services.headPosition().catch(() => undefined);
+      if (head === undefined) return false;
       return head === null || (position !== null && isAtOrAfter(position, head));
     };
     const done = new Set<string>();

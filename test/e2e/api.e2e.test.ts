@@ -3,6 +3,7 @@
 import { sql } from 'drizzle-orm';
 import { serverAudits } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UnavailableError } from '../../src/core/errors.ts';
 import { driverName } from '../support/db.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -263,6 +264,25 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
     expect(done.events.at(-1)).toEqual({ projectionProgress: { caughtUp: true } });
     const unknown = await s.gql(`mutation { pauseProjection(name: "nope") { state } }`);
     expect(unknown.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('projectionProgress without until goes on through a moment the database cannot answer (not caught up then)', async () => {
+    const client = s.wsClient();
+    const stream = s.subscribe(`subscription { projectionProgress(projections: ["orders"]) { projection caughtUp } }`, undefined, { take: 3, client });
+    await new Promise((r) => setTimeout(r, 200));
+    const services = s.app.services as { headPosition: () => Promise<unknown> };
+    const headPosition = services.headPosition;
+    services.headPosition = () => Promise.reject(new UnavailableError());
+    try {
+      await create();
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      services.headPosition = headPosition;
+    }
+    await create();
+    const { events, errors } = await stream;
+    expect(errors).toBeUndefined();
+    expect(events.map((e) => e.projectionProgress.caughtUp)).toEqual([true, false, true]);
   });
 
   it('projectionProgress: current positions first, then progress; with until it completes once all caught up', async () => {
