@@ -7,6 +7,7 @@ import { UnavailableError } from '../../core/errors.ts';
 import { isAtOrAfter } from '../../core/position.ts';
 import type { QueryDefinition, QueryDeps } from '../../core/module.ts';
 import type { QueryContext } from '../../core/query-context.ts';
+import { withTimeout } from '../../core/with-timeout.ts';
 import type { CommitMarks } from './commit-marks.ts';
 import type { ReplicaSet } from './replica-set.ts';
 
@@ -45,15 +46,6 @@ export function createReadRouter(options: { replicas: ReplicaSet; marks: CommitM
 /** A read on a replica that takes longer is given up (its replica taken out) and made on the primary. */
 const REPLICA_READ_TIMEOUT_MS = 10_000;
 
-/** Rejects with UnavailableError after REPLICA_READ_TIMEOUT_MS: a replica cut off may never answer. */
-function withinReadTimeout<T>(read: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UnavailableError({ cause: new Error(`no answer in ${REPLICA_READ_TIMEOUT_MS} ms`) })), REPLICA_READ_TIMEOUT_MS);
-  });
-  return Promise.race([read, timeout]).finally(() => clearTimeout(timer));
-}
-
 export type ReadObserver = (read: { onReplica: boolean; withToken: boolean; fallback?: FallbackReason }) => void;
 
 /**
@@ -75,7 +67,8 @@ export function routedQuery(
     const target = await route(definition.projections, context);
     if ('replica' in target) {
       try {
-        const result = await withinReadTimeout(onReplica[target.replica]!(params, context));
+        // A replica cut off may never answer: then it counts as away.
+        const result = await withTimeout(onReplica[target.replica]!(params, context), REPLICA_READ_TIMEOUT_MS, (cause) => new UnavailableError({ cause }));
         observe?.({ onReplica: true, withToken });
         return result;
       } catch (error) {
