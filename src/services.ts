@@ -206,7 +206,7 @@ function readsOnReplicas(database: Database, tracker: ConsistencyTracker, option
   });
   const marks = createCommitMarks(database, (error) => log.error({ error: errorText(error) }, 'commit mark not read'));
   const route = createReadRouter({ replicas, marks, tracker, waitMs: options.waitMs });
-  return { replicas, marks, route, count: options.connections.length };
+  return { replicas, marks, route };
 }
 
 /** For each projection, the process managers whose effects it handles (see the consistency tracker). */

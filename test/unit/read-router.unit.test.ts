@@ -155,7 +155,6 @@ describe('read router', () => {
     const handler = routedQuery(definition, { db: primaryAt(() => 7n), store: {} as never }, {
       route: createReadRouter({ replicas, marks: marksOf(0n), tracker, waitMs: 20 }),
       replicas,
-      count: 1,
       observe: (read) => seen.push(read),
     });
     r.down = true;

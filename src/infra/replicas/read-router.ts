@@ -55,13 +55,13 @@ export type ReadObserver = (read: { onReplica: boolean; withToken: boolean; fall
 export function routedQuery(
   definition: QueryDefinition,
   deps: QueryDeps,
-  options: { route: ReadRouter; replicas: ReplicaSet; count: number; observe?: ReadObserver },
+  options: { route: ReadRouter; replicas: ReplicaSet; observe?: ReadObserver },
 ): (params: unknown, context: QueryContext) => Promise<unknown> {
   const { route, replicas, observe } = options;
   const onPrimary = definition.create(deps);
   // It reads the event store, which is the primary's.
   if (definition.projections.length === 0) return onPrimary;
-  const onReplica = Array.from({ length: options.count }, (_, i) => definition.create({ ...deps, db: replicas.executor(i) }));
+  const onReplica = replicas.status().map((_, i) => definition.create({ ...deps, db: replicas.executor(i) }));
   return async (params, context) => {
     const withToken = context.consistency?.after !== undefined;
     const target = await route(definition.projections, context);
