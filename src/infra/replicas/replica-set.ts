@@ -108,14 +108,16 @@ export function createReplicaSet(options: ReplicaSetOptions): ReplicaSet {
     try {
       const [row] = await withTimeout(replica.executor.query<{ standby: boolean; replay: string | null; age_ms: number | null }>(CHECK, []), 2000);
       if (!row!.standby) return setState(replica, 'PROMOTED', 'it is not in recovery: promoted, or not a standby');
-      replica.replay = row!.replay ? parseLsn(row!.replay) : null;
-      replica.lagMs = replica.replay === null ? null : lagOf(replica.replay, row!.age_ms);
-      if (replica.replay === null || replica.lagMs === null) setState(replica, 'LAGGING', 'it has not replayed any WAL yet');
-      else if (replica.lagMs > maxLagMs) setState(replica, 'LAGGING', `${replica.lagMs} ms behind (REPLICA_MAX_LAG_MS ${maxLagMs})`);
+      if (!row!.replay) {
+        replica.replay = replica.lagMs = null;
+        return setState(replica, 'LAGGING', 'it has not replayed any WAL yet');
+      }
+      replica.replay = parseLsn(row!.replay);
+      replica.lagMs = lagOf(replica.replay, row!.age_ms);
+      if (replica.lagMs > maxLagMs) setState(replica, 'LAGGING', `${replica.lagMs} ms behind (REPLICA_MAX_LAG_MS ${maxLagMs})`);
       else setState(replica, 'IN_ROTATION');
     } catch (error) {
-      replica.lagMs = null;
-      setState(replica, 'DOWN', errorText(driverError(error)));
+      failed(replica, error);
     }
   };
 
