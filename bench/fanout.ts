@@ -13,18 +13,13 @@
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { databaseUrl, env, integerList, log, percentile, positiveNumber, round, type BenchContext, type Measurement, type ScenarioOutcome } from './lib.ts';
+import { databaseUrl, env, integerList, log, orderInput, percentile, positiveNumber, round, type BenchContext, type Measurement, type ScenarioOutcome } from './lib.ts';
 import { createClient, dataOf, prepareDatabase, startChild } from './server.ts';
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId } }`;
 const ADD = `mutation($input: AddOrderItemInput!) { addOrderItem(input: $input) { version } }`;
 const ORDER_CHANGED = `subscription($id: ID!) { orderChanged(id: $id) { id version itemCount } }`;
 const PROGRESS = `subscription { projectionProgress(projections: ["orders"]) { position } }`;
-const input = (n: number) => ({
-  customerId: `customer-${n % 100}`,
-  items: [{ productId: 'sku-0', quantity: 1, unitPrice: '1.00' }],
-  shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' },
-});
 const MB = 1024 * 1024;
 
 export async function run(context: BenchContext): Promise<ScenarioOutcome> {
@@ -48,7 +43,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const ids: string[] = [];
       await Promise.all(
         Array.from({ length: 16 }, async () => {
-          while (ids.length < watchers) ids.push((dataOf(await http.post(CREATE, { input: input(ids.length) }), 'create').createOrder as { orderId: string }).orderId);
+          while (ids.length < watchers) ids.push((dataOf(await http.post(CREATE, { input: orderInput(ids.length, '1.00') }), 'create').createOrder as { orderId: string }).orderId);
         }),
       );
       await sleep(1500);

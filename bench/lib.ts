@@ -278,3 +278,10 @@ export function recorderWithLoad(context: BenchContext) {
   return (line: Omit<Measurement, 'run'>, extra: Record<string, number | string | boolean | null>): Measurement =>
     context.record(line, { ...extra, load1: Number(loadavg()[0]!.toFixed(2)) });
 }
+
+/** A createOrder input of one line, for customer `n % 100`. */
+export const orderInput = (n: number, unitPrice = '9.99') => ({
+  customerId: `customer-${n % 100}`,
+  items: [{ productId: 'sku-0', quantity: 1, unitPrice }],
+  shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' },
+});

@@ -10,16 +10,11 @@
 // Env: REPLICAS_CONCURRENCY (4), REPLICAS_DELAYS_MS (0,10,200), DURATION_S, lib.ts's POOL_MAX.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startPrivateCluster, startReplica, canRunPrivateCluster, type PrivateCluster } from '../test/support/processes.ts';
-import { integerList, log, percentile, positiveNumber, round, runLoad, type BenchContext, type Measurement, type ScenarioOutcome } from './lib.ts';
+import { integerList, log, orderInput, percentile, positiveNumber, round, runLoad, type BenchContext, type Measurement, type ScenarioOutcome } from './lib.ts';
 import { createClient, dataOf, prepareDatabase, startChild } from './server.ts';
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId consistencyToken } }`;
 const ORDER = `query($id: ID!, $t: ConsistencyToken) { order(id: $id, after: $t) { id status totalAmount } }`;
-const input = (n: number) => ({
-  customerId: `customer-${n % 100}`,
-  items: [{ productId: 'sku-0', quantity: 1, unitPrice: '9.99' }],
-  shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' },
-});
 
 async function readsByTarget(origin: string): Promise<{ replica: number; primary: number }> {
   const text = await (await fetch(`${origin}/metrics`)).text();
@@ -53,7 +48,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const client = createClient(server.url, concurrency);
       try {
         const ids: string[] = [];
-        for (let i = 0; i < 200; i++) ids.push((dataOf(await client.post(CREATE, { input: input(i) }), 'create').createOrder as { orderId: string }).orderId);
+        for (let i = 0; i < 200; i++) ids.push((dataOf(await client.post(CREATE, { input: orderInput(i) }), 'create').createOrder as { orderId: string }).orderId);
         await sleep(1500); // projected, replayed, and the replica checked
         const plain = await runLoad({
           concurrency,
@@ -70,7 +65,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
           concurrency,
           durationS: config.durationS,
           op: async (w, seq) => {
-            const created = dataOf(await client.post(CREATE, { input: input(w * 1000 + seq) }), 'create').createOrder as { orderId: string; consistencyToken: string };
+            const created = dataOf(await client.post(CREATE, { input: orderInput(w * 1000 + seq) }), 'create').createOrder as { orderId: string; consistencyToken: string };
             const started = performance.now();
             const response = await client.post(ORDER, { id: created.orderId, t: created.consistencyToken });
             tokened.push(performance.now() - started);

@@ -9,7 +9,7 @@
 // Env: WAITS_BURST (5000), WAITS_HOLD_S (5), WAITS_DB (converge_waits_bench), lib.ts's POOL_MAX.
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { databaseUrl, env, log, positiveNumber, round, runLoad, type BenchContext, type Measurement, type ScenarioOutcome } from './lib.ts';
+import { databaseUrl, env, log, orderInput, positiveNumber, round, runLoad, type BenchContext, type Measurement, type ScenarioOutcome } from './lib.ts';
 import { createClient, dataOf, prepareDatabase, startChild, type GraphQLResponse } from './server.ts';
 
 const SETUP_ORDERS = 500;
@@ -19,11 +19,6 @@ const MEASURE_S = 4;
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId consistencyToken } }`;
 const ORDER = `query($id: ID!) { order(id: $id) { id status totalAmount } }`;
 const ORDER_AFTER = `query($id: ID!, $t: ConsistencyToken) { order(id: $id, after: $t) { id } }`;
-const input = (n: number) => ({
-  customerId: `customer-${n % 100}`,
-  items: [{ productId: 'sku-0', quantity: 1, unitPrice: '9.99' }],
-  shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' },
-});
 
 const MB = 1024 * 1024;
 
@@ -43,7 +38,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const ids: string[] = [];
       await Promise.all(
         Array.from({ length: 16 }, async () => {
-          while (ids.length < SETUP_ORDERS) ids.push((dataOf(await setup.post(CREATE, { input: input(ids.length) }), 'create').createOrder as { orderId: string }).orderId);
+          while (ids.length < SETUP_ORDERS) ids.push((dataOf(await setup.post(CREATE, { input: orderInput(ids.length) }), 'create').createOrder as { orderId: string }).orderId);
         }),
       );
       await sleep(1000); // projected, and the server settled
@@ -57,7 +52,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const idleRss = (await server.rssBytes())!;
 
       dataOf(await setup.post(`mutation { pauseProjection(name: "orders") { state } }`), 'pause');
-      const created = dataOf(await setup.post(CREATE, { input: input(0) }), 'create').createOrder as { orderId: string; consistencyToken: string };
+      const created = dataOf(await setup.post(CREATE, { input: orderInput(0) }), 'create').createOrder as { orderId: string; consistencyToken: string };
       // One socket per request: 5,000 clients, as 5,000 browser tabs would be.
       const agent = new http.Agent({ keepAlive: false, maxSockets: burst });
       const started = performance.now();
