@@ -4,11 +4,9 @@
 //   converge append-new-stream  store.append of one event to a new stream, expectedVersion no_stream
 //   converge command-order      CreateOrder then 3x AddOrderItem on one stream through the command bus
 //   emmett   both scenarios     /work/shared/peer-bench/emmett-append.mjs, run as a child process
-import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { createCommandBus } from '../src/core/command-bus.ts';
 import type { CommandResult } from '../src/core/command-handler.ts';
-import type { Database } from '../src/infra/db/database.ts';
 import { openDatabase } from '../src/infra/db/open-database.ts';
 import { migrate } from '../src/infra/db/migrate.ts';
 import { createPostgresEventStore, type PostgresEventStore } from '../src/infra/event-store/postgres-event-store.ts';
@@ -125,11 +123,10 @@ async function openConverge(config: BenchConfig) {
         reset,
         makeOp: (phase) => async (w, seq) => {
           const orderId = `${idPrefix}-${phase}-${w}-${seq}`;
-          const result = await store.append(
-            `order-${orderId}`,
-            [{ type: 'OrderCreated', data: orderCreatedData(orderId) }],
-            { streamType: 'Order', expectedVersion: 'no_stream' },
-          );
+          const result = await store.append(`order-${orderId}`, [{ type: 'OrderCreated', data: orderCreatedData(orderId) }], {
+            streamType: 'Order',
+            expectedVersion: 'no_stream',
+          });
           if (result.version !== 1) throw new Error(`unexpected stream version ${result.version}`);
         },
       }),
@@ -146,7 +143,9 @@ async function openConverge(config: BenchConfig) {
           const current = progress.get(w);
           // The command is parsed inside the op: a real request pays for validation too.
           if (!current || current.step === ITEMS_PER_ORDER) {
-            const created = await bus.dispatch(parseCommand(orderAggregate.inputs, 'CreateOrder', createOrderInput, { caller: SYSTEM_CALLER }));
+            const created = await bus.dispatch(
+              parseCommand(orderAggregate.inputs, 'CreateOrder', createOrderInput, { caller: SYSTEM_CALLER }),
+            );
             if (created.version !== 1) throw new Error(`CreateOrder left ${created.streamId} at v${created.version}`);
             if (current && phase === 'run') lastCompletedOrder = current.orderId;
             progress.set(w, { orderId: created.streamId, step: 0 });
@@ -154,7 +153,12 @@ async function openConverge(config: BenchConfig) {
           }
           const step = current.step + 1;
           const added = await bus.dispatch(
-            parseCommand(orderAggregate.inputs, 'AddOrderItem', { orderId: current.orderId, productId: `sku-${step}`, quantity: step, unitPrice: '9.99' }, { caller: SYSTEM_CALLER }),
+            parseCommand(
+              orderAggregate.inputs,
+              'AddOrderItem',
+              { orderId: current.orderId, productId: `sku-${step}`, quantity: step, unitPrice: '9.99' },
+              { caller: SYSTEM_CALLER },
+            ),
           );
           if (added.streamId !== current.orderId || added.version !== step + 1) {
             throw new Error(`AddOrderItem #${step} left ${added.streamId} at v${added.version}, expected ${current.orderId} v${step + 1}`);
@@ -182,7 +186,6 @@ async function verifyCompletedOrder(store: PostgresEventStore, orderId: string |
     throw new Error(`sanity check failed for order ${orderId}: v${version} [${types}]`);
   }
 }
-
 
 export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const { config, record, runId } = context;

@@ -13,7 +13,19 @@
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { databaseUrl, env, integerList, log, orderInput, percentile, positiveNumber, round, type BenchContext, type Measurement, type ScenarioOutcome } from './lib.ts';
+import {
+  databaseUrl,
+  env,
+  integerList,
+  log,
+  orderInput,
+  percentile,
+  positiveNumber,
+  round,
+  type BenchContext,
+  type Measurement,
+  type ScenarioOutcome,
+} from './lib.ts';
 import { createClient, dataOf, prepareDatabase, startChild } from './server.ts';
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId } }`;
@@ -43,7 +55,11 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const ids: string[] = [];
       await Promise.all(
         Array.from({ length: 16 }, async () => {
-          while (ids.length < watchers) ids.push((dataOf(await http.post(CREATE, { input: orderInput(ids.length, '1.00') }), 'create').createOrder as { orderId: string }).orderId);
+          while (ids.length < watchers)
+            ids.push(
+              (dataOf(await http.post(CREATE, { input: orderInput(ids.length, '1.00') }), 'create').createOrder as { orderId: string })
+                .orderId,
+            );
         }),
       );
       await sleep(1500);
@@ -165,7 +181,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         idleRssMb: round(idleRss / MB, 1),
         subscribedRssMb: round(subscribedRss / MB, 1),
         peakRssMb: round(peakRss / MB, 1),
-        rssKbPerSubscription: round(((subscribedRss - idleRss) / total) / 1024, 2),
+        rssKbPerSubscription: round((subscribedRss - idleRss) / total / 1024, 2),
         serverCpuMsPerDelivered: deliveredEvents > 0 ? round(cpuMs / deliveredEvents, 3) : null,
         subscribeCpuMsPerSubscription: round((cpuBefore - cpuBeforeSubscribing) / total, 3),
       };
@@ -199,5 +215,11 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       await server.stop();
     }
   }
-  return { measurements, summary: [`fanout (projectionProgress ${Math.round(progressShare * 100)}%, orderChanged the rest; goal at 10,000: p99 <= 50 ms, RSS <= 400 MB, none missing)`, ...lines].join('\n') };
+  return {
+    measurements,
+    summary: [
+      `fanout (projectionProgress ${Math.round(progressShare * 100)}%, orderChanged the rest; goal at 10,000: p99 <= 50 ms, RSS <= 400 MB, none missing)`,
+      ...lines,
+    ].join('\n'),
+  };
 }

@@ -45,7 +45,11 @@ const orderOf = (n: number) =>
   parseCommand(
     orderAggregate.inputs,
     'CreateOrder',
-    { customerId: `customer-${n % 500}`, items: [{ productId: `sku-${n % PRODUCTS}`, quantity: 1, unitPrice: '4.20' }], shippingAddress: address },
+    {
+      customerId: `customer-${n % 500}`,
+      items: [{ productId: `sku-${n % PRODUCTS}`, quantity: 1, unitPrice: '4.20' }],
+      shippingAddress: address,
+    },
     { caller: SYSTEM_CALLER },
   );
 
@@ -151,7 +155,8 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       let last = '';
       for (let i = 0; i < PRODUCTS; i++) {
         const input = { sku: `sku-${i}`, name: `Product ${i}`, onHand: STOCK };
-        last = (await services.commands.dispatch(parseCommand(productAggregate.inputs, 'CreateProduct', input, { caller: SYSTEM_CALLER }))).consistencyToken;
+        last = (await services.commands.dispatch(parseCommand(productAggregate.inputs, 'CreateProduct', input, { caller: SYSTEM_CALLER })))
+          .consistencyToken;
       }
       await services.tracker.waitFor(decodeToken(last), ['products'], 60_000);
 
@@ -176,7 +181,18 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const seconds = await catchup(services, backlog);
       measurements.push(
         record(
-          { system: 'converge', scenario: CATCHUP, concurrency: 1, opsPerSec: round(backlog / seconds, 1), p50ms: null, p99ms: null, ops: backlog, seconds: round(seconds, 3), errors: 0, pool: config.poolMax },
+          {
+            system: 'converge',
+            scenario: CATCHUP,
+            concurrency: 1,
+            opsPerSec: round(backlog / seconds, 1),
+            p50ms: null,
+            p99ms: null,
+            ops: backlog,
+            seconds: round(seconds, 3),
+            errors: 0,
+            pool: config.poolMax,
+          },
           { backlog },
         ),
       );

@@ -59,8 +59,17 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const database = await openDatabase({ url, poolMax: config.poolMax, applicationName: 'converge-bench' });
   const measurements: Measurement[] = [];
   const rows: Row[] = [];
-  const keep = (scenario: string, size: number, result: LoadResult, concurrency: number, extra: Record<string, number | string | null> = {}) => {
-    const m = record({ system: 'converge', scenario: `growth-${scenario}`, concurrency, ...result, pool: config.poolMax }, { events: size, ...extra });
+  const keep = (
+    scenario: string,
+    size: number,
+    result: LoadResult,
+    concurrency: number,
+    extra: Record<string, number | string | null> = {},
+  ) => {
+    const m = record(
+      { system: 'converge', scenario: `growth-${scenario}`, concurrency, ...result, pool: config.poolMax },
+      { events: size, ...extra },
+    );
     measurements.push(m);
     return m;
   };
@@ -80,7 +89,12 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       await resetReadModels(database);
       const { seconds } = await convergeCatchup(database, data, 2000);
       figures['catch-up events/s'] = round(size / seconds, 0);
-      keep('catchup', size, { ops: size, seconds: round(seconds, 3), opsPerSec: round(size / seconds, 1), p50ms: null, p99ms: null, errors: 0 }, 1);
+      keep(
+        'catchup',
+        size,
+        { ops: size, seconds: round(seconds, 3), opsPerSec: round(size / seconds, 1), p50ms: null, p99ms: null, errors: 0 },
+        1,
+      );
       await database.rows(sql`vacuum (analyze)`);
 
       const [disk] = await database.rows<{ events: number; models: number }>(sql`
@@ -94,7 +108,13 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const append = await runLoad({
         concurrency: 32,
         durationS: config.durationS,
-        op: () => store.append(`growth-${randomUUID()}`, [{ type: 'Noted', data: { at: Date.now() } }], { expectedVersion: 'no_stream', streamType: 'Note' }).then(() => {}),
+        op: () =>
+          store
+            .append(`growth-${randomUUID()}`, [{ type: 'Noted', data: { at: Date.now() } }], {
+              expectedVersion: 'no_stream',
+              streamType: 'Note',
+            })
+            .then(() => {}),
       });
       figures['append/s c=32'] = append.opsPerSec;
       keep('append', size, append, 32);
@@ -112,7 +132,11 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
                 parseCommand(
                   orderAggregate.inputs,
                   'CreateOrder',
-                  { customerId: `customer-${n++ % 1000}`, items: [{ productId: 'sku-1', quantity: 1, unitPrice: '9.99' }], shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' } },
+                  {
+                    customerId: `customer-${n++ % 1000}`,
+                    items: [{ productId: 'sku-1', quantity: 1, unitPrice: '9.99' }],
+                    shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' },
+                  },
                   { caller: SYSTEM_CALLER },
                 ),
               )
@@ -124,10 +148,24 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         if (head) await services.tracker.waitFor(head, ['orders', 'customer_summaries'], 120_000);
         const ryw = await measureReadYourWrites({ writer: services, waiter: services, config, rate: 500, intervalMs: 20 });
         const sorted = [...ryw.samples].sort((a, b) => a - b);
-        const p = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((q / 100) * sorted.length) - 1))] ?? null, 3);
+        const p = (q: number) =>
+          round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((q / 100) * sorted.length) - 1))] ?? null, 3);
         figures['ryw p50 ms'] = p(50);
         figures['ryw p99 ms'] = p(99);
-        keep('ryw', size, { ops: sorted.length, seconds: round(ryw.seconds, 3), opsPerSec: round(sorted.length / ryw.seconds, 1), p50ms: p(50), p99ms: p(99), errors: ryw.errors }, 1, { stale: ryw.stale });
+        keep(
+          'ryw',
+          size,
+          {
+            ops: sorted.length,
+            seconds: round(ryw.seconds, 3),
+            opsPerSec: round(sorted.length / ryw.seconds, 1),
+            p50ms: p(50),
+            p99ms: p(99),
+            errors: ryw.errors,
+          },
+          1,
+          { stale: ryw.stale },
+        );
       } finally {
         await services.stop();
       }
@@ -155,7 +193,8 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         };
         await timedHttp('order(id)', 'order-by-id', async () => {
           const id = ids[i++ % ids.length]!;
-          if ((dataOf(await client.post(ORDER, { id }), 'order').order as { id: string } | null)?.id !== id) throw new Error(`order ${id} not found`);
+          if ((dataOf(await client.post(ORDER, { id }), 'order').order as { id: string } | null)?.id !== id)
+            throw new Error(`order ${id} not found`);
         });
         await timedHttp('customerOrders', 'customer-orders', async () => {
           dataOf(await client.post(CUSTOMER_ORDERS, { c: `customer-${i++ % 1000}` }), 'customerOrders');
@@ -163,7 +202,9 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         // A selective search (the first 8 characters of an order's id): what the index does as the store
         // grows. A term that matches a fixed share of all orders (a city) counts more rows at every size.
         await timedHttp('searchOrders', 'search-orders', async () => {
-          const found = dataOf(await client.post(SEARCH, { q: ids[i++ % ids.length]!.slice(0, 8) }), 'searchOrders').searchOrders as { total: number };
+          const found = dataOf(await client.post(SEARCH, { q: ids[i++ % ids.length]!.slice(0, 8) }), 'searchOrders').searchOrders as {
+            total: number;
+          };
           if (found.total < 1) throw new Error('the search found nothing');
         });
       } finally {
@@ -193,7 +234,11 @@ function table(rows: Row[]): string {
     const b = last.figures[name];
     const change = a && b ? (higherIsBetter(name) ? a / b : b / a) : null;
     const verdict = change === null || name.includes('bytes') ? '' : change <= 1.2 ? ' ok' : ' >1.2x';
-    return [name.padEnd(26), ...rows.map((r) => String(r.figures[name] ?? '-').padStart(12)), `${change === null ? '-' : change.toFixed(2)}x${verdict}`.padStart(12)].join('');
+    return [
+      name.padEnd(26),
+      ...rows.map((r) => String(r.figures[name] ?? '-').padStart(12)),
+      `${change === null ? '-' : change.toFixed(2)}x${verdict}`.padStart(12),
+    ].join('');
   });
   return ['growth (last/first: how much worse the largest store is; rates inverted so that > 1 is worse)', head, ...lines].join('\n');
 }
@@ -219,7 +264,10 @@ function writeChart(rows: Row[]): string {
     `<line x1="${left}" y1="20" x2="${left}" y2="${height - bottom}" stroke="black"/>`,
     `<text x="${left - 8}" y="24" text-anchor="end">${maxY.toFixed(1)} ms</text>`,
     `<text x="${left - 8}" y="${height - bottom}" text-anchor="end">0</text>`,
-    ...rows.map((r) => `<text x="${x(Math.log10(r.size))}" y="${height - bottom + 16}" text-anchor="middle">${r.size.toLocaleString('en')} events</text>`),
+    ...rows.map(
+      (r) =>
+        `<text x="${x(Math.log10(r.size))}" y="${height - bottom + 16}" text-anchor="middle">${r.size.toLocaleString('en')} events</text>`,
+    ),
   ];
   series.forEach((name, i) => {
     const color = colors[i % colors.length]!;

@@ -192,12 +192,14 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
           await createOrder(client, customer++);
         };
         let cursor = 0;
-        const orderById = (extensions?: Record<string, unknown>): Op => async () => {
-          const id = ids[cursor++ % ids.length]!;
-          const data = dataOf(await client.post(ORDER_QUERY, { id }, extensions), 'order');
-          const order = data.order as { id: string; items: unknown[] } | null;
-          if (!order || order.id !== id || order.items.length !== 1) throw new Error(`order(${id}) returned ${JSON.stringify(order)}`);
-        };
+        const orderById =
+          (extensions?: Record<string, unknown>): Op =>
+          async () => {
+            const id = ids[cursor++ % ids.length]!;
+            const data = dataOf(await client.post(ORDER_QUERY, { id }, extensions), 'order');
+            const order = data.order as { id: string; items: unknown[] } | null;
+            if (!order || order.id !== id || order.items.length !== 1) throw new Error(`order(${id}) returned ${JSON.stringify(order)}`);
+          };
         const byId = orderById();
         const byIdSession = orderById({ consistency: { after: sessionToken } });
 
@@ -250,13 +252,18 @@ function summarize(measurements: Measurement[], serverCpu: Map<Measurement, numb
   for (const [key, list] of pairs) {
     if (!key.startsWith(`${BY_ID_SESSION}@`)) continue;
     const plain = pairs.get(key.replace(BY_ID_SESSION, BY_ID)) ?? [];
-    list.forEach((pair, i) => (pair[1] = plain[i]?.[0]));
+    for (const [i, pair] of list.entries()) pair[1] = plain[i]?.[0];
   }
   const lines = [
     `http ratios (ops/s; server ${mode}; ${rounds > 1 ? `median of ${rounds} rounds, range in brackets` : 'one round'})`,
     `${label('')}${concurrencies.map((c) => cell(`c=${c}`)).join('')}`,
   ];
-  const row = (name: string, scenario: string, target: number | undefined, of: (m: Measurement, t: Measurement | undefined) => number | null) => {
+  const row = (
+    name: string,
+    scenario: string,
+    target: number | undefined,
+    of: (m: Measurement, t: Measurement | undefined) => number | null,
+  ) => {
     const cells = concurrencies.map((c) => {
       const values = (pairs.get(`${scenario}@${c}`) ?? []).map((pair) => of(...pair));
       if (values.length === 0 || values.some((v) => v === null)) return cell('n/a');
@@ -288,4 +295,3 @@ function median(sorted: number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
-

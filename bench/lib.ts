@@ -29,7 +29,10 @@ export function positiveNumber(name: string, fallback: string, integer = false):
 
 /** A list of integers of at least `min` (spaces or commas between), or an error naming the variable. */
 export function integerList(name: string, fallback: string, min = 1): number[] {
-  const values = env(name, fallback).split(/[\s,]+/).filter(Boolean).map(Number);
+  const values = env(name, fallback)
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(Number);
   if (values.length === 0 || values.some((n) => !Number.isInteger(n) || n < min)) {
     throw new Error(`${name} must be integers of at least ${min}, got ${JSON.stringify(process.env[name])}`);
   }
@@ -54,7 +57,10 @@ export function loadConfig(): BenchConfig {
   const durationS = Number(env('DURATION_S', '10'));
   const warmupS = Number(env('WARMUP_S', '1'));
   const poolMax = Number(env('POOL_MAX', '10'));
-  const concurrencies = env('CONCURRENCIES', '1 8 32').split(/[\s,]+/).filter(Boolean).map(Number);
+  const concurrencies = env('CONCURRENCIES', '1 8 32')
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(Number);
   const numbers = { durationS, warmupS, poolMax, ...Object.fromEntries(concurrencies.map((c, i) => [`concurrency[${i}]`, c])) };
   for (const [name, value] of Object.entries(numbers)) {
     if (!Number.isFinite(value) || value < 0) throw new Error(`bad ${name}: ${value}`);

@@ -72,9 +72,11 @@ const INSERT_CHUNKS = 20;
 type Extra = Record<string, number | string | boolean | null>;
 type Line = Omit<Measurement, 'run'>;
 
-
 function batchSizes(): number[] {
-  const sizes = env('PROJECTION_BATCH', '2000').split(/[\s,]+/).filter(Boolean).map(Number);
+  const sizes = env('PROJECTION_BATCH', '2000')
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(Number);
   if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 1)) {
     throw new Error(`PROJECTION_BATCH must be positive integers, got ${JSON.stringify(process.env.PROJECTION_BATCH)}`);
   }
@@ -83,7 +85,6 @@ function batchSizes(): number[] {
 
 // ------------------------------------------------------------------------------------------------
 // Set-up
-
 
 /** The read models and the checkpoints, not the events: the next catch-up starts from zero. */
 export async function resetReadModels(database: Database): Promise<void> {
@@ -178,7 +179,12 @@ export async function verifyLoad(database: Database, data: Dataset): Promise<voi
 type CatchupResult = { seconds: number; batch: number };
 
 export async function convergeCatchup(database: Database, data: Dataset, batch: number): Promise<CatchupResult> {
-  const services = createServices(database, { modules: [ordersModule], runProjections: true, consistencyTimeoutMs: 5000, projectionBatchSize: batch });
+  const services = createServices(database, {
+    modules: [ordersModule],
+    runProjections: true,
+    consistencyTimeoutMs: 5000,
+    projectionBatchSize: batch,
+  });
   const head = await services.store.headPosition();
   if (!head) throw new Error('no visible events to catch up on');
   const t0 = performance.now();
@@ -280,10 +286,12 @@ async function compareWithRaw(database: Database): Promise<{ orders: number; sum
     updated_at, shipped_at, cancelled_at, cancel_reason, search_text`;
   const summaryColumns = 'customer_id, order_count, cancelled_count, total_spent, last_order_at';
   const differing = async (table: string, raw: string, columns: string) => {
-    const [row] = await database.rows<{ n: number }>(sql.raw(`select count(*)::int as n from (
+    const [row] = await database.rows<{ n: number }>(
+      sql.raw(`select count(*)::int as n from (
       (select ${columns} from ${table} except all select ${columns} from ${raw})
       union all
-      (select ${columns} from ${raw} except all select ${columns} from ${table})) d`));
+      (select ${columns} from ${raw} except all select ${columns} from ${table})) d`),
+    );
     return row?.n ?? -1;
   };
   return {
@@ -301,7 +309,12 @@ const createInput = (n: number) => ({
   items: [{ productId: `sku-${n % 500}`, quantity: 1 + (n % 5), unitPrice: '9.99' }],
   shippingAddress: { line1: `${1 + (n % 200)} Main St`, city: 'Berlin', postalCode: '10115', country: 'DE' },
 });
-const addInput = (orderId: string, n: number) => ({ orderId, productId: `sku-${(n * 7) % 500}`, quantity: 1 + (n % 3), unitPrice: '12.00' });
+const addInput = (orderId: string, n: number) => ({
+  orderId,
+  productId: `sku-${(n * 7) % 500}`,
+  quantity: 1 + (n % 3),
+  unitPrice: '12.00',
+});
 
 /** Lines an order gets before the generators leave it (MAX_LINES is 100). */
 const LINES_PER_ORDER = 10;
@@ -328,9 +341,13 @@ function startBackground(services: Services, rate: number) {
     if (order) {
       order.lines++;
       if (order.lines >= LINES_PER_ORDER) open.splice(open.indexOf(order), 1);
-      await services.commands.dispatch(parseCommand(orderAggregate.inputs, 'AddOrderItem', addInput(order.id, n), { caller: SYSTEM_CALLER }));
+      await services.commands.dispatch(
+        parseCommand(orderAggregate.inputs, 'AddOrderItem', addInput(order.id, n), { caller: SYSTEM_CALLER }),
+      );
     } else {
-      const created = await services.commands.dispatch(parseCommand(orderAggregate.inputs, 'CreateOrder', createInput(n), { caller: SYSTEM_CALLER }));
+      const created = await services.commands.dispatch(
+        parseCommand(orderAggregate.inputs, 'CreateOrder', createInput(n), { caller: SYSTEM_CALLER }),
+      );
       open.push({ id: created.streamId, lines: 1 });
       if (open.length > 200) open.shift();
     }
@@ -346,16 +363,18 @@ function startBackground(services: Services, rate: number) {
           continue;
         }
         inFlight++;
-        one(issued).then(
-          () => completed++,
-          (error: unknown) => {
-            errors++;
-            firstError ??= error;
-          },
-        ).finally(() => {
-          inFlight--;
-          if (inFlight === 0) drained.splice(0).forEach((resolve) => resolve());
-        });
+        one(issued)
+          .then(
+            () => completed++,
+            (error: unknown) => {
+              errors++;
+              firstError ??= error;
+            },
+          )
+          .finally(() => {
+            inFlight--;
+            if (inFlight === 0) for (const resolve of drained.splice(0)) resolve();
+          });
       }
       await sleep(1);
     }
@@ -415,11 +434,15 @@ export async function measureReadYourWrites(options: {
         const c0 = performance.now();
         let result: CommandResult;
         if (!orderId || lines >= LINES_PER_ORDER) {
-          result = await writer.commands.dispatch(parseCommand(orderAggregate.inputs, 'CreateOrder', createInput(++n), { caller: SYSTEM_CALLER }));
+          result = await writer.commands.dispatch(
+            parseCommand(orderAggregate.inputs, 'CreateOrder', createInput(++n), { caller: SYSTEM_CALLER }),
+          );
           orderId = result.streamId;
           lines = 1;
         } else {
-          result = await writer.commands.dispatch(parseCommand(orderAggregate.inputs, 'AddOrderItem', addInput(orderId, ++n), { caller: SYSTEM_CALLER }));
+          result = await writer.commands.dispatch(
+            parseCommand(orderAggregate.inputs, 'AddOrderItem', addInput(orderId, ++n), { caller: SYSTEM_CALLER }),
+          );
           lines++;
         }
         const token = decodeToken(result.consistencyToken);
@@ -595,7 +618,12 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
 
     // Read-your-writes, on top of the caught-up read models.
     const batch = best!.batch;
-    const local = createServices(database, { modules: [ordersModule], runProjections: true, consistencyTimeoutMs: 5000, projectionBatchSize: batch });
+    const local = createServices(database, {
+      modules: [ordersModule],
+      runProjections: true,
+      consistencyTimeoutMs: 5000,
+      projectionBatchSize: batch,
+    });
     await local.start();
     try {
       await settle(local);

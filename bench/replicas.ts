@@ -10,7 +10,18 @@
 // Env: REPLICAS_CONCURRENCY (4), REPLICAS_DELAYS_MS (0,10,200), DURATION_S, lib.ts's POOL_MAX.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startPrivateCluster, startReplica, canRunPrivateCluster, type PrivateCluster } from '../test/support/processes.ts';
-import { integerList, log, orderInput, percentile, positiveNumber, round, runLoad, type BenchContext, type Measurement, type ScenarioOutcome } from './lib.ts';
+import {
+  integerList,
+  log,
+  orderInput,
+  percentile,
+  positiveNumber,
+  round,
+  runLoad,
+  type BenchContext,
+  type Measurement,
+  type ScenarioOutcome,
+} from './lib.ts';
 import { createClient, dataOf, prepareDatabase, startChild } from './server.ts';
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId consistencyToken } }`;
@@ -48,14 +59,16 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const client = createClient(server.url, concurrency);
       try {
         const ids: string[] = [];
-        for (let i = 0; i < 200; i++) ids.push((dataOf(await client.post(CREATE, { input: orderInput(i) }), 'create').createOrder as { orderId: string }).orderId);
+        for (let i = 0; i < 200; i++)
+          ids.push((dataOf(await client.post(CREATE, { input: orderInput(i) }), 'create').createOrder as { orderId: string }).orderId);
         await sleep(1500); // projected, replayed, and the replica checked
         const plain = await runLoad({
           concurrency,
           durationS: config.durationS,
           op: async (w, seq) => {
             const id = ids[(w * 7919 + seq) % ids.length]!;
-            if ((dataOf(await client.post(ORDER, { id }), 'order').order as { id: string } | null)?.id !== id) throw new Error(`order(${id}) missing`);
+            if ((dataOf(await client.post(ORDER, { id }), 'order').order as { id: string } | null)?.id !== id)
+              throw new Error(`order(${id}) missing`);
           },
         });
         const before = await readsByTarget(origin);
@@ -65,12 +78,16 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
           concurrency,
           durationS: config.durationS,
           op: async (w, seq) => {
-            const created = dataOf(await client.post(CREATE, { input: orderInput(w * 1000 + seq) }), 'create').createOrder as { orderId: string; consistencyToken: string };
+            const created = dataOf(await client.post(CREATE, { input: orderInput(w * 1000 + seq) }), 'create').createOrder as {
+              orderId: string;
+              consistencyToken: string;
+            };
             const started = performance.now();
             const response = await client.post(ORDER, { id: created.orderId, t: created.consistencyToken });
             tokened.push(performance.now() - started);
             if ((response as { extensions?: { consistency?: { stale?: boolean } } }).extensions?.consistency?.stale) stale++;
-            if ((dataOf(response, 'order').order as { id: string } | null)?.id !== created.orderId) throw new Error('read behind its token');
+            if ((dataOf(response, 'order').order as { id: string } | null)?.id !== created.orderId)
+              throw new Error('read behind its token');
           },
         });
         const after = await readsByTarget(origin);
@@ -83,7 +100,18 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         const scenario = delay === null ? 'replicas-primary' : `replicas-delay-${delay}ms`;
         measurements.push(
           record(
-            { system: 'converge', scenario, concurrency, opsPerSec: plain.opsPerSec, p50ms: plain.p50ms, p99ms: plain.p99ms, ops: plain.ops, seconds: plain.seconds, errors: plain.errors, pool: config.poolMax },
+            {
+              system: 'converge',
+              scenario,
+              concurrency,
+              opsPerSec: plain.opsPerSec,
+              p50ms: plain.p50ms,
+              p99ms: plain.p99ms,
+              ops: plain.ops,
+              seconds: plain.seconds,
+              errors: plain.errors,
+              pool: config.poolMax,
+            },
             { tokenReadP50ms: tokenP50, tokenReadP99ms: tokenP99, tokenReads: tokened.length, stale, fellBackToPrimary: fellBack },
           ),
         );

@@ -235,7 +235,6 @@ export function dataOf(response: GraphQLResponse, what: string): Record<string, 
 // ------------------------------------------------------------------------------------------------
 // Set-up
 
-
 /** Migrated and empty, before any server opens it; warns when someone else is using the database. */
 export async function prepareDatabase(url: string, poolMax: number): Promise<void> {
   await ensureDatabase(url);
@@ -253,14 +252,16 @@ export async function prepareDatabase(url: string, poolMax: number): Promise<voi
   }
 }
 
-
 // ------------------------------------------------------------------------------------------------
 
 const childUrl = process.env[CHILD_URL_ENV];
 if (childUrl && process.argv[1] === fileURLToPath(import.meta.url)) {
-  serveAsChild(childUrl, Number(process.env[CHILD_POOL_ENV] ?? '10'), JSON.parse(process.env[CHILD_CONFIG_ENV] ?? '{}') as Record<string, string>).catch((error: unknown) => {
+  serveAsChild(
+    childUrl,
+    Number(process.env[CHILD_POOL_ENV] ?? '10'),
+    JSON.parse(process.env[CHILD_CONFIG_ENV] ?? '{}') as Record<string, string>,
+  ).catch((error: unknown) => {
     process.stderr.write(`bench server failed: ${(error as Error)?.stack ?? String(error)}\n`);
     process.exit(1);
   });
 }
-

@@ -20,14 +20,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { sql } from 'drizzle-orm';
 import { openDatabase } from '../src/infra/db/open-database.ts';
-import { canRunPrivateCluster, startPrivateCluster, startServer, type PrivateCluster, type ServerProcess } from '../test/support/processes.ts';
+import {
+  canRunPrivateCluster,
+  startPrivateCluster,
+  startServer,
+  type PrivateCluster,
+  type ServerProcess,
+} from '../test/support/processes.ts';
 
 const minutes = Number(process.env.SOAK_MINUTES ?? '10');
 const writerCount = Number(process.env.SOAK_WRITERS ?? '6');
 const subscriptionCount = Number(process.env.SOAK_SUBSCRIPTIONS ?? '200');
 const initialSeed = Number(process.env.SOAK_SEED ?? Date.now() % 100000);
 let seed = initialSeed;
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
 const log = (message: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId version consistencyToken } }`;
@@ -90,7 +96,13 @@ async function main(): Promise<number> {
           const r = await gql(query, { input: { ...input, ...(commandId && { commandId }) } });
           const payload = r.data?.[field];
           if (payload) {
-            acked.push({ kind: field === 'createOrder' ? 'create' : 'add', orderId: payload.orderId, version: payload.version, commandId, retried });
+            acked.push({
+              kind: field === 'createOrder' ? 'create' : 'add',
+              orderId: payload.orderId,
+              version: payload.version,
+              commandId,
+              retried,
+            });
             return payload as { orderId: string; version: number; consistencyToken: string };
           }
           const code = r.errors?.[0]?.extensions?.code;
@@ -114,7 +126,15 @@ async function main(): Promise<number> {
       for (let n = 0; running && Date.now() < deadline; n++) {
         const payload =
           !current || lines >= 20
-            ? await command(CREATE, { customerId: `soak-${w}`, items: [{ productId: `sku-${n % 50}`, quantity: 1, unitPrice: '2.50' }], shippingAddress: address }, 'createOrder')
+            ? await command(
+                CREATE,
+                {
+                  customerId: `soak-${w}`,
+                  items: [{ productId: `sku-${n % 50}`, quantity: 1, unitPrice: '2.50' }],
+                  shippingAddress: address,
+                },
+                'createOrder',
+              )
             : await command(ADD, { orderId: current, productId: `sku-${n % 50}`, quantity: 1, unitPrice: '1.25' }, 'addOrderItem');
         if (!payload) {
           current = undefined;
@@ -186,7 +206,13 @@ async function main(): Promise<number> {
 
     // Faults, one every 30-60 s.
     const faultLoop = (async () => {
-      const kinds = ['kill -9 a server', 'restart PostgreSQL', 'kill the LISTEN connections', 'pause and resume a projection', 'rebuild a projection'];
+      const kinds = [
+        'kill -9 a server',
+        'restart PostgreSQL',
+        'kill the LISTEN connections',
+        'pause and resume a projection',
+        'rebuild a projection',
+      ];
       while (Date.now() < deadline - 20_000) {
         await sleep(30_000 + random() * 30_000);
         if (Date.now() >= deadline - 20_000) break;
@@ -220,10 +246,13 @@ async function main(): Promise<number> {
       // Caught up, then where each projection ended; subscribers get a moment to hear of it.
       for (let i = 0; i < 300; i++) {
         const status = await gqlTo(pick(), `{ projections { name state lagEvents } }`);
-        if ((status.data?.projections ?? []).every((p: { state: string; lagEvents: number }) => p.state === 'RUNNING' && p.lagEvents === 0)) break;
+        if ((status.data?.projections ?? []).every((p: { state: string; lagEvents: number }) => p.state === 'RUNNING' && p.lagEvents === 0))
+          break;
         await sleep(200);
       }
-      for (const row of await database.rows<{ name: string; tx: string; pos: string }>(sql`select name, position_tx::text as tx, position::text as pos from projections`)) {
+      for (const row of await database.rows<{ name: string; tx: string; pos: string }>(
+        sql`select name, position_tx::text as tx, position::text as pos from projections`,
+      )) {
         finalPositions.set(row.name, BigInt(row.tx) * 2n ** 64n + BigInt(row.pos));
       }
       await sleep(3000);
@@ -233,12 +262,14 @@ async function main(): Promise<number> {
       const streams = new Map(created.map((r) => [r.stream_id, r]));
       for (const a of acked) {
         const s = streams.get(a.orderId);
-        if (!s || s.n !== 1 || s.head < a.version) {
+        if (s?.n !== 1 || s.head < a.version) {
           mismatches++;
           problems.push(`acknowledged ${a.kind} ${a.orderId} v${a.version}: ${JSON.stringify(s)}`);
         }
       }
-      const duplicates = await database.rows<{ n: number }>(sql`select count(*)::int as n from (select stream_id, version from events group by 1, 2 having count(*) > 1) d`);
+      const duplicates = await database.rows<{ n: number }>(
+        sql`select count(*)::int as n from (select stream_id, version from events group by 1, 2 having count(*) > 1) d`,
+      );
       if (duplicates[0]!.n > 0) {
         mismatches++;
         problems.push(`${duplicates[0]!.n} duplicate (stream, version) pairs`);
@@ -252,13 +283,20 @@ async function main(): Promise<number> {
         const r = byId.get(a.commandId!);
         if (!r || r.stream_id !== a.orderId || r.version !== a.version) {
           retryMismatches++;
-          problems.push(`command ${a.commandId}${a.retried ? ' (retried)' : ''} answered ${a.orderId} v${a.version}, recorded ${JSON.stringify(r)}`);
+          problems.push(
+            `command ${a.commandId}${a.retried ? ' (retried)' : ''} answered ${a.orderId} v${a.version}, recorded ${JSON.stringify(r)}`,
+          );
         }
       }
       mismatches += retryMismatches;
       // 3. Each read model equals a from-scratch rebuild of it.
       const snapshot = async (table: string) => database.rows(sql.raw(`select * from "${table}" order by 1`));
-      const tables: Record<string, string[]> = { orders: ['orders'], customer_summaries: ['customer_summaries'], products: ['products'], order_fulfilments: ['order_fulfilments'] };
+      const tables: Record<string, string[]> = {
+        orders: ['orders'],
+        customer_summaries: ['customer_summaries'],
+        products: ['products'],
+        order_fulfilments: ['order_fulfilments'],
+      };
       const server = pick();
       for (const projection of PROJECTIONS) {
         const before = await Promise.all(tables[projection]!.map(snapshot));
@@ -280,7 +318,9 @@ async function main(): Promise<number> {
     }
     // 4. Subscriptions: each saw its projections reach where they ended (positions never went back,
     // counted as they came).
-    const missedEnd = progressSeen.filter((seen) => PROJECTIONS.some((p) => (seen.last.get(p) ?? -1n) < (finalPositions.get(p) ?? 0n))).length;
+    const missedEnd = progressSeen.filter((seen) =>
+      PROJECTIONS.some((p) => (seen.last.get(p) ?? -1n) < (finalPositions.get(p) ?? 0n)),
+    ).length;
     mismatches += wentBack + closedBadly + missedEnd;
     for (const c of ws) await c.dispose();
     const summary = [
@@ -290,7 +330,10 @@ async function main(): Promise<number> {
       `  subscriptions ${subscriptionCount}: positions going back ${wentBack}, closed with a code graphql-ws does not retry ${closedBadly}, ` +
         `missing the final position ${missedEnd}; socket closes by code ${JSON.stringify(Object.fromEntries(closeCodes))}`,
       `  faults ${faults.length}:`,
-      ...faults.map((f) => `    ${new Date(f.at).toISOString().slice(11, 19)} ${f.kind.padEnd(32)} worst after: latency in the next 20 s ${f.worstAfterMs} ms`),
+      ...faults.map(
+        (f) =>
+          `    ${new Date(f.at).toISOString().slice(11, 19)} ${f.kind.padEnd(32)} worst after: latency in the next 20 s ${f.worstAfterMs} ms`,
+      ),
       `  mismatches ${mismatches}${problems.length ? `: ${problems.slice(0, 10).join('; ')}` : ''}`,
     ];
     process.stdout.write(`${summary.join('\n')}\n`);
@@ -310,7 +353,11 @@ function tokenValue(token: string): bigint {
 }
 
 async function gqlTo(server: ServerProcess, query: string) {
-  const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  });
   return (await response.json()) as { data?: any; errors?: unknown[] };
 }
 
@@ -332,7 +379,9 @@ async function injectFault(kind: string, cluster: PrivateCluster, servers: (Serv
     case 'kill the LISTEN connections': {
       const database = await openDatabase({ url: cluster.url, poolMax: 1 });
       try {
-        await database.rows(sql`select pg_terminate_backend(pid) from pg_stat_activity where query ilike 'listen%' and pid <> pg_backend_pid()`);
+        await database.rows(
+          sql`select pg_terminate_backend(pid) from pg_stat_activity where query ilike 'listen%' and pid <> pg_backend_pid()`,
+        );
       } finally {
         await database.close();
       }

@@ -9,7 +9,18 @@
 // Env: WAITS_BURST (5000), WAITS_HOLD_S (5), WAITS_DB (converge_waits_bench), lib.ts's POOL_MAX.
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { databaseUrl, env, log, orderInput, positiveNumber, round, runLoad, type BenchContext, type Measurement, type ScenarioOutcome } from './lib.ts';
+import {
+  databaseUrl,
+  env,
+  log,
+  orderInput,
+  positiveNumber,
+  round,
+  runLoad,
+  type BenchContext,
+  type Measurement,
+  type ScenarioOutcome,
+} from './lib.ts';
 import { createClient, dataOf, prepareDatabase, startChild, type GraphQLResponse } from './server.ts';
 
 const SETUP_ORDERS = 500;
@@ -31,14 +42,20 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const lines: string[] = [];
   for (const cap of [1000, burst * 2]) {
     await prepareDatabase(url, config.poolMax);
-    const server = await startChild(url, config.poolMax, { CONSISTENCY_MAX_WAITS: String(cap), CONSISTENCY_TIMEOUT_MS: String((holdS + 5) * 1000) });
+    const server = await startChild(url, config.poolMax, {
+      CONSISTENCY_MAX_WAITS: String(cap),
+      CONSISTENCY_TIMEOUT_MS: String((holdS + 5) * 1000),
+    });
     const setup = createClient(server.url, 16);
     const others = createClient(server.url, OTHERS);
     try {
       const ids: string[] = [];
       await Promise.all(
         Array.from({ length: 16 }, async () => {
-          while (ids.length < SETUP_ORDERS) ids.push((dataOf(await setup.post(CREATE, { input: orderInput(ids.length) }), 'create').createOrder as { orderId: string }).orderId);
+          while (ids.length < SETUP_ORDERS)
+            ids.push(
+              (dataOf(await setup.post(CREATE, { input: orderInput(ids.length) }), 'create').createOrder as { orderId: string }).orderId,
+            );
         }),
       );
       await sleep(1000); // projected, and the server settled
@@ -52,7 +69,10 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const idleRss = (await server.rssBytes())!;
 
       dataOf(await setup.post(`mutation { pauseProjection(name: "orders") { state } }`), 'pause');
-      const created = dataOf(await setup.post(CREATE, { input: orderInput(0) }), 'create').createOrder as { orderId: string; consistencyToken: string };
+      const created = dataOf(await setup.post(CREATE, { input: orderInput(0) }), 'create').createOrder as {
+        orderId: string;
+        consistencyToken: string;
+      };
       // One socket per request: 5,000 clients, as 5,000 browser tabs would be.
       const agent = new http.Agent({ keepAlive: false, maxSockets: burst });
       const started = performance.now();
@@ -99,7 +119,18 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         unloadedP99ms: unloaded.p99ms,
         p99OverUnloaded: unloaded.p99ms && during.p99ms ? round(during.p99ms / unloaded.p99ms, 2) : null,
       };
-      measurements.push(record({ system: 'converge', scenario: `waits-burst-${cap >= burst ? 'uncapped' : 'capped'}`, concurrency: OTHERS, ...during, pool: config.poolMax }, extra));
+      measurements.push(
+        record(
+          {
+            system: 'converge',
+            scenario: `waits-burst-${cap >= burst ? 'uncapped' : 'capped'}`,
+            concurrency: OTHERS,
+            ...during,
+            pool: config.poolMax,
+          },
+          extra,
+        ),
+      );
       lines.push(
         `${label.padEnd(22)} RSS ${extra.idleRssMb} MB idle, +${extra.rssAboveIdleMb} MB at peak; others' order(id) p50/p99 ` +
           `${unloaded.p50ms}/${unloaded.p99ms} ms unloaded, ${during.p50ms}/${during.p99ms} ms during (p99 ${extra.p99OverUnloaded}x); ` +
@@ -114,17 +145,33 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   log('');
   return {
     measurements,
-    summary: [`waits: a burst of ${burst} order(id, after:) requests whose token is reached after ${holdS} s`, ...lines, 'goal: RSS < 150 MB above idle; p99 during <= 2x unloaded'].join('\n'),
+    summary: [
+      `waits: a burst of ${burst} order(id, after:) requests whose token is reached after ${holdS} s`,
+      ...lines,
+      'goal: RSS < 150 MB above idle; p99 during <= 2x unloaded',
+    ].join('\n'),
   };
 }
 
 /** One request on a socket of its own (the burst's clients do not share connections). */
-function post(agent: http.Agent, url: string, query: string, variables: Record<string, unknown>): Promise<GraphQLResponse & { extensions?: unknown }> {
+function post(
+  agent: http.Agent,
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<GraphQLResponse & { extensions?: unknown }> {
   const { hostname, port, pathname } = new URL(url);
   const body = JSON.stringify({ query, variables });
   return new Promise((resolve, reject) => {
     const request = http.request(
-      { agent, hostname, port, path: pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        agent,
+        hostname,
+        port,
+        path: pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));

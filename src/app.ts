@@ -39,8 +39,11 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     await database.close();
     throw error;
   }
-  const replicas = config.replicas.urls.map((url) => openReplica(url, { poolMax: 'url' in config.database ? config.database.poolMax : undefined }));
-  if (replicas.length > 0) log.info({ replicas: replicas.map((r) => r.name) }, `queries read on ${replicas.length} replica${replicas.length === 1 ? '' : 's'}`);
+  const replicas = config.replicas.urls.map((url) =>
+    openReplica(url, { poolMax: 'url' in config.database ? config.database.poolMax : undefined }),
+  );
+  if (replicas.length > 0)
+    log.info({ replicas: replicas.map((r) => r.name) }, `queries read on ${replicas.length} replica${replicas.length === 1 ? '' : 's'}`);
   // Assigned below; the metrics read projection status through the services at scrape time.
   let services: Services;
   const metrics = createMetrics({
@@ -50,7 +53,8 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     replicas: () => services.replicas?.status() ?? [],
   });
   services = createServices(database, {
-    replicas: replicas.length > 0 ? { connections: replicas, maxLagMs: config.replicas.maxLagMs, waitMs: config.replicas.waitMs } : undefined,
+    replicas:
+      replicas.length > 0 ? { connections: replicas, maxLagMs: config.replicas.maxLagMs, waitMs: config.replicas.waitMs } : undefined,
     runProjections: config.projections,
     consistencyTimeoutMs: config.consistencyTimeoutMs,
     consistencyMaxWaits: config.consistencyMaxWaits,

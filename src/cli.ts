@@ -40,21 +40,24 @@ type Command =
 
 class UsageError extends Error {}
 
+const parseOptions = (argv: string[]) =>
+  parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      sub: { type: 'string' },
+      role: { type: 'string', multiple: true },
+      expires: { type: 'string' },
+    },
+  });
+
 function parseCommand(argv: string[]): Command {
-  let parsed;
+  let parsed: ReturnType<typeof parseOptions>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        sub: { type: 'string' },
-        role: { type: 'string', multiple: true },
-        expires: { type: 'string' },
-      },
-    });
+    parsed = parseOptions(argv);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -100,7 +103,8 @@ function parseCommand(argv: string[]): Command {
       const unknown = roles.find((role) => role !== 'customer' && role !== 'admin');
       if (unknown) throw new UsageError(`--role must be customer or admin, not ${JSON.stringify(unknown)}`);
       const expires = values.expires ?? '1h';
-      if (!/^\d+[smhd]$/.test(expires)) throw new UsageError(`--expires must be a number and a unit (s, m, h or d), such as 1h; got ${JSON.stringify(expires)}`);
+      if (!/^\d+[smhd]$/.test(expires))
+        throw new UsageError(`--expires must be a number and a unit (s, m, h or d), such as 1h; got ${JSON.stringify(expires)}`);
       return { kind: 'token', sub: values.sub, roles: [...new Set(roles)], expires };
     }
     default:
@@ -171,7 +175,8 @@ async function run(command: Exclude<Command, { kind: 'help' | 'serve' | 'token' 
   /** Failures an operator can fix get one line, not a stack trace. */
   const explain = (raised: unknown): string | undefined => {
     const error = driverError(raised);
-    if (error instanceof DataDirectoryInUseError || (error instanceof ConvergeError && !(error instanceof UnavailableError))) return error.message;
+    if (error instanceof DataDirectoryInUseError || (error instanceof ConvergeError && !(error instanceof UnavailableError)))
+      return error.message;
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ECONNREFUSED') return 'cannot reach the database at DATABASE_URL (connection refused)';
     if (code === 'ENOTFOUND') return 'cannot reach the database at DATABASE_URL (host not found)';
@@ -258,20 +263,25 @@ async function runProjections(
   if (command.json) return rows.map((row) => JSON.stringify(row));
   const held = statuses[0]?.heldBackBy;
   const heldLine = held
-    ? [`every projection waits for an append in flight for ${held.seconds.toFixed(1)} s: backend pid ${held.backendPid}${held.waitingOn ? `, waiting on ${held.waitingOn}` : ''}`]
+    ? [
+        `every projection waits for an append in flight for ${held.seconds.toFixed(1)} s: backend pid ${held.backendPid}${held.waitingOn ? `, waiting on ${held.waitingOn}` : ''}`,
+      ]
     : [];
-  return [...table(
-    ['NAME', 'KIND', 'STATE', 'POSITION', 'LAG', 'LAST ERROR', 'UPDATED'],
-    rows.map((r) => [
-      r.name,
-      r.kind,
-      r.state,
-      r.position ?? '-',
-      String(r.lagEvents),
-      r.lastError === null ? '-' : r.lastError.replace(/\s*\n\s*/g, ' '),
-      r.updatedAt ?? '-',
-    ]),
-  ), ...heldLine];
+  return [
+    ...table(
+      ['NAME', 'KIND', 'STATE', 'POSITION', 'LAG', 'LAST ERROR', 'UPDATED'],
+      rows.map((r) => [
+        r.name,
+        r.kind,
+        r.state,
+        r.position ?? '-',
+        String(r.lagEvents),
+        r.lastError === null ? '-' : r.lastError.replace(/\s*\n\s*/g, ' '),
+        r.updatedAt ?? '-',
+      ]),
+    ),
+    ...heldLine,
+  ];
 }
 
 /**
@@ -286,7 +296,8 @@ async function rebuildHere(database: Database, config: Config, name: string) {
   try {
     for (;;) {
       const status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === name)!;
-      if (status.state === 'FAILED' || status.state === 'PAUSED' || (status.state === 'RUNNING' && status.rebuildPosition === null)) return status;
+      if (status.state === 'FAILED' || status.state === 'PAUSED' || (status.state === 'RUNNING' && status.rebuildPosition === null))
+        return status;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {
@@ -297,5 +308,10 @@ async function rebuildHere(database: Database, config: Config, name: string) {
 /** Columns padded to their widest cell, two blanks apart. */
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((cells) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  return [header, ...rows].map((cells) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }

@@ -2,8 +2,7 @@
 import { z } from 'zod';
 
 const onOff = z.enum(['on', 'off'], { message: 'must be "on" or "off"' });
-const oneOf = <T extends string>(values: readonly [T, ...T[]]) =>
-  z.enum(values, { message: `must be one of ${values.join(', ')}` });
+const oneOf = <T extends string>(values: readonly [T, ...T[]]) => z.enum(values, { message: `must be one of ${values.join(', ')}` });
 
 /** A whole number in [min, max], written in plain decimal digits (no "0x10", "1e3" or blanks). */
 const wholeNumber = (min: number, max: number, what = 'a whole number') =>
@@ -42,9 +41,7 @@ const schema = z
   .transform((env) => ({
     port: env.PORT,
     host: env.HOST,
-    database: env.DATABASE_URL
-      ? ({ url: env.DATABASE_URL, poolMax: env.DB_POOL_MAX } as const)
-      : ({ pgliteDir: env.PGLITE_DIR } as const),
+    database: env.DATABASE_URL ? ({ url: env.DATABASE_URL, poolMax: env.DB_POOL_MAX } as const) : ({ pgliteDir: env.PGLITE_DIR } as const),
     jwtSecret: env.JWT_SECRET,
     consistencyTimeoutMs: env.CONSISTENCY_TIMEOUT_MS,
     consistencyMaxWaits: env.CONSISTENCY_MAX_WAITS,
@@ -73,12 +70,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw new ConfigError('JWT_SECRET: must be set when NODE_ENV=production (open development mode is refused)');
     }
     if (config.replicas.urls.length > 0 && !('url' in config.database)) {
-      throw new ConfigError('DATABASE_REPLICA_URLS: needs DATABASE_URL (replicas are PostgreSQL streaming replicas; the embedded PGlite has none)');
+      throw new ConfigError(
+        'DATABASE_REPLICA_URLS: needs DATABASE_URL (replicas are PostgreSQL streaming replicas; the embedded PGlite has none)',
+      );
     }
     return config;
   }
   const issue = result.error.issues[0]!;
   const name = String(issue.path[0] ?? 'environment');
   const value = present[name];
-  throw new ConfigError(`${name}: ${issue.message}${value !== undefined && !SECRET_VARIABLES.has(name) ? ` (got ${JSON.stringify(value)})` : ''}`);
+  throw new ConfigError(
+    `${name}: ${issue.message}${value !== undefined && !SECRET_VARIABLES.has(name) ? ` (got ${JSON.stringify(value)})` : ''}`,
+  );
 }

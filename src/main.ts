@@ -22,20 +22,24 @@ const log = pino({
   level: config.logLevel,
   base: { service: 'converge' },
   // Nothing logs credentials; this is the safety net if a header or token ever lands in a line.
-  redact: { paths: ['authorization', '*.authorization', 'headers.authorization', '*.token', 'token', 'connectionParams'], censor: '[redacted]' },
+  redact: {
+    paths: ['authorization', '*.authorization', 'headers.authorization', '*.token', 'token', 'connectionParams'],
+    censor: '[redacted]',
+  },
 });
 if (!config.jwtSecret) {
-  log.warn(
-    {},
-    'OPEN DEVELOPMENT MODE: JWT_SECRET is not set, so every caller is an admin. Set JWT_SECRET before exposing this server.',
-  );
+  log.warn({}, 'OPEN DEVELOPMENT MODE: JWT_SECRET is not set, so every caller is an admin. Set JWT_SECRET before exposing this server.');
 }
 
 // postgres.js 3.4.9 can throw from a timer when a connection's socket closes under a pending write
 // (porsager/postgres#1154; its fix is not released). The query involved has already failed with
 // CONNECTION_CLOSED, so that one exception is logged, not fatal; anything else is.
 process.on('uncaughtException', (error) => {
-  if (error instanceof TypeError && /reading 'write'/.test(error.message) && /postgres[\\/]src[\\/]connection\.js/.test(error.stack ?? '')) {
+  if (
+    error instanceof TypeError &&
+    /reading 'write'/.test(error.message) &&
+    /postgres[\\/]src[\\/]connection\.js/.test(error.stack ?? '')
+  ) {
     log.warn({ err: error.message }, 'database connection closed during a write (known postgres.js issue); continuing');
     return;
   }

@@ -113,7 +113,10 @@ export function createServices(database: Database, options: ServicesOptions): Se
 
   // Process managers run as projections whose effects are commands.
   const processManagers = modules.flatMap((m) => m.processManagers ?? []);
-  const defaults = [...modules.flatMap((m) => m.projections), ...processManagers.map((pm) => runAsProjection(pm, commands.dispatch, store))];
+  const defaults = [
+    ...modules.flatMap((m) => m.projections),
+    ...processManagers.map((pm) => runAsProjection(pm, commands.dispatch, store)),
+  ];
   const projections = options.projections ? options.projections(defaults) : defaults;
   const projectionNames = projections.map((p) => p.name);
   const running = processManagers.filter((pm) => projectionNames.includes(pm.name));
@@ -182,7 +185,9 @@ export function createServices(database: Database, options: ServicesOptions): Se
     async start() {
       try {
         await admin.ensure(); // every projection has its row
-        stopFeed = await startProgressFeed(database, tracker, (error) => log.error({ error: errorText(error) }, 'progress notification failed'));
+        stopFeed = await startProgressFeed(database, tracker, (error) =>
+          log.error({ error: errorText(error) }, 'progress notification failed'),
+        );
         await reads?.marks.start();
         await reads?.replicas.start();
         await host?.start();
@@ -212,23 +217,43 @@ function readsOnReplicas(database: Database, tracker: ConsistencyTracker, option
 /** For each projection, the process managers whose effects it handles (see the consistency tracker). */
 function followers(projections: readonly SqlProjection<Lookups>[], processManagers: readonly ProcessManager<any>[]) {
   return Object.fromEntries(
-    projections.map((p) => [p.name, processManagers.filter((pm) => pm.name !== p.name && pm.effects.some((type) => p.handles.has(type))).map((pm) => pm.name)]),
+    projections.map((p) => [
+      p.name,
+      processManagers.filter((pm) => pm.name !== p.name && pm.effects.some((type) => p.handles.has(type))).map((pm) => pm.name),
+    ]),
   );
 }
 
 /** Reports each command's type, stream, resulting version, outcome (with the error code) and duration. */
-function observeCommands(observe: ServicesObserver, aggregates: readonly Aggregate<any, any, any>[]): CommandMiddleware<Command, CommandResult> {
+function observeCommands(
+  observe: ServicesObserver,
+  aggregates: readonly Aggregate<any, any, any>[],
+): CommandMiddleware<Command, CommandResult> {
   const streamOf = new Map(aggregates.flatMap((a) => Object.keys(a.inputs).map((type) => [type, (c: Command) => a.streamId(c)] as const)));
   return async (command, next) => {
     const started = performance.now();
     const base = { type: command.type, requestId: command.metadata.correlationId };
     try {
       const result = await next(command);
-      observe.command({ ...base, streamId: result.streamId, version: result.version, outcome: 'ok', code: 'OK', durationMs: performance.now() - started });
+      observe.command({
+        ...base,
+        streamId: result.streamId,
+        version: result.version,
+        outcome: 'ok',
+        code: 'OK',
+        durationMs: performance.now() - started,
+      });
       return result;
     } catch (error) {
       const code = error instanceof ConvergeError ? error.code : 'INTERNAL_SERVER_ERROR';
-      observe.command({ ...base, streamId: streamOf.get(command.type)?.(command), version: undefined, outcome: 'error', code, durationMs: performance.now() - started });
+      observe.command({
+        ...base,
+        streamId: streamOf.get(command.type)?.(command),
+        version: undefined,
+        outcome: 'error',
+        code,
+        durationMs: performance.now() - started,
+      });
       throw error;
     }
   };

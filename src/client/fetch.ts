@@ -12,7 +12,14 @@ export function sessionFetch(session: Session, fetchImpl: typeof fetch = fetch):
     }
     const response = await fetchImpl(input, { ...init, body });
     if (/json/.test(response.headers.get('content-type') ?? '')) {
-      receive(session, sent, await response.clone().json().catch(() => undefined));
+      receive(
+        session,
+        sent,
+        await response
+          .clone()
+          .json()
+          .catch(() => undefined),
+      );
     }
     return response;
   };

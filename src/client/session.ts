@@ -64,7 +64,9 @@ function refusedSessionToken(result: { errors?: unknown } | null | undefined): b
     (error) =>
       error.extensions?.code === 'BAD_USER_INPUT' &&
       Array.isArray(error.extensions.issues) &&
-      (error.extensions.issues as { path?: unknown }[]).some((issue) => Array.isArray(issue.path) && issue.path.join('.') === 'extensions.consistency.after'),
+      (error.extensions.issues as { path?: unknown }[]).some(
+        (issue) => Array.isArray(issue.path) && issue.path.join('.') === 'extensions.consistency.after',
+      ),
   );
 }
 

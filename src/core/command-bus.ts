@@ -9,9 +9,7 @@ export type CommandBus<C extends Command, R> = {
   dispatch(command: C): Promise<R>;
 };
 
-export function createCommandBus<C extends Command, R>(
-  options: { middleware?: CommandMiddleware<C, R>[] } = {},
-): CommandBus<C, R> {
+export function createCommandBus<C extends Command, R>(options: { middleware?: CommandMiddleware<C, R>[] } = {}): CommandBus<C, R> {
   const handlers = new Map<string, CommandHandlerFn<C, R>>();
   const middleware = options.middleware ?? [];
 
@@ -21,10 +19,7 @@ export function createCommandBus<C extends Command, R>(
     return handler(command);
   };
   // Compose once: middleware[0] is outermost.
-  const run = middleware.reduceRight<(command: C) => Promise<R>>(
-    (next, mw) => (command) => mw(command, next),
-    invoke,
-  );
+  const run = middleware.reduceRight<(command: C) => Promise<R>>((next, mw) => (command) => mw(command, next), invoke);
 
   return {
     register(type, handler) {

@@ -6,12 +6,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { fold, type Decider } from './decider.ts';
 import { ConcurrencyConflictError, IdempotencyConflictError, isDecided, RuleViolationError } from './errors.ts';
-import {
-  DuplicateCommandError,
-  type CommandRecord,
-  type EventStore,
-  type ExpectedVersion,
-} from './event-store.ts';
+import { DuplicateCommandError, type CommandRecord, type EventStore, type ExpectedVersion } from './event-store.ts';
 import type { Command, Event } from './messages.ts';
 import { encodeToken, type Position } from './position.ts';
 import { createKeyedLock, type KeyedLock } from './keyed-lock.ts';
@@ -197,8 +192,7 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
             if (error instanceof ConcurrencyConflictError) deps.onRetry?.({ streamId, attempt: n, error });
             continue;
           }
-          const retriable =
-            error instanceof ConcurrencyConflictError && expectedVersion === undefined && n < retry.maxAttempts;
+          const retriable = error instanceof ConcurrencyConflictError && expectedVersion === undefined && n < retry.maxAttempts;
           if (!retriable) {
             // A repeat whose first run (in another process) committed meanwhile now fails a rule or a
             // version check: it is still a repeat, and gets the first result.

@@ -35,7 +35,10 @@ export type ConsistencyTracker = {
  * `known`: every projection and process manager name. `follows`: for each projection, the process
  * managers whose effects it handles.
  */
-export function createConsistencyTracker(known: readonly string[] = [], follows: Readonly<Record<string, readonly string[]>> = {}): ConsistencyTracker {
+export function createConsistencyTracker(
+  known: readonly string[] = [],
+  follows: Readonly<Record<string, readonly string[]>> = {},
+): ConsistencyTracker {
   const positions = new Map<string, Position | null>(known.map((name) => [name, null]));
   const effects = new Map<string, Position>();
   const listeners = new Set<(progress: Progress) => void>();

@@ -26,9 +26,9 @@ export class ValidationError extends ConvergeError {
   ) {
     super(
       message ??
-      (issues.length === 0
-        ? 'Invalid input'
-        : `Invalid input: ${issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`),
+        (issues.length === 0
+          ? 'Invalid input'
+          : `Invalid input: ${issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`),
     );
   }
   protected override details() {

@@ -10,13 +10,15 @@ export function freshRead<T>(read: () => Promise<T>): () => Promise<T> {
   };
   return () => {
     if (!current) return start();
-    next ??= current.then(
-      () => undefined,
-      () => undefined,
-    ).then(() => {
-      next = undefined;
-      return current ?? start();
-    });
+    next ??= current
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        next = undefined;
+        return current ?? start();
+      });
     return next;
   };
 }

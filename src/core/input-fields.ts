@@ -16,7 +16,10 @@ export const id = requiredText(100);
 export const INTERNAL_COMMAND_ID_PREFIX = 'converge:';
 
 /** A client's commandId: an id outside the service's own namespace, so that no client can take one of those. */
-export const commandId = id.refine((v) => !v.startsWith(INTERNAL_COMMAND_ID_PREFIX), `must not start with "${INTERNAL_COMMAND_ID_PREFIX}" (kept for the service's own commands)`);
+export const commandId = id.refine(
+  (v) => !v.startsWith(INTERNAL_COMMAND_ID_PREFIX),
+  `must not start with "${INTERNAL_COMMAND_ID_PREFIX}" (kept for the service's own commands)`,
+);
 
 /** A whole number in [min, max]. */
 export const wholeNumber = (min: number, max: number) =>

@@ -2,7 +2,11 @@
 // keys: the outcome is the one running them in order would give, when items that share nothing cannot
 // affect each other. Resolves once all have settled; rejects with the first failure (after all settled,
 // so that nothing still runs when the caller moves on).
-export async function runInKeyOrder<T>(items: readonly T[], keysOf: (item: T) => Iterable<string>, work: (item: T) => Promise<void>): Promise<void> {
+export async function runInKeyOrder<T>(
+  items: readonly T[],
+  keysOf: (item: T) => Iterable<string>,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   const tails = new Map<string, Promise<unknown>>();
   const runs = items.map((item) => {
     const keys = [...new Set(keysOf(item))];

@@ -18,7 +18,11 @@ export type Aggregate<C extends Command = Command, E extends Event = Event, S = 
 };
 
 /** Registers the aggregate's handler for each of its command types. */
-export function registerAggregate(bus: CommandBus<Command, CommandResult>, aggregate: Aggregate<any, any, any>, deps: CommandHandlerDeps): void {
+export function registerAggregate(
+  bus: CommandBus<Command, CommandResult>,
+  aggregate: Aggregate<any, any, any>,
+  deps: CommandHandlerDeps,
+): void {
   const handle = createDeciderHandler(aggregate, deps);
   for (const type of Object.keys(aggregate.inputs)) bus.register(type, handle);
 }

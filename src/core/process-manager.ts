@@ -77,6 +77,8 @@ export function runAsProjection<L extends Lookups>(
 
 /** The commandId of what `processManager` does about `event`, for `purpose` (the same on every replay). */
 export function causedCommandId(processManager: string, event: StoredEvent, purpose: string): string {
-  const digest = createHash('sha256').update(`${encodeToken(event.position)} ${purpose}`).digest('base64url');
+  const digest = createHash('sha256')
+    .update(`${encodeToken(event.position)} ${purpose}`)
+    .digest('base64url');
   return `${INTERNAL_COMMAND_ID_PREFIX}${processManager}:${digest.slice(0, 32)}`;
 }

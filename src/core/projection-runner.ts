@@ -9,7 +9,14 @@ import { ConcurrencyConflictError, UnavailableError } from './errors.ts';
 import { errorText, silentLogger, type Logger } from './logger.ts';
 import type { StoredEvent } from './messages.ts';
 import { encodeToken, START, type Position } from './position.ts';
-import { EventsNotApplied, type Projection, type ProjectionRecord, type ProjectionStorage, type StepResult, type StepTarget } from './projection.ts';
+import {
+  EventsNotApplied,
+  type Projection,
+  type ProjectionRecord,
+  type ProjectionStorage,
+  type StepResult,
+  type StepTarget,
+} from './projection.ts';
 
 export type ProjectionRunnerDeps<Tx> = {
   projection: Projection<Tx>;
@@ -120,7 +127,10 @@ export function createProjectionRunner<Tx>(deps: ProjectionRunnerDeps<Tx>): Proj
           await storage.fail(name, `reading the event after the checkpoint: ${message}`, at ?? START);
           return 'failed';
         }
-        log.error({ projection: name, target, position: encodeToken(current.position), type: current.type, error: message }, 'projection failed on an event');
+        log.error(
+          { projection: name, target, position: encodeToken(current.position), type: current.type, error: message },
+          'projection failed on an event',
+        );
         await storage.fail(name, `${current.type} at ${current.streamId}@${current.version}: ${message}`, current.position);
         return 'failed';
       }

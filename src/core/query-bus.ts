@@ -3,10 +3,7 @@
 /** Maps each query name to its parameters and result, e.g. { order: { params: { id: string }; result: Order | null } }. */
 export type QueryMap = Record<string, { params: unknown; result: unknown }>;
 
-export type QueryHandler<Q extends QueryMap, K extends keyof Q, Ctx> = (
-  params: Q[K]['params'],
-  context: Ctx,
-) => Promise<Q[K]['result']>;
+export type QueryHandler<Q extends QueryMap, K extends keyof Q, Ctx> = (params: Q[K]['params'], context: Ctx) => Promise<Q[K]['result']>;
 
 export type QueryMiddleware<Ctx> = (
   query: { name: string; params: unknown; context: Ctx },

@@ -11,8 +11,7 @@ export type Executor = {
  * A text[] parameter that both drivers pass the same way (drizzle would expand a JS array into a list,
  * and the drivers serialise arrays differently): one JSON parameter unpacked in SQL.
  */
-export const textArray = (values: readonly string[]): SQL =>
-  sql`array(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+export const textArray = (values: readonly string[]): SQL => sql`array(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
 
 /** A timestamptz column as ISO-8601 UTC text, the same on both drivers. */
 export const isoTime = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;

@@ -20,7 +20,13 @@ export type StreamChanges = {
 export type StreamsBetween = (from: Position, to: Position, limit: number) => Promise<string[] | null>;
 
 export function createStreamChanges(tracker: ConsistencyTracker, streamsBetween: StreamsBetween, limit = 1000): StreamChanges {
-  type Feed = { listeners: Set<(changed: ChangedStreams, at: Position) => void>; seen: Position | null; reading: boolean; again: boolean; stop: () => void };
+  type Feed = {
+    listeners: Set<(changed: ChangedStreams, at: Position) => void>;
+    seen: Position | null;
+    reading: boolean;
+    again: boolean;
+    stop: () => void;
+  };
   const feeds = new Map<string, Feed>();
 
   async function follow(projection: string, feed: Feed) {

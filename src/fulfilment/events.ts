@@ -18,7 +18,12 @@ export type FulfilmentShipped = Event<'FulfilmentShipped', { orderId: string; at
 
 export type FulfilmentEvent = FulfilmentReserved | FulfilmentBackordered | FulfilmentReleased | FulfilmentShipped;
 
-export const FULFILMENT_EVENT_TYPES: readonly FulfilmentEvent['type'][] = ['FulfilmentReserved', 'FulfilmentBackordered', 'FulfilmentReleased', 'FulfilmentShipped'];
+export const FULFILMENT_EVENT_TYPES: readonly FulfilmentEvent['type'][] = [
+  'FulfilmentReserved',
+  'FulfilmentBackordered',
+  'FulfilmentReleased',
+  'FulfilmentShipped',
+];
 
 export const fulfilmentEventSchemas: EventSchemas = Object.fromEntries(FULFILMENT_EVENT_TYPES.map((type) => [type, { version: 1 }]));
 

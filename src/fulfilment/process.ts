@@ -78,7 +78,8 @@ async function react(event: StoredEvent<OrderEvent>, state: ProcessRow | undefin
     case 'OrderItemAdded': {
       const { productId, quantity } = event.data;
       if (state?.status !== 'RESERVED' || !(await stockControlled(productId, event, step))) return state;
-      if (await reserve(productId, quantity)) return { ...state, skus: state.skus.includes(productId) ? state.skus : [...state.skus, productId] };
+      if (await reserve(productId, quantity))
+        return { ...state, skus: state.skus.includes(productId) ? state.skus : [...state.skus, productId] };
       await releaseAll(state.skus);
       return record('BACKORDERED', []);
     }

@@ -10,7 +10,12 @@ import type { Aggregate } from '../core/module.ts';
 import { FULFILMENT_STREAM_TYPE, fulfilmentStreamId, type FulfilmentEvent } from './events.ts';
 import { evolve, initialState, NEXT, type FulfilmentState } from './fulfilment.ts';
 
-const OUTCOMES = { RESERVED: 'FulfilmentReserved', BACKORDERED: 'FulfilmentBackordered', RELEASED: 'FulfilmentReleased', SHIPPED: 'FulfilmentShipped' } as const;
+const OUTCOMES = {
+  RESERVED: 'FulfilmentReserved',
+  BACKORDERED: 'FulfilmentBackordered',
+  RELEASED: 'FulfilmentReleased',
+  SHIPPED: 'FulfilmentShipped',
+} as const;
 
 export const recordFulfilmentInput = z.object({
   commandId: commandId.optional(),

@@ -15,13 +15,18 @@ const SESSION_PATH = ['extensions', 'consistency', 'after'];
 export function requestConsistency(extensions: unknown): RequestConsistency {
   const after = (extensions as { consistency?: { after?: unknown } } | null | undefined)?.consistency?.after;
   if (after === undefined || after === null) return { stale: false, readAt: new WeakMap() };
-  if (typeof after !== 'string') throw inputError('extensions.consistency.after must be a consistency token (a string) returned by this service');
+  if (typeof after !== 'string')
+    throw inputError('extensions.consistency.after must be a consistency token (a string) returned by this service');
   const session = decodeToken(after, SESSION_PATH);
   return { session, token: session, stale: false, readAt: new WeakMap() };
 }
 
 /** Runs `read` with a query context for `after` (else the session's); a timed-out wait marks the whole response stale. */
-export async function readAfter<T>(ctx: GraphQLContext, after: Position | null | undefined, read: (q: QueryContext) => Promise<T>): Promise<T> {
+export async function readAfter<T>(
+  ctx: GraphQLContext,
+  after: Position | null | undefined,
+  read: (q: QueryContext) => Promise<T>,
+): Promise<T> {
   const token = after ?? ctx.consistency.session;
   // Without a token nothing waits, so nothing can be stale: the read alone (the common case, kept lean).
   if (!token) return read({ caller: ctx.caller });
@@ -36,7 +41,8 @@ export async function readAfter<T>(ctx: GraphQLContext, after: Position | null |
 }
 
 /** The token `value` (an object a resolver returned) was read at: its own, or the session's. */
-export const readAt = (ctx: GraphQLContext, value: object): Position | undefined => ctx.consistency.readAt.get(value) ?? ctx.consistency.session;
+export const readAt = (ctx: GraphQLContext, value: object): Position | undefined =>
+  ctx.consistency.readAt.get(value) ?? ctx.consistency.session;
 
 /** A command the operation ran: the response's token covers it. */
 export function ran(ctx: GraphQLContext, result: CommandResult): CommandResult {

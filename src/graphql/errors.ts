@@ -46,7 +46,8 @@ export function literalPath(document: DocumentNode, target: ASTNode): (string | 
         if (Array.isArray(element)) return;
         const { kind } = element as ASTNode;
         if (kind === Kind.ARGUMENT || kind === Kind.OBJECT_FIELD) found.push((element as { name: { value: string } }).name.value);
-        else if (Array.isArray(containers[i]) && (containers[i - 1] as ASTNode | undefined)?.kind === Kind.LIST) found.push(path[i] as number);
+        else if (Array.isArray(containers[i]) && (containers[i - 1] as ASTNode | undefined)?.kind === Kind.LIST)
+          found.push(path[i] as number);
       });
       return BREAK;
     },

@@ -9,7 +9,6 @@ import {
   GraphQLError,
   Kind,
   NoSchemaIntrospectionCustomRule,
-  type ASTVisitor,
   type FragmentDefinitionNode,
   type SelectionSetNode,
   type ValidationContext,
@@ -75,7 +74,9 @@ export const noCircularIntrospectionRule: ValidationRule = (context) => {
   return {
     OperationDefinition(operation) {
       if (walk(operation.selectionSet, new Set()) > 1) {
-        context.reportError(limitError('Circular introspection (fields, inputFields, interfaces or possibleTypes nested in one another) is not allowed.'));
+        context.reportError(
+          limitError('Circular introspection (fields, inputFields, interfaces or possibleTypes nested in one another) is not allowed.'),
+        );
       }
     },
   };
@@ -132,10 +133,7 @@ export function limitPlugins(options: { introspection: boolean }): Plugin[] {
     // Introspection under __schema is not counted (its nesting is bounded by the circular rule below);
     // fragments add no level of their own.
     maxDepthPlugin({ n: LIMITS.depth, ignoreIntrospection: true, flattenFragments: true, exposeLimits: true, ...reportInstead }) as Plugin,
-    useValidationRules([
-      noCircularIntrospectionRule,
-      ...(options.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
-    ]),
+    useValidationRules([noCircularIntrospectionRule, ...(options.introspection ? [] : [NoSchemaIntrospectionCustomRule])]),
     useLimitErrorAlone(),
     // "Did you mean …?" hints describe the schema: they go with introspection.
     ...(options.introspection ? [] : [useNoFieldSuggestions()]),

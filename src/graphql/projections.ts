@@ -84,7 +84,8 @@ export function projectionsGraphQL(builder: Builder): void {
       subscribe: async (_root, args, ctx) => {
         const until = args.until ?? undefined;
         // A token the log has not reached would keep the subscription open forever: refused at once.
-        if (until && !ctx.services.tracker.reached(until, ctx.services.projectionNames)) await ctx.services.consistency.check(until, ['until']);
+        if (until && !ctx.services.tracker.reached(until, ctx.services.projectionNames))
+          await ctx.services.consistency.check(until, ['until']);
         return projectionProgress(ctx, args.projections ?? undefined, until);
       },
       resolve: (progress) => progress,

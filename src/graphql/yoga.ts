@@ -35,7 +35,10 @@ const useConsistencyExtension = (): Plugin<GraphQLContext> => ({
       onExecuteDone({ args, result, setResult }) {
         const consistency = (args.contextValue as GraphQLContext).consistency;
         if (isAsyncIterable(result) || !consistency || (!consistency.token && !consistency.stale)) return;
-        const extension = { ...(consistency.token && { token: encodeToken(consistency.token) }), ...(consistency.stale && { stale: true }) };
+        const extension = {
+          ...(consistency.token && { token: encodeToken(consistency.token) }),
+          ...(consistency.stale && { stale: true }),
+        };
         setResult({ ...result, extensions: { ...result.extensions, consistency: extension } });
       },
     };
@@ -92,11 +95,14 @@ const useGraphiQLOffPage = (): Plugin<GraphQLContext> => ({
 const useMalformedRequestStatus = (): Plugin<GraphQLContext> => ({
   onResultProcess({ result, setResult }) {
     if (Array.isArray(result) || isAsyncIterable(result) || !result.errors?.length) return;
-    const malformed = (error: GraphQLError) => error.extensions?.code === 'BAD_REQUEST' && (error.extensions.http as { spec?: boolean } | undefined)?.spec;
+    const malformed = (error: GraphQLError) =>
+      error.extensions?.code === 'BAD_REQUEST' && (error.extensions.http as { spec?: boolean } | undefined)?.spec;
     if (!result.errors.some(malformed)) return;
     const errors = result.errors.map((error) =>
       malformed(error)
-        ? new GraphQLError(error.message, { extensions: { ...error.extensions, http: { ...(error.extensions.http as object), spec: false } } })
+        ? new GraphQLError(error.message, {
+            extensions: { ...error.extensions, http: { ...(error.extensions.http as object), spec: false } },
+          })
         : error,
     );
     setResult({ ...result, errors });

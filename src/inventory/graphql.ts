@@ -15,7 +15,8 @@ import type { ProductView } from './read-model.ts';
 export const productTypes = perBuilder((builder) => ({ ProductRef: builder.objectRef<ProductView>('Product') }));
 
 const queries = (ctx: GraphQLContext) => queriesOf<ProductQueries>(ctx);
-const dispatch = (ctx: GraphQLContext, type: ProductCommand['type'], input: object) => dispatchCommand(ctx, productAggregate.inputs, type, input);
+const dispatch = (ctx: GraphQLContext, type: ProductCommand['type'], input: object) =>
+  dispatchCommand(ctx, productAggregate.inputs, type, input);
 
 export function inventoryGraphQL(builder: Builder): void {
   const { ProductRef } = productTypes(builder);

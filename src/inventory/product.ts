@@ -34,7 +34,10 @@ export function evolve(state: ProductState, event: ProductEvent): ProductState {
     case 'StockReserved': {
       const { orderId, line, quantity } = event.data;
       const held = state.reservations[orderId] ?? { quantity: 0, lines: [] };
-      return { ...state, reservations: { ...state.reservations, [orderId]: { quantity: held.quantity + quantity, lines: [...held.lines, line] } } };
+      return {
+        ...state,
+        reservations: { ...state.reservations, [orderId]: { quantity: held.quantity + quantity, lines: [...held.lines, line] } },
+      };
     }
     case 'StockReservationRejected':
       return state;

@@ -16,7 +16,15 @@ export const products = pgTable(
 );
 
 /** A `products` row as the Product type shows it. */
-export type ProductView = { sku: string; name: string; onHand: number; reserved: number; available: number; version: number; updatedAt: string };
+export type ProductView = {
+  sku: string;
+  name: string;
+  onHand: number;
+  reserved: number;
+  available: number;
+  version: number;
+  updatedAt: string;
+};
 
 export const PRODUCT_VIEW_COLUMN_LIST = [
   'sku',

@@ -25,7 +25,8 @@ import type { CustomerSummaryView, OrderItemRow, OrderView } from './read-model.
 export const orderTypes = perBuilder((builder) => ({ OrderRef: builder.objectRef<OrderView>('Order') }));
 
 const queries = (ctx: GraphQLContext) => queriesOf<OrderQueries>(ctx);
-const dispatch = (ctx: GraphQLContext, type: OrderCommand['type'], input: object) => dispatchCommand(ctx, orderAggregate.inputs, type, input);
+const dispatch = (ctx: GraphQLContext, type: OrderCommand['type'], input: object) =>
+  dispatchCommand(ctx, orderAggregate.inputs, type, input);
 
 export function ordersGraphQL(builder: Builder): void {
   const { OrderRef } = orderTypes(builder);
@@ -71,7 +72,6 @@ export function ordersGraphQL(builder: Builder): void {
   });
 
   const OrderPageRef = pageType(builder, 'OrderPage', OrderRef);
-
 
   const CustomerSummaryRef = builder.objectRef<CustomerSummaryView>('CustomerSummary').implement({
     description: 'orderCount counts every order placed (cancelled ones too); totalSpent leaves cancelled orders out.',

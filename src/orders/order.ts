@@ -4,9 +4,7 @@ import type { OrderEvent } from './events.ts';
 
 export type OrderStatus = 'PLACED' | 'CANCELLED' | 'SHIPPED';
 
-export type OrderState =
-  | { status: 'NONE' }
-  | { status: OrderStatus; orderId: string; customerId: string; lineCount: number };
+export type OrderState = { status: 'NONE' } | { status: OrderStatus; orderId: string; customerId: string; lineCount: number };
 
 export const MAX_LINES = 100;
 

@@ -35,7 +35,9 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
 
   /** createOrder without selecting `order`, so nothing waits for the projections. */
   const createBare = async (overrides: Record<string, unknown> = {}) => {
-    const r = await s.gql(`mutation($input: CreateOrderInput!) { createOrder(input: $input) { ${PAYLOAD} } }`, { input: orderInput(overrides) });
+    const r = await s.gql(`mutation($input: CreateOrderInput!) { createOrder(input: $input) { ${PAYLOAD} } }`, {
+      input: orderInput(overrides),
+    });
     expect(r.errors).toBeUndefined();
     return r.data.createOrder as { orderId: string; version: number; consistencyToken: string };
   };
@@ -128,17 +130,24 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
     expect(ok.data.addOrderItem.version).toBe(2);
     const stale = await s.gql(ADD, { input: { orderId: a.orderId, expectedVersion: 1, productId: 'y', quantity: 1, unitPrice: '1' } });
     expect(stale.errors?.[0]?.extensions).toEqual({ code: 'CONCURRENCY_CONFLICT', actualVersion: 2 });
-    const order = await s.gql(`query($id: ID!, $after: ConsistencyToken) { order(id: $id, after: $after) { version items { productId } } }`, {
-      id: a.orderId,
-      after: ok.data.addOrderItem.consistencyToken,
-    });
+    const order = await s.gql(
+      `query($id: ID!, $after: ConsistencyToken) { order(id: $id, after: $after) { version items { productId } } }`,
+      {
+        id: a.orderId,
+        after: ok.data.addOrderItem.consistencyToken,
+      },
+    );
     expect(order.data.order).toEqual({ version: 2, items: [{ productId: 'p-1' }, { productId: 'x' }] });
   });
 
   it('commandId: a repeat returns the first result; other input with it is IDEMPOTENCY_CONFLICT', async () => {
     const first = await s.gql(CREATE, { input: orderInput({ commandId: 'e2e-create-1' }) });
     const again = await s.gql(CREATE, { input: orderInput({ commandId: 'e2e-create-1' }) });
-    const pick = (r: any) => ({ orderId: r.data.createOrder.orderId, version: r.data.createOrder.version, token: r.data.createOrder.consistencyToken });
+    const pick = (r: any) => ({
+      orderId: r.data.createOrder.orderId,
+      version: r.data.createOrder.version,
+      token: r.data.createOrder.consistencyToken,
+    });
     expect(pick(again)).toEqual(pick(first));
     const other = await s.gql(CREATE, { input: orderInput({ commandId: 'e2e-create-1', customerId: 'someone-else' }) });
     expect(other.errors?.[0]?.extensions).toEqual({ code: 'IDEMPOTENCY_CONFLICT' });
@@ -158,13 +167,18 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
       expect(error?.extensions?.code).toBe('BAD_USER_INPUT');
       expect(error?.extensions?.issues).toEqual([{ path: ['input', 'items', 0, 'unitPrice'], message: expect.stringMatching(message) }]);
     }
-    const literal = await s.gql(`mutation { createOrder(input: { customerId: "c", items: [{ productId: "a", quantity: 1, unitPrice: 1.234 }],
+    const literal =
+      await s.gql(`mutation { createOrder(input: { customerId: "c", items: [{ productId: "a", quantity: 1, unitPrice: 1.234 }],
       shippingAddress: { line1: "a", city: "b", postalCode: "c", country: "DE" } }) { orderId } }`);
     expect(literal.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(literal.errors?.[0]?.message).toMatch(/Money.*at most 2 fraction digits/);
 
     const zod = await s.gql(CREATE, {
-      input: orderInput({ customerId: 'x'.repeat(101), items: [{ productId: 'a', quantity: 0, unitPrice: '1' }], shippingAddress: { ...address, country: 'XX' } }),
+      input: orderInput({
+        customerId: 'x'.repeat(101),
+        items: [{ productId: 'a', quantity: 0, unitPrice: '1' }],
+        shippingAddress: { ...address, country: 'XX' },
+      }),
     });
     expect(zod.errors?.[0]?.extensions?.issues.map((i: { path: unknown[] }) => i.path)).toEqual([
       ['input', 'customerId'],
@@ -184,7 +198,11 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
   it('customerOrders, searchOrders and customerSummary read the projections, with after:', async () => {
     const customerId = 'reader-1';
     const a = await create({ customerId, items: [{ productId: 'kettle', quantity: 1, unitPrice: '30.00' }] });
-    const b = await create({ customerId, items: [{ productId: 'teapot', quantity: 2, unitPrice: '5.00' }], shippingAddress: { ...address, city: 'Hamburg' } });
+    const b = await create({
+      customerId,
+      items: [{ productId: 'teapot', quantity: 2, unitPrice: '5.00' }],
+      shippingAddress: { ...address, city: 'Hamburg' },
+    });
     const c = await s.gql(CANCEL, { input: { orderId: b.orderId, reason: 'duplicate' } });
     const token = c.data.cancelOrder.consistencyToken;
 
@@ -235,7 +253,10 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
       PROCESSORS.map((name) => [name, name === 'fulfilment' ? 'PROCESS_MANAGER' : 'PROJECTION']),
     );
     const refused = await s.gql(`mutation { rebuildProjection(name: "fulfilment") { state } }`);
-    expect(refused.errors?.[0]).toMatchObject({ message: expect.stringMatching(/process manager/), extensions: { code: 'RULE_VIOLATION' } });
+    expect(refused.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(/process manager/),
+      extensions: { code: 'RULE_VIOLATION' },
+    });
     // Everything of earlier tests processed (the fulfilment process appends after them), then paused.
     const quiet = await createBare({ customerId: 'quiet' });
     await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(until: $t) { caughtUp } }`, { t: quiet.consistencyToken });
@@ -244,23 +265,31 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
     const a = await createBare({ customerId: 'lagging' });
     // Once the fulfilment process has handled the order (no stock-controlled line: it appends nothing),
     // the paused projection lags by the order's one event.
-    await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(projections: ["fulfilment", "order_fulfilments"], until: $t) { caughtUp } }`, {
-      t: a.consistencyToken,
-    });
+    await s.subscribe(
+      `subscription($t: ConsistencyToken) { projectionProgress(projections: ["fulfilment", "order_fulfilments"], until: $t) { caughtUp } }`,
+      {
+        t: a.consistencyToken,
+      },
+    );
     const lag = await s.gql(`{ projections { name state lagEvents } }`);
     expect(lag.data.projections.find((p: any) => p.name === 'customer_summaries')).toMatchObject({ state: 'PAUSED', lagEvents: 1 });
     const again = await s.gql(`mutation { resumeProjection(name: "orders") { state } }`);
     expect(again.errors?.[0]?.extensions?.code).toBe('RULE_VIOLATION');
     const resumed = await s.gql(`mutation { resumeProjection(name: "customer_summaries") { state } }`);
     expect(resumed.data.resumeProjection.state).toBe('RUNNING');
-    const summary = await s.gql(`query($t: ConsistencyToken) { customerSummary(customerId: "lagging", after: $t) { orderCount } }`, { t: a.consistencyToken });
+    const summary = await s.gql(`query($t: ConsistencyToken) { customerSummary(customerId: "lagging", after: $t) { orderCount } }`, {
+      t: a.consistencyToken,
+    });
     expect(summary.data.customerSummary).toEqual({ orderCount: 1 });
 
     const rebuild = await s.gql(`mutation { rebuildProjection(name: "orders") { name state } }`);
     expect(rebuild.data.rebuildProjection).toEqual({ name: 'orders', state: 'REBUILDING' });
-    const done = await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(projections: ["orders"], until: $t) { caughtUp } }`, {
-      t: a.consistencyToken,
-    });
+    const done = await s.subscribe(
+      `subscription($t: ConsistencyToken) { projectionProgress(projections: ["orders"], until: $t) { caughtUp } }`,
+      {
+        t: a.consistencyToken,
+      },
+    );
     expect(done.events.at(-1)).toEqual({ projectionProgress: { caughtUp: true } });
     const unknown = await s.gql(`mutation { pauseProjection(name: "nope") { state } }`);
     expect(unknown.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
@@ -268,7 +297,10 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
 
   it('projectionProgress without until goes on through a moment the database cannot answer (not caught up then)', async () => {
     const client = s.wsClient();
-    const stream = s.subscribe(`subscription { projectionProgress(projections: ["orders"]) { projection caughtUp } }`, undefined, { take: 3, client });
+    const stream = s.subscribe(`subscription { projectionProgress(projections: ["orders"]) { projection caughtUp } }`, undefined, {
+      take: 3,
+      client,
+    });
     await new Promise((r) => setTimeout(r, 200));
     const services = s.app.services as { headPosition: () => Promise<unknown> };
     const headPosition = services.headPosition;
@@ -289,9 +321,12 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
     const sub = `subscription($t: ConsistencyToken, $p: [String!]) { projectionProgress(projections: $p, until: $t) { projection position caughtUp } }`;
     const a = await create();
     const first = await s.subscribe(sub, { t: a.consistencyToken });
-    expect(first.events.filter((e) => e.projectionProgress.caughtUp).map((e) => e.projectionProgress.projection).sort()).toEqual(
-      [...PROCESSORS].sort(),
-    );
+    expect(
+      first.events
+        .filter((e) => e.projectionProgress.caughtUp)
+        .map((e) => e.projectionProgress.projection)
+        .sort(),
+    ).toEqual([...PROCESSORS].sort());
     // Already caught up: one event per projection, then complete.
     const immediate = await s.subscribe(sub, { t: a.consistencyToken });
     expect(immediate.errors).toBeUndefined();
@@ -311,7 +346,10 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
 
     // Without until: the current position, then one event per advance.
     const client = s.wsClient();
-    const stream = s.subscribe(`subscription { projectionProgress(projections: ["orders"]) { projection caughtUp } }`, undefined, { take: 2, client });
+    const stream = s.subscribe(`subscription { projectionProgress(projections: ["orders"]) { projection caughtUp } }`, undefined, {
+      take: 2,
+      client,
+    });
     await new Promise((r) => setTimeout(r, 200));
     await create();
     const open = await stream;
@@ -323,7 +361,11 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
 
   it('orderChanged emits the read model after every projected change of the order', async () => {
     const a = await create();
-    const changes = s.subscribe(`subscription($id: ID!) { orderChanged(id: $id) { id version status itemCount } }`, { id: a.orderId }, { take: 2 });
+    const changes = s.subscribe(
+      `subscription($id: ID!) { orderChanged(id: $id) { id version status itemCount } }`,
+      { id: a.orderId },
+      { take: 2 },
+    );
     await new Promise((r) => setTimeout(r, 200));
     await s.gql(ADD, { input: { orderId: a.orderId, productId: 'p-9', quantity: 1, unitPrice: '1' } });
     await new Promise((r) => setTimeout(r, 100));
@@ -408,7 +450,9 @@ describe(`a client that leaves ends its read-your-writes wait, on ${driverName}`
   beforeAll(async () => {
     s = await startTestServer({ CONSISTENCY_TIMEOUT_MS: '60000' });
     await s.gql(`mutation { pauseProjection(name: "orders") { state } }`);
-    const r = await s.gql(`mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId consistencyToken } }`, { input: orderInput() });
+    const r = await s.gql(`mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId consistencyToken } }`, {
+      input: orderInput(),
+    });
     ({ orderId, consistencyToken: token } = r.data.createOrder);
   });
   afterAll(() => s.close());
@@ -476,21 +520,31 @@ describe(`session consistency: extensions.consistency on ${driverName}`, () => {
     expect(r.extensions).toEqual({ consistency: { token: a.consistencyToken } });
 
     const b = await heldBack(50);
-    const params = new URLSearchParams({ query: ORDER, variables: JSON.stringify({ id: b.orderId }), extensions: JSON.stringify({ consistency: { after: b.consistencyToken } }) });
+    const params = new URLSearchParams({
+      query: ORDER,
+      variables: JSON.stringify({ id: b.orderId }),
+      extensions: JSON.stringify({ consistency: { after: b.consistencyToken } }),
+    });
     const get = (await (await fetch(`${s.url}?${params}`, { headers: { accept: 'application/json' } })).json()) as Record<string, any>;
     expect(get.data.order).toEqual({ id: b.orderId, version: 1 });
 
     const c = await heldBack(50);
     const ws = s.wsClient();
     const over = await new Promise<any>((resolve, reject) =>
-      ws.subscribe({ query: ORDER, variables: { id: c.orderId }, extensions: { consistency: { after: c.consistencyToken } } }, { next: resolve, error: reject, complete() {} }),
+      ws.subscribe(
+        { query: ORDER, variables: { id: c.orderId }, extensions: { consistency: { after: c.consistencyToken } } },
+        { next: resolve, error: reject, complete() {} },
+      ),
     );
     expect(over.data.order).toEqual({ id: c.orderId, version: 1 });
     expect(over.extensions).toEqual({ consistency: { token: c.consistencyToken } });
   });
 
-  it('a field\'s own after: wins over the request token', async () => {
-    const old = await post({ query: CREATE_BARE.replace('consistencyToken }', 'consistencyToken order { id } }'), variables: { input: orderInput() } });
+  it("a field's own after: wins over the request token", async () => {
+    const old = await post({
+      query: CREATE_BARE.replace('consistencyToken }', 'consistencyToken order { id } }'),
+      variables: { input: orderInput() },
+    });
     await s.gql(`mutation { pauseProjection(name: "orders") { state } }`);
     try {
       const held = (await post({ query: CREATE_BARE, variables: { input: orderInput() } })).data.createOrder;
@@ -524,7 +578,10 @@ describe(`session consistency: extensions.consistency on ${driverName}`, () => {
 
     await s.gql(`mutation { pauseProjection(name: "orders") { state } }`);
     try {
-      const late = await post({ query: CREATE_BARE.replace('consistencyToken }', 'consistencyToken order { id } }'), variables: { input: orderInput() } });
+      const late = await post({
+        query: CREATE_BARE.replace('consistencyToken }', 'consistencyToken order { id } }'),
+        variables: { input: orderInput() },
+      });
       expect(late.extensions).toEqual({ consistency: { token: late.data.createOrder.consistencyToken, stale: true } });
     } finally {
       await s.gql(`mutation { resumeProjection(name: "orders") { state } }`);
@@ -533,13 +590,20 @@ describe(`session consistency: extensions.consistency on ${driverName}`, () => {
 
   it('a malformed request token is BAD_USER_INPUT, as in an argument, and nothing runs', async () => {
     for (const after of ['not-a-token', 42, 'c1.zz']) {
-      const r = await post({ query: CREATE_BARE, variables: { input: orderInput({ customerId: 'never-stored' }) }, extensions: { consistency: { after } } });
+      const r = await post({
+        query: CREATE_BARE,
+        variables: { input: orderInput({ customerId: 'never-stored' }) },
+        extensions: { consistency: { after } },
+      });
       expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
       expect(r.data ?? null).toBeNull();
     }
     const ws = s.wsClient();
     const refused = await new Promise<any>((resolve) =>
-      ws.subscribe({ query: ORDER, variables: { id: 'x' }, extensions: { consistency: { after: 'nope' } } }, { next: resolve, error: resolve, complete() {} }),
+      ws.subscribe(
+        { query: ORDER, variables: { id: 'x' }, extensions: { consistency: { after: 'nope' } } },
+        { next: resolve, error: resolve, complete() {} },
+      ),
     );
     expect(JSON.stringify(refused)).toMatch(/BAD_USER_INPUT/);
     const none = await s.gql(`{ customerOrders(customerId: "never-stored") { total } }`);
@@ -549,7 +613,11 @@ describe(`session consistency: extensions.consistency on ${driverName}`, () => {
 
 /** Orders tokens by their position (transaction id, then position), as the server does. */
 function byPosition(a: string, b: string) {
-  const parse = (t: string) => t.split('.').slice(1).map((part) => BigInt(parseInt(part, 36)));
+  const parse = (t: string) =>
+    t
+      .split('.')
+      .slice(1)
+      .map((part) => BigInt(parseInt(part, 36)));
   const [pa, pb] = [parse(a), parse(b)];
   return pa[0]! !== pb[0]! ? (pa[0]! < pb[0]! ? -1 : 1) : pa[1]! < pb[1]! ? -1 : pa[1]! > pb[1]! ? 1 : 0;
 }

@@ -23,7 +23,8 @@ describe(`converge CLI on ${driverName}`, () => {
 
   beforeAll(async () => {
     const base: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent' };
-    for (const name of ['DATABASE_URL', 'PGLITE_DIR', 'PORT', 'HOST', 'JWT_SECRET', 'CONSISTENCY_TIMEOUT_MS', 'DB_POOL_MAX']) delete base[name];
+    for (const name of ['DATABASE_URL', 'PGLITE_DIR', 'PORT', 'HOST', 'JWT_SECRET', 'CONSISTENCY_TIMEOUT_MS', 'DB_POOL_MAX'])
+      delete base[name];
     if (onPostgres) {
       const t = await createTestDatabase({ migrate: false });
       await t.database.close();
@@ -139,7 +140,15 @@ describe(`converge CLI on ${driverName}`, () => {
     async () => {
       const paused = await cli(['projections', 'pause', 'orders']);
       expect(paused).toMatchObject({ code: 0, stderr: '' });
-      expect(cells(paused.stdout)[1]).toEqual(['orders', 'PROJECTION', 'PAUSED', '-', '0', '-', expect.stringMatching(/^\d{4}-\d\d-\d\dT/)]);
+      expect(cells(paused.stdout)[1]).toEqual([
+        'orders',
+        'PROJECTION',
+        'PAUSED',
+        '-',
+        '0',
+        '-',
+        expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      ]);
 
       const resumed = await cli(['projections', 'resume', 'orders']);
       expect(resumed).toMatchObject({ code: 0, stderr: '' });
@@ -155,7 +164,12 @@ describe(`converge CLI on ${driverName}`, () => {
       expect(lines(rebuilding.stdout).map((line) => JSON.parse(line))).toMatchObject([
         { name: 'customer_summaries', state: onPostgres ? 'REBUILDING' : 'RUNNING' },
       ]);
-      if (!onPostgres) expect(cells((await cli(['projections', 'status'])).stdout)[2]?.slice(0, 3)).toEqual(['customer_summaries', 'PROJECTION', 'RUNNING']);
+      if (!onPostgres)
+        expect(cells((await cli(['projections', 'status'])).stdout)[2]?.slice(0, 3)).toEqual([
+          'customer_summaries',
+          'PROJECTION',
+          'RUNNING',
+        ]);
 
       const unknown = await cli(['projections', 'pause', 'nope']);
       expect(unknown).toMatchObject({ code: 1, stdout: '' });
@@ -180,7 +194,10 @@ describe(`converge CLI on ${driverName}`, () => {
       expect(payload).toMatchObject({ sub: 'customer-1', roles: ['customer'] });
       expect(payload.exp! - payload.iat!).toBe(7200);
       const { createAuthenticator } = await import('../../src/infra/auth/jwt.ts');
-      expect(await createAuthenticator(secret).authenticate(`Bearer ${minted.stdout.trim()}`)).toMatchObject({ userId: 'customer-1', roles: ['customer'] });
+      expect(await createAuthenticator(secret).authenticate(`Bearer ${minted.stdout.trim()}`)).toMatchObject({
+        userId: 'customer-1',
+        roles: ['customer'],
+      });
       expect(open).toMatchObject({ code: 1, stdout: '' });
       expect(open.stderr).toMatch(/^converge: JWT_SECRET is not set[^\n]*\n$/);
       expect(bad).toMatchObject({ code: 2, stdout: '' });
@@ -198,7 +215,9 @@ describe(`converge CLI on ${driverName}`, () => {
       try {
         const run = await cli(['projections', 'status']);
         expect(run).toMatchObject({ code: 1, stdout: '' });
-        expect(run.stderr).toBe(`converge: PGLITE_DIR ${pgliteDir} is in use by process ${process.pid}; stop it or choose another PGLITE_DIR\n`);
+        expect(run.stderr).toBe(
+          `converge: PGLITE_DIR ${pgliteDir} is in use by process ${process.pid}; stop it or choose another PGLITE_DIR\n`,
+        );
       } finally {
         await rm(lock, { force: true });
       }

@@ -42,7 +42,8 @@ describe(`session consistency with real GraphQL clients on ${driverName}`, () =>
     return {
       session,
       mutate: async (variables) => (await client.mutate({ mutation: gql(CREATE), variables })).data as never,
-      orders: async (customerId) => (await client.query({ query: gql(ORDERS), variables: { customerId }, fetchPolicy: 'network-only' })).data as never,
+      orders: async (customerId) =>
+        (await client.query({ query: gql(ORDERS), variables: { customerId }, fetchPolicy: 'network-only' })).data as never,
       close: async () => {
         client.stop();
         await ws?.dispose();
@@ -56,7 +57,9 @@ describe(`session consistency with real GraphQL clients on ${driverName}`, () =>
     const terminating: Exchange = ws
       ? subscriptionExchange({
           enableAllOperations: true,
-          forwardSubscription: (request) => ({ subscribe: (sink) => ({ unsubscribe: ws.subscribe({ ...request, query: request.query ?? '' }, sink) }) }),
+          forwardSubscription: (request) => ({
+            subscribe: (sink) => ({ unsubscribe: ws.subscribe({ ...request, query: request.query ?? '' }, sink) }),
+          }),
         })
       : fetchExchange;
     const client = new Client({ url: s.url, exchanges: [sessionExchange(session), terminating], requestPolicy: 'network-only' });
@@ -113,7 +116,9 @@ describe(`session consistency with real GraphQL clients on ${driverName}`, () =>
   it('two client instances keep separate sessions', async () => {
     const [a, b] = [apollo('http'), urql('http')];
     try {
-      await a.mutate({ input: { customerId: 'two-a', items: [{ productId: 'p', quantity: 1, unitPrice: '1.00' }], shippingAddress: address } });
+      await a.mutate({
+        input: { customerId: 'two-a', items: [{ productId: 'p', quantity: 1, unitPrice: '1.00' }], shippingAddress: address },
+      });
       expect(a.session.token).toBeDefined();
       expect(b.session.token).toBeUndefined();
       await b.orders('two-b');

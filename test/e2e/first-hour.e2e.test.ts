@@ -44,7 +44,10 @@ describe(`the first hour on ${driverName}`, () => {
 
   it('an empty POST with no content-length answers 400 with a GraphQL error body', async () => {
     const port = Number(new URL(s.origin).port);
-    const r = await rawRequest(port, `POST /graphql HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n`);
+    const r = await rawRequest(
+      port,
+      `POST /graphql HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n`,
+    );
     expect(r.status).toBe(400);
     expect(JSON.parse(r.body).errors[0].extensions.code).toBe('BAD_REQUEST');
     // And a chunked body (no content-length either) is read and answered.
@@ -91,7 +94,9 @@ describe(`the first hour on ${driverName}`, () => {
     );
     expect(r.errors).toHaveLength(1);
     expect(r.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
-    expect(r.errors![0]!.extensions!.issues).toEqual([{ path: ['input', 'items', 1, 'unitPrice'], message: expect.stringMatching(/2 fraction digits/) }]);
+    expect(r.errors![0]!.extensions!.issues).toEqual([
+      { path: ['input', 'items', 1, 'unitPrice'], message: expect.stringMatching(/2 fraction digits/) },
+    ]);
   });
 
   it('a browser on /graphql with GraphiQL off is told how to turn it on', async () => {
@@ -119,7 +124,10 @@ describe(`the first hour on ${driverName}`, () => {
         client.subscribe({ query: '{ __typename }' }, { next() {}, error() {}, complete() {} });
       });
     expect(await closeOf()).toEqual({ code: 4403, reason: expect.stringMatching(/^Forbidden: Authentication required/) });
-    expect(await closeOf({ authorization: 'Bearer nope' })).toEqual({ code: 4403, reason: expect.stringMatching(/^Forbidden: The token is not valid/) });
+    expect(await closeOf({ authorization: 'Bearer nope' })).toEqual({
+      code: 4403,
+      reason: expect.stringMatching(/^Forbidden: The token is not valid/),
+    });
   });
 
   it('a WebSocket message over the limit closes with 1009 and prints nothing to stderr', async () => {
@@ -166,9 +174,11 @@ describe(`starting the server on ${driverName}`, () => {
           }
         });
       // /ready can answer before the last start-up line has reached this process's pipe.
-      for (let i = 0; i < 50 && !messagesNow().some((m) => m.startsWith('Converge is serving')); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 50 && !messagesNow().some((m) => m.startsWith('Converge is serving')); i++)
+        await new Promise((r) => setTimeout(r, 100));
       const messages = messagesNow();
-      if (!onPostgres) expect(messages).toContain(`initialising the PGlite data folder ${join(dir, 'data')} (a first start takes a few seconds)`);
+      if (!onPostgres)
+        expect(messages).toContain(`initialising the PGlite data folder ${join(dir, 'data')} (a first start takes a few seconds)`);
       expect(messages).toContain(`applying ${journal.entries.length} migrations`);
       expect(messages.at(-1)).toBe(`Converge is serving ${server.url}`);
     } finally {

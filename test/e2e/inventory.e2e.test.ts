@@ -23,14 +23,23 @@ describe(`inventory and fulfilment over GraphQL on ${driverName}`, () => {
   afterAll(() => s.close());
 
   const order = (items: { productId: string; quantity: number }[], headers = alice) =>
-    s.gql(ORDER, { input: { customerId: 'alice', items: items.map((i) => ({ ...i, unitPrice: '10.00' })), shippingAddress: address } }, headers);
+    s.gql(
+      ORDER,
+      { input: { customerId: 'alice', items: items.map((i) => ({ ...i, unitPrice: '10.00' })), shippingAddress: address } },
+      headers,
+    );
   const products = async () =>
-    (await s.gql(`{ products(pageSize: 100) { total items { sku name onHand reserved available version updatedAt } } }`, undefined, admin)).data.products;
+    (await s.gql(`{ products(pageSize: 100) { total items { sku name onHand reserved available version updatedAt } } }`, undefined, admin))
+      .data.products;
 
   it('an admin creates and restocks a product, and reads it back in the same response', async () => {
     const created = await s.gql(CREATE_PRODUCT, { input: { sku: 'grinder', name: 'Burr grinder', onHand: 3 } }, admin);
     expect(created.errors).toBeUndefined();
-    expect(created.data.createProduct).toMatchObject({ sku: 'grinder', version: 1, product: { sku: 'grinder', onHand: 3, reserved: 0, available: 3, version: 1 } });
+    expect(created.data.createProduct).toMatchObject({
+      sku: 'grinder',
+      version: 1,
+      product: { sku: 'grinder', onHand: 3, reserved: 0, available: 3, version: 1 },
+    });
     const restocked = await s.gql(RESTOCK, { input: { sku: 'grinder', quantity: 2 } }, admin);
     expect(restocked.data.restockProduct).toEqual({ sku: 'grinder', version: 2, product: { onHand: 5, available: 5 } });
     // Any authenticated caller reads products.
@@ -46,7 +55,11 @@ describe(`inventory and fulfilment over GraphQL on ${driverName}`, () => {
     // Not stale: the outcome was there in time (the response token is the command's).
     expect(reserved.extensions?.consistency).toEqual({ token: reserved.data.createOrder.consistencyToken });
     expect(reserved.data.createOrder.order).toEqual({ status: 'PLACED', fulfilment: 'RESERVED' });
-    const stock = await s.gql(`query($t: ConsistencyToken) { product(sku: "kettle", after: $t) { reserved available } }`, { t: reserved.data.createOrder.consistencyToken }, alice);
+    const stock = await s.gql(
+      `query($t: ConsistencyToken) { product(sku: "kettle", after: $t) { reserved available } }`,
+      { t: reserved.data.createOrder.consistencyToken },
+      alice,
+    );
     expect(stock.data.product).toEqual({ reserved: 2, available: 0 });
     const backordered = await order([{ productId: 'kettle', quantity: 1 }]);
     expect(backordered.data.createOrder.order).toEqual({ status: 'PLACED', fulfilment: 'BACKORDERED' });
@@ -61,7 +74,7 @@ describe(`inventory and fulfilment over GraphQL on ${driverName}`, () => {
     expect(cancelled.data.cancelOrder.order).toEqual({ status: 'CANCELLED', fulfilment: 'RELEASED', cancelledBy: 'alice' });
   });
 
-  it('a list of orders shows each one\'s fulfilment, as fresh as the list was read', async () => {
+  it("a list of orders shows each one's fulfilment, as fresh as the list was read", async () => {
     const placed = await order([{ productId: 'grinder', quantity: 1 }]);
     const page = await s.gql(
       `query($t: ConsistencyToken) { customerOrders(customerId: "alice", after: $t) { items { id fulfilment } } }`,
@@ -98,7 +111,11 @@ describe(`inventory and fulfilment over GraphQL on ${driverName}`, () => {
     expect(negative.errors?.[0]?.extensions?.issues).toEqual([{ path: ['input', 'quantity'], message: 'must be at least 1' }]);
     // Read after a command that follows them all: whatever they had appended would be in.
     const last = (await order([{ productId: 'no-such-sku', quantity: 1 }])).data.createOrder.consistencyToken;
-    const after = await s.gql(`query($t: ConsistencyToken) { products(pageSize: 100, after: $t) { total items { sku name onHand reserved available version updatedAt } } }`, { t: last }, admin);
+    const after = await s.gql(
+      `query($t: ConsistencyToken) { products(pageSize: 100, after: $t) { total items { sku name onHand reserved available version updatedAt } } }`,
+      { t: last },
+      admin,
+    );
     expect(after.data.products).toEqual(before);
     expect(before.items.find((p: { sku: string }) => p.sku === 'grinder')).toMatchObject({ onHand: 5 });
   });

@@ -64,7 +64,17 @@ async function progressCompletes(server: ServerProcess, token: string, timeoutMs
       const timer = setTimeout(() => reject(new Error(`projectionProgress did not complete in ${timeoutMs} ms`)), timeoutMs);
       client.subscribe(
         { query: `subscription($t: ConsistencyToken) { projectionProgress(until: $t) { caughtUp } }`, variables: { t: token } },
-        { next() {}, error: (e) => (clearTimeout(timer), reject(e)), complete: () => (clearTimeout(timer), resolve()) },
+        {
+          next() {},
+          error: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+          complete: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        },
       );
     });
   } finally {
@@ -269,7 +279,14 @@ describe(`/metrics on ${driverName}`, () => {
     s = await startTestServer();
     const scrape = async () => {
       const text = await (await fetch(`${s.origin}/metrics`)).text();
-      const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(line))?.split(' ').at(-1) ?? NaN);
+      const value = (line: string) =>
+        Number(
+          text
+            .split('\n')
+            .find((l) => l.startsWith(line))
+            ?.split(' ')
+            .at(-1) ?? NaN,
+        );
       return { text, value };
     };
     const before = await scrape();
@@ -295,7 +312,9 @@ describe(`/metrics on ${driverName}`, () => {
     const created = await s.gql(CREATE, input('metrics-1'));
     await s.gql(`mutation { shipOrder(input: { orderId: "no-such-order" }) { version } }`);
     // Caught up first, so that the open subscription below waits for the next order.
-    await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(until: $t) { caughtUp } }`, { t: created.data.createOrder.consistencyToken });
+    await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(until: $t) { caughtUp } }`, {
+      t: created.data.createOrder.consistencyToken,
+    });
     const client = s.wsClient();
     const open = s.subscribe(`subscription { projectionProgress(projections: ["orders"]) { caughtUp } }`, undefined, { client, take: 2 });
     await new Promise((r) => setTimeout(r, 300));
@@ -304,7 +323,9 @@ describe(`/metrics on ${driverName}`, () => {
     expect(during.value('converge_subscriptions_active{name="projectionProgress"}')).toBe(1);
     const second = await s.gql(CREATE, input('metrics-2'));
     await open;
-    await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(until: $t) { caughtUp } }`, { t: second.data.createOrder.consistencyToken });
+    await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(until: $t) { caughtUp } }`, {
+      t: second.data.createOrder.consistencyToken,
+    });
     const after = await scrape();
     expect(after.value('converge_commands_total{type="CreateOrder",outcome="ok",code="OK"}')).toBe(2);
     expect(after.value('converge_commands_total{type="ShipOrder",outcome="error",code="NOT_FOUND"}')).toBe(1);

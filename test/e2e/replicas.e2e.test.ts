@@ -7,7 +7,15 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onPostgres } from '../support/db.ts';
-import { canRunPrivateCluster, killServer, startPrivateCluster, startReplica, startServer, type PrivateCluster, type ServerProcess } from '../support/processes.ts';
+import {
+  canRunPrivateCluster,
+  killServer,
+  startPrivateCluster,
+  startReplica,
+  startServer,
+  type PrivateCluster,
+  type ServerProcess,
+} from '../support/processes.ts';
 import { sql } from 'drizzle-orm';
 import { openDatabase } from '../../src/infra/db/open-database.ts';
 
@@ -68,7 +76,11 @@ describe.skipIf(!onPostgres || !canRunPrivateCluster())('queries on streaming re
 
   const serve = async (replicas: PrivateCluster[]) => {
     await killServer(server);
-    server = await startServer({ DATABASE_URL: primary.url, DATABASE_REPLICA_URLS: replicas.map((r) => r.url).join(','), LOG_LEVEL: 'warn' });
+    server = await startServer({
+      DATABASE_URL: primary.url,
+      DATABASE_REPLICA_URLS: replicas.map((r) => r.url).join(','),
+      LOG_LEVEL: 'warn',
+    });
     const s = server;
     await until('every replica in rotation', async () => (await metric(s, 'converge_replica_in_rotation{')) === replicas.length);
     return s;
@@ -117,7 +129,8 @@ describe.skipIf(!onPostgres || !canRunPrivateCluster())('queries on streaming re
           if (!created) throw new Error('createOrder failed');
           const withToken = await s.gql(READ, { id: created.orderId, after: created.consistencyToken });
           const without = await s.gql(READ, { id: created.orderId });
-          if (withToken.errors || without.errors || withToken.data.order.version !== 1) throw new Error(JSON.stringify([withToken, without]));
+          if (withToken.errors || without.errors || withToken.data.order.version !== 1)
+            throw new Error(JSON.stringify([withToken, without]));
           done++;
         } catch (error) {
           failures++;

@@ -37,7 +37,11 @@ describe(`security on ${driverName}`, () => {
     admin = bearer(await signToken({ sub: 'ops', roles: ['admin'] }, { expiresIn: '1h' }));
     alice = bearer(await signToken({ sub: 'alice', roles: ['customer'] }, { expiresIn: '1h' }));
     bob = bearer(await signToken({ sub: 'bob', roles: ['customer'] }, { expiresIn: '1h' }));
-    const r = await gql(CREATE, { input: { customerId: 'alice', items: [{ productId: 'p', quantity: 1, unitPrice: '5' }], shippingAddress: address } }, alice);
+    const r = await gql(
+      CREATE,
+      { input: { customerId: 'alice', items: [{ productId: 'p', quantity: 1, unitPrice: '5' }], shippingAddress: address } },
+      alice,
+    );
     expect(r.errors).toBeUndefined();
     aliceOrder = r.data.createOrder;
   });
@@ -46,8 +50,13 @@ describe(`security on ${driverName}`, () => {
   // Read at least as fresh as alice's order (the only one she ever gets), so that a lagging projection
   // cannot pass for "nothing stored".
   const aliceOrders = async () =>
-    (await gql(`query($t: ConsistencyToken) { customerOrders(customerId: "alice", after: $t) { total } }`, { t: aliceOrder.consistencyToken }, admin))
-      .data.customerOrders.total as number;
+    (
+      await gql(
+        `query($t: ConsistencyToken) { customerOrders(customerId: "alice", after: $t) { total } }`,
+        { t: aliceOrder.consistencyToken },
+        admin,
+      )
+    ).data.customerOrders.total as number;
 
   describe('authentication', () => {
     it('refuses a missing, malformed, badly signed, expired or claim-less token with UNAUTHENTICATED', async () => {
@@ -63,7 +72,11 @@ describe(`security on ${driverName}`, () => {
       ];
       const before = await aliceOrders();
       for (const authorization of tokens) {
-        const r = await gql(CREATE, { input: { customerId: 'alice', items: [{ productId: 'p', quantity: 1, unitPrice: '1' }], shippingAddress: address } }, authorization ? { authorization } : {});
+        const r = await gql(
+          CREATE,
+          { input: { customerId: 'alice', items: [{ productId: 'p', quantity: 1, unitPrice: '1' }], shippingAddress: address } },
+          authorization ? { authorization } : {},
+        );
         expect(codeOf(r), String(authorization)).toBe('UNAUTHENTICATED');
         expect(r.data ?? null).toBeNull();
       }
@@ -125,14 +138,26 @@ describe(`security on ${driverName}`, () => {
     });
 
     it('searchOrders shows a customer only its own orders, whatever it searches', async () => {
-      const bobs = await gql(CREATE, { input: { customerId: 'bob', items: [{ productId: 'p', quantity: 1, unitPrice: '5' }], shippingAddress: address } }, bob);
+      const bobs = await gql(
+        CREATE,
+        { input: { customerId: 'bob', items: [{ productId: 'p', quantity: 1, unitPrice: '5' }], shippingAddress: address } },
+        bob,
+      );
       const t = bobs.data.createOrder.consistencyToken;
       for (const query of ['alice', aliceOrder.orderId, 'berlin', '']) {
-        const r = await gql(`query($q: String!, $t: ConsistencyToken) { searchOrders(query: $q, after: $t) { total items { customerId } } }`, { q: query, t }, bob);
+        const r = await gql(
+          `query($q: String!, $t: ConsistencyToken) { searchOrders(query: $q, after: $t) { total items { customerId } } }`,
+          { q: query, t },
+          bob,
+        );
         expect(r.errors).toBeUndefined();
         expect(r.data.searchOrders.items.every((o: { customerId: string }) => o.customerId === 'bob')).toBe(true);
       }
-      const all = await gql(`query($t: ConsistencyToken) { searchOrders(query: "berlin", after: $t) { items { customerId } } }`, { t }, admin);
+      const all = await gql(
+        `query($t: ConsistencyToken) { searchOrders(query: "berlin", after: $t) { items { customerId } } }`,
+        { t },
+        admin,
+      );
       expect(new Set(all.data.searchOrders.items.map((o: { customerId: string }) => o.customerId))).toEqual(new Set(['alice', 'bob']));
     });
 
@@ -151,9 +176,17 @@ describe(`security on ${driverName}`, () => {
     });
 
     it('orderChanged refuses another customer’s order; projectionProgress is open to customers', async () => {
-      const sub = await s.subscribe(`subscription($id: ID!) { orderChanged(id: $id) { id } }`, { id: aliceOrder.orderId }, { client: s.wsClient(bob) });
+      const sub = await s.subscribe(
+        `subscription($id: ID!) { orderChanged(id: $id) { id } }`,
+        { id: aliceOrder.orderId },
+        { client: s.wsClient(bob) },
+      );
       expect(JSON.stringify(sub.errors)).toMatch(/FORBIDDEN/);
-      const progress = await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(until: $t) { caughtUp } }`, { t: aliceOrder.consistencyToken }, { client: s.wsClient(bob) });
+      const progress = await s.subscribe(
+        `subscription($t: ConsistencyToken) { projectionProgress(until: $t) { caughtUp } }`,
+        { t: aliceOrder.consistencyToken },
+        { client: s.wsClient(bob) },
+      );
       expect(progress.errors).toBeUndefined();
     });
 
@@ -166,7 +199,11 @@ describe(`security on ${driverName}`, () => {
       ]) {
         expect(codeOf(await gql(query, undefined, alice)), query).toBe('FORBIDDEN');
       }
-      expect((await gql(`{ projections { name state } }`, undefined, admin)).data.projections.every((p: { state: string }) => p.state === 'RUNNING')).toBe(true);
+      expect(
+        (await gql(`{ projections { name state } }`, undefined, admin)).data.projections.every(
+          (p: { state: string }) => p.state === 'RUNNING',
+        ),
+      ).toBe(true);
     });
   });
 
@@ -212,7 +249,13 @@ describe(`security on ${driverName}`, () => {
         const socket = new WebSocket(s.wsUrl, 'graphql-transport-ws');
         socket.on('open', () => {
           socket.send(JSON.stringify({ type: 'connection_init', payload: admin }));
-          socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `{ __typename }`, variables: { big: 'x'.repeat(1024 * 1024 + 10) } } }));
+          socket.send(
+            JSON.stringify({
+              id: '1',
+              type: 'subscribe',
+              payload: { query: `{ __typename }`, variables: { big: 'x'.repeat(1024 * 1024 + 10) } },
+            }),
+          );
         });
         socket.on('close', (c) => resolve(c));
       });
@@ -222,7 +265,11 @@ describe(`security on ${driverName}`, () => {
 
   describe('the graphql-cop checks and malformed requests', () => {
     it('refuses batched queries', async () => {
-      const r = await raw({ method: 'POST', headers: { 'content-type': 'application/json', ...admin }, body: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]) });
+      const r = await raw({
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...admin },
+        body: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]),
+      });
       expect(r.status).toBeGreaterThanOrEqual(400);
       expect(r.status).toBeLessThan(500);
     });
@@ -235,7 +282,11 @@ describe(`security on ${driverName}`, () => {
     it('refuses mutations over GET (405) and urlencoded or other non-JSON POSTs (415)', async () => {
       const mutation = encodeURIComponent(`mutation { shipOrder(input: { orderId: "${aliceOrder.orderId}" }) { version } }`);
       expect((await raw({ path: `/graphql?query=${mutation}`, headers: admin })).status).toBe(405);
-      const form = await raw({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...admin }, body: `query=${mutation}` });
+      const form = await raw({
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...admin },
+        body: `query=${mutation}`,
+      });
       expect(form.status).toBe(415);
       for (const type of ['text/plain', 'multipart/form-data; boundary=x', 'application/xml']) {
         expect((await raw({ method: 'POST', headers: { 'content-type': type, ...admin }, body: '{}' })).status, type).toBe(415);
@@ -245,7 +296,10 @@ describe(`security on ${driverName}`, () => {
     });
 
     it('answers malformed JSON with 400 and an oversized body with 413', async () => {
-      expect((await raw({ method: 'POST', headers: { 'content-type': 'application/json', ...admin }, body: '{"query": "{ __typename }"' })).status).toBe(400);
+      expect(
+        (await raw({ method: 'POST', headers: { 'content-type': 'application/json', ...admin }, body: '{"query": "{ __typename }"' }))
+          .status,
+      ).toBe(400);
       const big = JSON.stringify({ query: '{ __typename }', variables: { x: 'y'.repeat(1024 * 1024) } });
       expect((await raw({ method: 'POST', headers: { 'content-type': 'application/json', ...admin }, body: big })).status).toBe(413);
       // Without a content-length (chunked), the limit holds while reading.
@@ -273,7 +327,11 @@ describe(`security on ${driverName}`, () => {
     it('survives deep nesting in variables and in the query', async () => {
       for (const deep of [`${'['.repeat(100_000)}${']'.repeat(100_000)}`, `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`]) {
         const body = `{"query":"query($v: ID!) { order(id: $v) { id } }","variables":{"v":${deep}}}`;
-        const r = await raw({ method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...admin }, body });
+        const r = await raw({
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...admin },
+          body,
+        });
         expect(r.status).toBe(400);
         expect(JSON.parse(r.text).errors[0].extensions.code).toBe('BAD_USER_INPUT');
       }
@@ -315,7 +373,10 @@ describe(`security on ${driverName}`, () => {
         expect(r.errors?.length, query).toBeGreaterThan(0);
         expect(r.extensions ?? {}).toEqual({});
         for (const error of r.errors!) {
-          expect(Object.keys(error.extensions ?? {}).filter((k) => !['code', 'issues'].includes(k)), query).toEqual([]);
+          expect(
+            Object.keys(error.extensions ?? {}).filter((k) => !['code', 'issues'].includes(k)),
+            query,
+          ).toEqual([]);
         }
         expect(JSON.stringify(r)).not.toMatch(/stack|trace|originalError|node_modules|\.ts:\d/i);
       }
@@ -344,7 +405,11 @@ describe(`security on ${driverName}`, () => {
         expect(codeOf(r), JSON.stringify(variables).slice(0, 200)).toBe('BAD_USER_INPUT');
         expect(r.errors?.[0]?.extensions?.issues?.length).toBeGreaterThan(0);
       }
-      const reason = await gql(`mutation($r: String!, $id: ID!) { cancelOrder(input: { orderId: $id, reason: $r }) { version } }`, { id: aliceOrder.orderId, r: 'x'.repeat(501) }, alice);
+      const reason = await gql(
+        `mutation($r: String!, $id: ID!) { cancelOrder(input: { orderId: $id, reason: $r }) { version } }`,
+        { id: aliceOrder.orderId, r: 'x'.repeat(501) },
+        alice,
+      );
       expect(codeOf(reason)).toBe('BAD_USER_INPUT');
       const token = await gql(`{ order(id: "x", after: "c1.zz.zzzzzzzzzzzzzz") { id } }`, undefined, alice);
       expect(codeOf(token)).toBe('BAD_USER_INPUT');
@@ -360,7 +425,8 @@ describe(`security on ${driverName}`, () => {
     expect((await fetch(`${s.origin}/health`)).status).toBe(200);
     const r = await gql(`query($id: ID!) { order(id: $id) { id } }`, { id: aliceOrder.orderId }, alice);
     expect(r.data.order.id).toBe(aliceOrder.orderId);
-    const leaks = /\b(select|insert|update|delete)\b.*\b(from|into|set)\b|relation "|syntax error at|\bat .+\(.+:\d+:\d+\)|\/work\/|node_modules|\.ts:\d+|\bpostgres(ql)?:\/\//i;
+    const leaks =
+      /\b(select|insert|update|delete)\b.*\b(from|into|set)\b|relation "|syntax error at|\bat .+\(.+:\d+:\d+\)|\/work\/|node_modules|\.ts:\d+|\bpostgres(ql)?:\/\//i;
     const texts = seen.flatMap((r) => (r.errors ?? []).map((e) => JSON.stringify(e)));
     expect(texts.length).toBeGreaterThan(30);
     expect(texts.filter((t) => leaks.test(t))).toEqual([]);

@@ -21,17 +21,29 @@ describe(`waits on ${driverName}`, () => {
 
   const metric = async (line: string) => {
     const text = await (await fetch(`${s.origin}/metrics`)).text();
-    return Number(text.split('\n').find((l) => l.startsWith(line))?.split(' ').at(-1) ?? NaN);
+    return Number(
+      text
+        .split('\n')
+        .find((l) => l.startsWith(line))
+        ?.split(' ')
+        .at(-1) ?? NaN,
+    );
   };
 
   it('a token ahead of the log is BAD_USER_INPUT at once, as an argument and as the session token', async () => {
     const argument = await s.gql(`query($t: ConsistencyToken) { order(id: "x", after: $t) { id } }`, { t: FORGED });
-    expect(argument.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', issues: [{ path: ['after'], message: expect.stringMatching(/ahead of the event log/) }] });
+    expect(argument.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      issues: [{ path: ['after'], message: expect.stringMatching(/ahead of the event log/) }],
+    });
 
     const response = await fetch(s.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: `{ customerOrders(customerId: "waits-1") { total } }`, extensions: { consistency: { after: FORGED } } }),
+      body: JSON.stringify({
+        query: `{ customerOrders(customerId: "waits-1") { total } }`,
+        extensions: { consistency: { after: FORGED } },
+      }),
     });
     const session = (await response.json()) as { errors?: { extensions: Record<string, unknown> }[] };
     expect(session.errors?.[0]?.extensions).toMatchObject({
@@ -39,14 +51,19 @@ describe(`waits on ${driverName}`, () => {
       issues: [{ path: ['extensions', 'consistency', 'after'], message: expect.stringMatching(/ahead of the event log/) }],
     });
 
-    const subscription = await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(until: $t) { caughtUp } }`, { t: FORGED });
+    const subscription = await s.subscribe(`subscription($t: ConsistencyToken) { projectionProgress(until: $t) { caughtUp } }`, {
+      t: FORGED,
+    });
     expect(JSON.stringify(subscription.errors)).toMatch(/BAD_USER_INPUT/);
   });
 
   it('a real token this process has not seen yet is read from the log, not refused', async () => {
     const created = await s.gql(CREATE, { input });
     const token = created.data.createOrder.consistencyToken as string;
-    const read = await s.gql(`query($id: ID!, $t: ConsistencyToken) { order(id: $id, after: $t) { id } }`, { id: created.data.createOrder.orderId, t: token });
+    const read = await s.gql(`query($id: ID!, $t: ConsistencyToken) { order(id: $id, after: $t) { id } }`, {
+      id: created.data.createOrder.orderId,
+      t: token,
+    });
     expect(read.errors).toBeUndefined();
     expect(read.data.order.id).toBe(created.data.createOrder.orderId);
   });
@@ -56,7 +73,8 @@ describe(`waits on ${driverName}`, () => {
     try {
       const created = await s.gql(CREATE, { input });
       const { orderId, consistencyToken } = created.data.createOrder;
-      const read = () => s.gql(`query($id: ID!, $t: ConsistencyToken) { order(id: $id, after: $t) { id } }`, { id: orderId, t: consistencyToken });
+      const read = () =>
+        s.gql(`query($id: ID!, $t: ConsistencyToken) { order(id: $id, after: $t) { id } }`, { id: orderId, t: consistencyToken });
       const waiting = [read(), read()];
       for (let i = 0; (await metric('converge_consistency_waits ')) < 2; i++) {
         if (i > 200) throw new Error('the two reads never waited');

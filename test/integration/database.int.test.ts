@@ -6,8 +6,7 @@ import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '.
 
 describe(`database transactions on ${driverName}`, () => {
   let t: TestDatabase;
-  const names = async () =>
-    (await t.database.rows<{ name: string }>(sql`select name from tx_test order by name`)).map((r) => r.name);
+  const names = async () => (await t.database.rows<{ name: string }>(sql`select name from tx_test order by name`)).map((r) => r.name);
 
   beforeAll(async () => {
     t = await createTestDatabase({ migrate: false });
@@ -47,7 +46,7 @@ describe(`database transactions on ${driverName}`, () => {
     expect(await names()).toEqual(['c']);
   });
 
-  it.runIf(onPostgres)('concurrent transactions do not see each other\'s uncommitted writes', async () => {
+  it.runIf(onPostgres)("concurrent transactions do not see each other's uncommitted writes", async () => {
     // None commits before all have counted.
     let counted = 0;
     let allCounted!: () => void;

@@ -52,9 +52,7 @@ describe(`event store on ${driverName}`, () => {
 
     it('50 concurrent appends at the same expected version: one wins, 49 conflict, versions contiguous', async () => {
       await store.append('s', [ev(0)], opts('no_stream'));
-      const results = await Promise.allSettled(
-        Array.from({ length: 50 }, (_, i) => store.append('s', [ev(i), ev(i)], opts(1))),
-      );
+      const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => store.append('s', [ev(i), ev(i)], opts(1))));
       const ok = results.filter((r) => r.status === 'fulfilled');
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       expect(ok).toHaveLength(1);
@@ -87,7 +85,15 @@ describe(`event store on ${driverName}`, () => {
       const results = await Promise.allSettled(attempts.map(([id, expected], i) => store.append(id, [ev(10 + i)], opts(expected))));
       const outcome = results.map((r) => (r.status === 'fulfilled' ? r.value.version : `conflict@${r.reason.actualVersion}`));
       expect(outcome).toEqual([1, 3, 'conflict@1', 1, 'conflict@1', 'conflict@0', 1]);
-      expect(results.map((r) => (r.status === 'rejected' ? r.reason.expectedVersion : null))).toEqual([null, null, 'no_stream', null, 3, 4, null]);
+      expect(results.map((r) => (r.status === 'rejected' ? r.reason.expectedVersion : null))).toEqual([
+        null,
+        null,
+        'no_stream',
+        null,
+        3,
+        4,
+        null,
+      ]);
       // Those that landed in the shared statement share its transaction, in stream order (so that two
       // statements sharing streams lock them in the same order).
       const landed = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -149,7 +155,13 @@ describe(`event store on ${driverName}`, () => {
   it('records a command with its events and refuses the same command id again, appending nothing', async () => {
     const command = { commandId: 'cmd-1', inputHash: 'h' };
     const first = await store.append('s', [ev(1)], { ...opts('no_stream'), command });
-    expect(await store.findCommand('cmd-1')).toEqual({ commandId: 'cmd-1', inputHash: 'h', streamId: 's', version: 1, position: first.position });
+    expect(await store.findCommand('cmd-1')).toEqual({
+      commandId: 'cmd-1',
+      inputHash: 'h',
+      streamId: 's',
+      version: 1,
+      position: first.position,
+    });
     const error = await store.append('t', [ev(2)], { ...opts('no_stream'), command }).catch((e) => e);
     expect(error).toBeInstanceOf(DuplicateCommandError);
     expect((await store.readStream('t')).version).toBe(0);
@@ -162,13 +174,24 @@ describe(`event store on ${driverName}`, () => {
     const command = { commandId: 'cmd-many', inputHash: 'h' };
     const result = await store.append('s', [ev(1), ev(2), ev(3)], { ...opts(1), command });
     expect(result.version).toBe(4);
-    expect(await store.findCommand('cmd-many')).toEqual({ commandId: 'cmd-many', inputHash: 'h', streamId: 's', version: 4, position: result.position });
+    expect(await store.findCommand('cmd-many')).toEqual({
+      commandId: 'cmd-many',
+      inputHash: 'h',
+      streamId: 's',
+      version: 4,
+      position: result.position,
+    });
     const { events } = await store.readStream('s');
-    expect(events.map((e) => [e.version, (e.data as { n: number }).n])).toEqual([[1, 0], [2, 1], [3, 2], [4, 3]]);
+    expect(events.map((e) => [e.version, (e.data as { n: number }).n])).toEqual([
+      [1, 0],
+      [2, 1],
+      [3, 2],
+      [4, 3],
+    ]);
     expect(events.at(-1)!.position).toEqual(result.position);
   });
 
-  it('appends inside a caller\'s transaction, and a rollback takes the events and the command with it', async () => {
+  it("appends inside a caller's transaction, and a rollback takes the events and the command with it", async () => {
     const command = { commandId: 'cmd-tx', inputHash: 'h' };
     const inTx = (work: (txStore: PostgresEventStore) => Promise<unknown>) =>
       t.database.transaction((tx) => work(createPostgresEventStore({ db: tx })));
@@ -307,7 +330,12 @@ describe(`event store on ${driverName}`, () => {
           if (commit) throw e;
         });
       await appended.wait;
-      return { finish: async () => (release.open(), done) };
+      return {
+        finish: async () => {
+          release.open();
+          return done;
+        },
+      };
     }
 
     it('an append that took its position first but commits last is invisible until it commits, then read in order', async () => {
@@ -316,7 +344,9 @@ describe(`event store on ${driverName}`, () => {
       const checkpoint = (await store.readAll(START, 100)).at(-1)!.position;
       const slow = await holdAppend(1, true);
       const fast = await store.append('fast', [ev(2)], opts('any'));
-      const [slowRow] = await t.database.rows<{ pos: string }>(sql`select max(global_position)::text as pos from events where stream_id = 'slow'`);
+      const [slowRow] = await t.database.rows<{ pos: string }>(
+        sql`select max(global_position)::text as pos from events where stream_id = 'slow'`,
+      );
       expect(slowRow?.pos).toBeNull(); // not committed, so not even visible as a row
       // The fast one has committed, but reading it now would let the slow one land behind the checkpoint.
       expect(await store.readAll(checkpoint, 100)).toEqual([]);

@@ -43,7 +43,10 @@ describe(`event schema versions on ${driverName}`, () => {
 
     const { events } = await services.store.readStream(old.streamId);
     expect(events[1]).toMatchObject({ type: 'OrderCancelled', schemaVersion: 2, data: { ...v1, cancelledBy: null } });
-    expect((await services.store.readStream(current.streamId)).events[1]).toMatchObject({ schemaVersion: 2, data: { cancelledBy: 'alice' } });
+    expect((await services.store.readStream(current.streamId)).events[1]).toMatchObject({
+      schemaVersion: 2,
+      data: { cancelledBy: 'alice' },
+    });
 
     const live = [await readAt(old.streamId), await readAt(current.streamId)];
     expect(live.map((o) => [o?.status, o?.cancelReason, o?.cancelledBy])).toEqual([
@@ -64,7 +67,9 @@ describe(`event schema versions on ${driverName}`, () => {
     await expectOrdersMatchStore(t.database, services.store);
 
     // Stored events are never rewritten: the old row is still at version 1.
-    const [row] = await t.database.rows<{ v: number }>(sql`select schema_version as v from events where stream_id = ${old.streamId} and version = 2`);
+    const [row] = await t.database.rows<{ v: number }>(
+      sql`select schema_version as v from events where stream_id = ${old.streamId} and version = 2`,
+    );
     expect(row!.v).toBe(1);
   });
 });

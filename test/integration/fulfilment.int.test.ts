@@ -46,7 +46,8 @@ describe(`fulfilment on ${driverName}`, () => {
     expect(consistency.stale).toBe(false);
     return product && { onHand: product.onHand, reserved: product.reserved, available: product.available };
   };
-  const count = async (type: string) => (await t.database.rows<{ n: number }>(sql`select count(*)::int as n from events where type = ${type}`))[0]!.n;
+  const count = async (type: string) =>
+    (await t.database.rows<{ n: number }>(sql`select count(*)::int as n from events where type = ${type}`))[0]!.n;
 
   it('an order of stock-controlled lines is RESERVED: its stock is set aside; other lines are not stock-controlled', async () => {
     await createProduct('beans', 10);
@@ -80,10 +81,14 @@ describe(`fulfilment on ${driverName}`, () => {
   it('a line added to a RESERVED order is reserved too; one that cannot be makes it BACKORDERED and releases all', async () => {
     await createProduct('a', 5);
     const o = await order([['a', 2]]);
-    const added = await services.commands.dispatch(command('AddOrderItem', { orderId: o.streamId, productId: 'a', quantity: 2, unitPrice: '1' }));
+    const added = await services.commands.dispatch(
+      command('AddOrderItem', { orderId: o.streamId, productId: 'a', quantity: 2, unitPrice: '1' }),
+    );
     expect(await fulfilmentOf(o.streamId, added.consistencyToken)).toBe('RESERVED');
     expect(await stock('a', added.consistencyToken)).toEqual({ onHand: 5, reserved: 4, available: 1 });
-    const tooMany = await services.commands.dispatch(command('AddOrderItem', { orderId: o.streamId, productId: 'a', quantity: 2, unitPrice: '1' }));
+    const tooMany = await services.commands.dispatch(
+      command('AddOrderItem', { orderId: o.streamId, productId: 'a', quantity: 2, unitPrice: '1' }),
+    );
     expect(await fulfilmentOf(o.streamId, tooMany.consistencyToken)).toBe('BACKORDERED');
     expect(await stock('a', tooMany.consistencyToken)).toEqual({ onHand: 5, reserved: 0, available: 5 });
   });
@@ -171,7 +176,8 @@ describe(`fulfilment on ${driverName}`, () => {
       const o = await order([['a', 2]]);
       ids.push(o.streamId);
       last = o.consistencyToken;
-      if (i % 3 === 0) last = (await services.commands.dispatch(command('CancelOrder', { orderId: o.streamId, reason: 'x' }))).consistencyToken;
+      if (i % 3 === 0)
+        last = (await services.commands.dispatch(command('CancelOrder', { orderId: o.streamId, reason: 'x' }))).consistencyToken;
     }
     expect(await stock('a', last)).toEqual({ onHand: 100, reserved: 16, available: 84 });
     expect(crashes).toBeGreaterThanOrEqual(2); // at least one batch died after its commands, and was replayed
@@ -202,9 +208,16 @@ describe(`fulfilment on ${driverName}`, () => {
   it('a command on a stream of another kind: NOT_FOUND for one that needs its aggregate, RULE_VIOLATION for a create', async () => {
     await createProduct('mug', 1);
     const o = await order([['x', 1]]);
-    await expect(services.commands.dispatch(command('CancelOrder', { orderId: 'mug', reason: 'x' }))).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(createProduct(o.streamId, 1)).rejects.toMatchObject({ code: 'RULE_VIOLATION', message: expect.stringMatching(/another kind/) });
-    await expect(productCommand('RestockProduct', { sku: 'nothing-here', quantity: 1, expectedVersion: 3 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(services.commands.dispatch(command('CancelOrder', { orderId: 'mug', reason: 'x' }))).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await expect(createProduct(o.streamId, 1)).rejects.toMatchObject({
+      code: 'RULE_VIOLATION',
+      message: expect.stringMatching(/another kind/),
+    });
+    await expect(productCommand('RestockProduct', { sku: 'nothing-here', quantity: 1, expectedVersion: 3 })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
     expect((await services.store.readStream('mug')).version).toBe(1);
     expect((await services.store.readStream(o.streamId)).events.map((e) => e.type)).toEqual(['OrderCreated']);
   });

@@ -22,8 +22,7 @@ describe(`Order commands on ${driverName}`, () => {
     return bus;
   };
   let bus: ReturnType<typeof newBus>;
-  const eventCount = async () =>
-    (await t.database.rows<{ n: number }>(sql`select count(*)::int as n from events`))[0]!.n;
+  const eventCount = async () => (await t.database.rows<{ n: number }>(sql`select count(*)::int as n from events`))[0]!.n;
   const create = (input = createOrderInput()) => bus.dispatch(command('CreateOrder', input));
   const addItem = (orderId: string, extra: Record<string, unknown> = {}) =>
     bus.dispatch(command('AddOrderItem', { orderId, productId: 'p-9', quantity: 1, unitPrice: '0.10', ...extra }));

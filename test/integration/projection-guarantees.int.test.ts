@@ -31,7 +31,10 @@ const auditProjection: SqlProjection = {
   handles: new Set(['OrderCreated', 'OrderItemAdded', 'OrderCancelled', 'OrderShipped']),
   tables: ['audit_events'],
   apply(events, { insert }) {
-    insert('audit_events', events.map((e) => ({ tx: e.position.tx.toString(), pos: e.position.pos.toString() })));
+    insert(
+      'audit_events',
+      events.map((e) => ({ tx: e.position.tx.toString(), pos: e.position.pos.toString() })),
+    );
   },
 };
 
@@ -102,58 +105,67 @@ describe(`projection guarantees on ${driverName}`, () => {
   it.each([
     ['thrown by apply', 'cannot project a poison item'],
     ['raised by the database', 'invalid input syntax for type integer'],
-  ])('a poison event (%s) fails only its projection, with the error and position; resume applies it once after the fix', async (how, message) => {
-    let broken = true;
-    services = await startOrderServices(t.database, {
-      projections: (defaults) =>
-        defaults.map((p) =>
-          p.name !== 'orders'
-            ? p
-            : {
-                ...p,
-                async apply(events, step) {
-                  const poisoned = broken && events.some((e) => (e.data as { productId?: string }).productId === 'poison');
-                  if (poisoned && how === 'thrown by apply') throw new Error('cannot project a poison item');
-                  // A value the database refuses: the step's other writes and its checkpoint go with it.
-                  const spoil = (rows: readonly Record<string, unknown>[]) => (poisoned ? rows.map((r) => ({ ...r, item_count: 'many' })) : rows);
-                  await p.apply(events, { ...step, upsert: (table, key, rows) => step.upsert(table, key, spoil(rows)) });
+  ])(
+    'a poison event (%s) fails only its projection, with the error and position; resume applies it once after the fix',
+    async (how, message) => {
+      let broken = true;
+      services = await startOrderServices(t.database, {
+        projections: (defaults) =>
+          defaults.map((p) =>
+            p.name !== 'orders'
+              ? p
+              : {
+                  ...p,
+                  async apply(events, step) {
+                    const poisoned = broken && events.some((e) => (e.data as { productId?: string }).productId === 'poison');
+                    if (poisoned && how === 'thrown by apply') throw new Error('cannot project a poison item');
+                    // A value the database refuses: the step's other writes and its checkpoint go with it.
+                    const spoil = (rows: readonly Record<string, unknown>[]) =>
+                      poisoned ? rows.map((r) => ({ ...r, item_count: 'many' })) : rows;
+                    await p.apply(events, { ...step, upsert: (table, key, rows) => step.upsert(table, key, spoil(rows)) });
+                  },
                 },
-              },
-        ),
-    });
-    const order = await createOrder(services, { customerId: 'c-1' });
-    await addItem(services, order.streamId, 'fine-1');
-    const poison = await addItem(services, order.streamId, 'poison');
-    const after = await addItem(services, order.streamId, 'fine-2');
-    await settled(services, after.consistencyToken, ['customer_summaries']);
+          ),
+      });
+      const order = await createOrder(services, { customerId: 'c-1' });
+      await addItem(services, order.streamId, 'fine-1');
+      const poison = await addItem(services, order.streamId, 'poison');
+      const after = await addItem(services, order.streamId, 'fine-2');
+      await settled(services, after.consistencyToken, ['customer_summaries']);
 
-    let status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')!;
-    for (let i = 0; i < 100 && status.state !== 'FAILED'; i++) {
-      await sleep(50);
-      status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')!;
-    }
-    expect(status.state).toBe('FAILED');
-    expect(status.lastError).toMatch(new RegExp(`OrderItemAdded at .*@3: ${message}`));
-    expect(status.errorPosition).toEqual(poison.position);
-    // The events before the poison one were applied; the other projection kept up.
-    expect(await services.queries.execute('order', { id: order.streamId }, sys)).toMatchObject({ version: 2 });
-    const summaries = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'customer_summaries')!;
-    expect(summaries).toMatchObject({ state: 'RUNNING', lagEvents: 0 });
+      let status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')!;
+      for (let i = 0; i < 100 && status.state !== 'FAILED'; i++) {
+        await sleep(50);
+        status = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')!;
+      }
+      expect(status.state).toBe('FAILED');
+      expect(status.lastError).toMatch(new RegExp(`OrderItemAdded at .*@3: ${message}`));
+      expect(status.errorPosition).toEqual(poison.position);
+      // The events before the poison one were applied; the other projection kept up.
+      expect(await services.queries.execute('order', { id: order.streamId }, sys)).toMatchObject({ version: 2 });
+      const summaries = (await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'customer_summaries')!;
+      expect(summaries).toMatchObject({ state: 'RUNNING', lagEvents: 0 });
 
-    broken = false;
-    await services.admin.resume('orders', SYSTEM_CALLER);
-    await settled(services, after.consistencyToken);
-    const fixed = await services.queries.execute('order', { id: order.streamId }, sys);
-    expect(fixed?.items.map((i) => i.productId)).toEqual(['p-1', 'fine-1', 'poison', 'fine-2']);
-    expect((await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')).toMatchObject({ state: 'RUNNING', lastError: null });
-  });
+      broken = false;
+      await services.admin.resume('orders', SYSTEM_CALLER);
+      await settled(services, after.consistencyToken);
+      const fixed = await services.queries.execute('order', { id: order.streamId }, sys);
+      expect(fixed?.items.map((i) => i.productId)).toEqual(['p-1', 'fine-1', 'poison', 'fine-2']);
+      expect((await services.admin.status(SYSTEM_CALLER)).find((s) => s.name === 'orders')).toMatchObject({
+        state: 'RUNNING',
+        lastError: null,
+      });
+    },
+  );
 
   it('a live step whose checkpoint moved on meanwhile is stale, and none of its writes land', async () => {
     services = await startOrderServices(t.database, { runProjections: false });
     await createOrder(services);
     await createOrder(services);
     await settle(t.database);
-    const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }), [auditProjection]);
+    const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }), [
+      auditProjection,
+    ]);
     await storage.load('audit');
     // Two runners step from the same checkpoint; the second's writes are queued before the first commits.
     let release!: () => void;
@@ -174,12 +186,24 @@ describe(`projection guarantees on ${driverName}`, () => {
 
   const row = (e: StoredEvent) => ({ tx: e.position.tx.toString(), pos: e.position.pos.toString() });
   it.each([
-    ['upserts rows without their key column', /lack their key column pos/, (step: StepContext, e: StoredEvent) => step.upsert('audit_events', 'pos', [{ tx: row(e).tx }])],
-    ['writes rows of different columns to one table', /must all have the same columns/, (step: StepContext, e: StoredEvent) => step.insert('audit_events', [row(e), { pos: '1' }])],
-    ['both inserts and upserts one table in a step', /must be of one kind/, (step: StepContext, e: StoredEvent) => {
-      step.insert('audit_events', [row(e)]);
-      step.upsert('audit_events', 'pos', [row(e)]);
-    }],
+    [
+      'upserts rows without their key column',
+      /lack their key column pos/,
+      (step: StepContext, e: StoredEvent) => step.upsert('audit_events', 'pos', [{ tx: row(e).tx }]),
+    ],
+    [
+      'writes rows of different columns to one table',
+      /must all have the same columns/,
+      (step: StepContext, e: StoredEvent) => step.insert('audit_events', [row(e), { pos: '1' }]),
+    ],
+    [
+      'both inserts and upserts one table in a step',
+      /must be of one kind/,
+      (step: StepContext, e: StoredEvent) => {
+        step.insert('audit_events', [row(e)]);
+        step.upsert('audit_events', 'pos', [row(e)]);
+      },
+    ],
   ])('a projection that %s is refused, so no write escapes its checkpoint', async (_how, message, misuse) => {
     const sneaky: SqlProjection = { ...auditProjection, apply: (events, step) => misuse(step, events[0]!) };
     services = await startOrderServices(t.database, { projections: (d) => [...d, sneaky] });
@@ -199,7 +223,9 @@ describe(`projection guarantees on ${driverName}`, () => {
     const careless: SqlProjection = {
       ...auditProjection,
       apply(events, step) {
-        late ??= new Promise((resolve) => setImmediate(resolve)).then(() => step.insert('audit_events', events.map(row))).catch((error: unknown) => error);
+        late ??= new Promise((resolve) => setImmediate(resolve))
+          .then(() => step.insert('audit_events', events.map(row)))
+          .catch((error: unknown) => error);
       },
     };
     services = await startOrderServices(t.database, { projections: (d) => [...d, careless] });
@@ -233,9 +259,11 @@ describe(`projection guarantees on ${driverName}`, () => {
     }
     await settled(services, last);
     const indexes = async () =>
-      (await t.database.rows<{ indexname: string }>(sql`select indexname from pg_indexes where schemaname = 'public' and tablename = 'orders' order by 1`)).map(
-        (r) => r.indexname,
-      );
+      (
+        await t.database.rows<{ indexname: string }>(
+          sql`select indexname from pg_indexes where schemaname = 'public' and tablename = 'orders' order by 1`,
+        )
+      ).map((r) => r.indexname);
     const indexesBefore = await indexes();
 
     let writing = true;
@@ -293,7 +321,9 @@ describe(`projection guarantees on ${driverName}`, () => {
     ).map((r) => `${r.def.replace(` ON ${schema}.orders `, ' ON orders ')}${r.valid ? '' : ' (invalid)'}`);
 
   it('a shadow copy is filled without its read indexes, and gets them (once, under the live names) when it has caught up', async () => {
-    const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }), [auditProjection]);
+    const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }), [
+      auditProjection,
+    ]);
     await storage.load('orders');
     const rebuildOrders = async () => {
       await t.database.rows(sql`update projections set state = 'REBUILDING' where name = 'orders'`);
@@ -320,8 +350,12 @@ describe(`projection guarantees on ${driverName}`, () => {
       expect(await storage.completeShadow('orders', ['orders'])).toBe(false);
 
       // What a build cut short leaves (an invalid index) is built again.
-      await t.database.rows(sql`update pg_index set indisvalid = false where indexrelid = 'converge_shadow_orders.orders_total_idx'::regclass`);
-      expect(await indexesOfOrders('converge_shadow_orders')).toContain('CREATE INDEX orders_total_idx ON orders USING btree (total_amount, id) (invalid)');
+      await t.database.rows(
+        sql`update pg_index set indisvalid = false where indexrelid = 'converge_shadow_orders.orders_total_idx'::regclass`,
+      );
+      expect(await indexesOfOrders('converge_shadow_orders')).toContain(
+        'CREATE INDEX orders_total_idx ON orders USING btree (total_amount, id) (invalid)',
+      );
       expect(await storage.completeShadow('orders', ['orders'])).toBe(true);
       expect(await indexesOfOrders('converge_shadow_orders')).toEqual(live);
 
@@ -409,14 +443,30 @@ describe(`projection guarantees on ${driverName}`, () => {
               streams.push(orderId);
               await store.append(
                 orderId,
-                [{ type: 'OrderCreated', data: { orderId, customerId: `c-${w % 5}`, items: [{ productId: 'p', quantity: 1, unitPrice: '1.00' }], shippingAddress: address, createdAt: new Date().toISOString() } }],
+                [
+                  {
+                    type: 'OrderCreated',
+                    data: {
+                      orderId,
+                      customerId: `c-${w % 5}`,
+                      items: [{ productId: 'p', quantity: 1, unitPrice: '1.00' }],
+                      shippingAddress: address,
+                      createdAt: new Date().toISOString(),
+                    },
+                  },
+                ],
                 { streamType: 'Order', expectedVersion: 'no_stream' },
               );
             } else {
               const orderId = streams[i % streams.length]!;
               await store.append(
                 orderId,
-                [{ type: 'OrderItemAdded', data: { orderId, productId: `p${i}`, quantity: 1, unitPrice: '0.10', addedAt: new Date().toISOString() } }],
+                [
+                  {
+                    type: 'OrderItemAdded',
+                    data: { orderId, productId: `p${i}`, quantity: 1, unitPrice: '0.10', addedAt: new Date().toISOString() },
+                  },
+                ],
                 { streamType: 'Order', expectedVersion: 'any' },
               );
             }
@@ -438,7 +488,10 @@ describe(`projection guarantees on ${driverName}`, () => {
       const events = await allEvents(services.store);
       const audited = await t.database.rows<{ pos: string }>(sql`select pos::text as pos from audit_events order by audit_events.pos`);
       const byPosition = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
-      expect(audited.map((r) => BigInt(r.pos)), `run ${run}`).toEqual(events.map((e) => e.position.pos).sort(byPosition));
+      expect(
+        audited.map((r) => BigInt(r.pos)),
+        `run ${run}`,
+      ).toEqual(events.map((e) => e.position.pos).sort(byPosition));
       expect(new Set(events.map((e) => e.position.pos)).size).toBe(events.length);
       await expectOrdersMatchStore(t.database, services.store);
       await expectSummariesMatchOrders();
@@ -480,7 +533,10 @@ describe(`projection guarantees on ${driverName}`, () => {
       const token = decodeToken(o.consistencyToken);
       const heard: string[] = [];
       api.tracker.subscribe((p) => p.position && isAtOrAfter(p.position, token) && heard.push(p.projection));
-      const waiting = api.tracker.waitFor(token, ALL, 10_000).then((r) => (heard.push('resolved'), r));
+      const waiting = api.tracker.waitFor(token, ALL, 10_000).then((r) => {
+        heard.push('resolved');
+        return r;
+      });
       heard.push('waiting');
       for (const name of ALL) await services.admin.resume(name, SYSTEM_CALLER);
       expect(await waiting).toEqual({ stale: false });

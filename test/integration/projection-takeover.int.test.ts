@@ -101,7 +101,7 @@ describe.skipIf(!onPostgres)('projection takeover across processes (PostgreSQL)'
     await b.exited;
   });
 
-  it('killed in the middle of the fulfilment process\'s commands, the other process replays them: each effect once', async () => {
+  it("killed in the middle of the fulfilment process's commands, the other process replays them: each effect once", async () => {
     const url = (t.options as { url: string }).url;
     const a = startWorker(url);
     workers.push(a);
@@ -109,14 +109,18 @@ describe.skipIf(!onPostgres)('projection takeover across processes (PostgreSQL)'
     const b = startWorker(url);
     workers.push(b);
     await until(() => b.history.length > 0, 20_000, 'the second process to start');
-    await api.commands.dispatch(parseCommand(productAggregate.inputs, 'CreateProduct', { sku: 'kill-9', name: 'x', onHand: 1000 }, { caller: SYSTEM_CALLER }));
+    await api.commands.dispatch(
+      parseCommand(productAggregate.inputs, 'CreateProduct', { sku: 'kill-9', name: 'x', onHand: 1000 }, { caller: SYSTEM_CALLER }),
+    );
     // A backlog, so that the process is busy with its commands when it dies.
     await api.admin.pause('fulfilment', SYSTEM_CALLER);
     let token = '';
     for (let i = 0; i < 150; i++) {
-      token = (await createOrder(api, { customerId: `k-${i % 5}`, items: [{ productId: 'kill-9', quantity: 2, unitPrice: '1.00' }] })).consistencyToken;
+      token = (await createOrder(api, { customerId: `k-${i % 5}`, items: [{ productId: 'kill-9', quantity: 2, unitPrice: '1.00' }] }))
+        .consistencyToken;
     }
-    const outcomes = async () => (await t.database.rows<{ n: number }>(sql`select count(*)::int as n from events where type = 'FulfilmentReserved'`))[0]!.n;
+    const outcomes = async () =>
+      (await t.database.rows<{ n: number }>(sql`select count(*)::int as n from events where type = 'FulfilmentReserved'`))[0]!.n;
     const before = await outcomes();
     await api.admin.resume('fulfilment', SYSTEM_CALLER);
     for (let i = 0; i < 2000 && (await outcomes()) < before + 20; i++) await new Promise((r) => setTimeout(r, 5));
@@ -132,7 +136,10 @@ describe.skipIf(!onPostgres)('projection takeover across processes (PostgreSQL)'
       { type: 'StockReserved', n: 150 },
     ]);
     const consistency = { after: decodeToken(token), stale: false };
-    expect(await api.queries.execute('product', { sku: 'kill-9' }, { caller: SYSTEM_CALLER, consistency })).toMatchObject({ onHand: 1000, reserved: 300 });
+    expect(await api.queries.execute('product', { sku: 'kill-9' }, { caller: SYSTEM_CALLER, consistency })).toMatchObject({
+      onHand: 1000,
+      reserved: 300,
+    });
     b.child.kill('SIGTERM');
     await b.exited;
   });

@@ -117,7 +117,7 @@ describe(`projections on ${driverName}`, () => {
     ]);
   });
 
-  it('reads lookups on their own with plans made for their parameters, catching up and rebuilding, and leaves the pool\'s plan cache alone', async () => {
+  it("reads lookups on their own with plans made for their parameters, catching up and rebuilding, and leaves the pool's plan cache alone", async () => {
     // Read-model tables grow from empty (a first catch-up, a rebuild's shadow copy) faster than they
     // are analysed: a generic plan cached while one was tiny would keep scanning all of it.
     const modes = new Map<string, Set<string>>();
@@ -142,22 +142,30 @@ describe(`projections on ${driverName}`, () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     expect(new Set(sent.filter((s) => isLookupRead(s.text)).map((s) => s.via))).toEqual(new Set(['lookups', 'transaction']));
-    expect(modes).toEqual(new Map([['lookups', new Set(['force_custom_plan'])], ['transaction', new Set(['force_custom_plan'])]]));
+    expect(modes).toEqual(
+      new Map([
+        ['lookups', new Set(['force_custom_plan'])],
+        ['transaction', new Set(['force_custom_plan'])],
+      ]),
+    );
     const [pool] = await t.database.rows<{ mode: string }>(sql`select current_setting('plan_cache_mode') as mode`);
     expect(pool!.mode).toBe('auto');
   });
 
-  it.runIf(onPostgres)('reads batches with a kept generic plan that finds rows through indexes, even one made on empty tables', async () => {
-    // Planned for its parameters (plan_cache_mode auto), the live read was planned again at every
-    // step once the events table had statistics that a checkpoint lies past: 20,000 events of a type
-    // no projection handles, analysed. A kept plan, though, is made for the tables as they are when
-    // it is made: here the read models are empty, where a sequential scan is cheapest.
-    await t.database.rows(sql`insert into events (stream_id, stream_type, version, type, data)
+  it.runIf(onPostgres)(
+    'reads batches with a kept generic plan that finds rows through indexes, even one made on empty tables',
+    async () => {
+      // Planned for its parameters (plan_cache_mode auto), the live read was planned again at every
+      // step once the events table had statistics that a checkpoint lies past: 20,000 events of a type
+      // no projection handles, analysed. A kept plan, though, is made for the tables as they are when
+      // it is made: here the read models are empty, where a sequential scan is cheapest.
+      await t.database.rows(sql`insert into events (stream_id, stream_type, version, type, data)
       select 'filler-' || n, 'Filler', 1, 'FillerHappened', '{}'::jsonb from generate_series(1, 20000) n`);
-    await t.database.rows(sql`analyze events`);
-    for (let i = 0; i < 12; i++) await settle((await createOrder(services)).consistencyToken);
-    // Each kept batch statement of the connection this runs on, with its plan counts and its plan.
-    await t.database.rows(sql.raw(`create function test_batch_plans() returns setof text language plpgsql as $f$
+      await t.database.rows(sql`analyze events`);
+      for (let i = 0; i < 12; i++) await settle((await createOrder(services)).consistencyToken);
+      // Each kept batch statement of the connection this runs on, with its plan counts and its plan.
+      await t.database.rows(
+        sql.raw(`create function test_batch_plans() returns setof text language plpgsql as $f$
       declare s record; line text;
       begin
         for s in select name, generic_plans, custom_plans from pg_prepared_statements where statement like 'with batch as%' loop
@@ -166,20 +174,22 @@ describe(`projections on ${driverName}`, () => {
             return next line;
           end loop;
         end loop;
-      end $f$`));
-    try {
-      const lines = (await t.database.projectionBatches.query<{ line: string }>('select line from test_batch_plans() as line', [])).map(
-        (r) => r.line,
+      end $f$`),
       );
-      const statements = lines.filter((l) => l.startsWith('statement '));
-      expect(statements.length).toBeGreaterThan(0);
-      for (const line of statements) expect(line).toMatch(/^statement generic=[1-9]\d* custom=0$/);
-      expect(lines.some((l) => /Index Scan using orders_pkey/.test(l))).toBe(true);
-      expect(lines.filter((l) => /Seq Scan|Bitmap/.test(l))).toEqual([]);
-    } finally {
-      await t.database.rows(sql.raw('drop function test_batch_plans()'));
-    }
-  });
+      try {
+        const lines = (await t.database.projectionBatches.query<{ line: string }>('select line from test_batch_plans() as line', [])).map(
+          (r) => r.line,
+        );
+        const statements = lines.filter((l) => l.startsWith('statement '));
+        expect(statements.length).toBeGreaterThan(0);
+        for (const line of statements) expect(line).toMatch(/^statement generic=[1-9]\d* custom=0$/);
+        expect(lines.some((l) => /Index Scan using orders_pkey/.test(l))).toBe(true);
+        expect(lines.filter((l) => /Seq Scan|Bitmap/.test(l))).toEqual([]);
+      } finally {
+        await t.database.rows(sql.raw('drop function test_batch_plans()'));
+      }
+    },
+  );
 
   it.each([
     ['brings the lookups with the batch, so a live step reads nothing else', false],
@@ -210,7 +220,7 @@ describe(`projections on ${driverName}`, () => {
     });
   });
 
-  it('a lookup keyed only by another lookup\'s rows is read with the batch and on its own (catching up)', async () => {
+  it("a lookup keyed only by another lookup's rows is read with the batch and on its own (catching up)", async () => {
     // Counts the later events of each customer's orders: the customer comes from the order's row.
     await t.database.rows(sql`create table if not exists test_order_customers (order_id text primary key, customer_id text not null)`);
     await t.database.rows(sql`create table if not exists test_customer_events (customer_id text primary key, n int not null)`);
@@ -220,8 +230,18 @@ describe(`projections on ${driverName}`, () => {
       handles: new Set(ORDER_EVENT_TYPES),
       tables: ['test_order_customers', 'test_customer_events'],
       lookups: {
-        orders: lookup<OrderCustomer>({ table: 'test_order_customers', key: 'order_id', columns: 'order_id as "orderId", customer_id as "customerId"', keys: [{ streamId: true, types: LATER_ORDER_EVENT_TYPES }] }),
-        customers: lookup<{ customerId: string; n: number }>({ table: 'test_customer_events', key: 'customer_id', columns: 'customer_id as "customerId", n', keys: [{ lookup: 'orders', column: 'customer_id' }] }),
+        orders: lookup<OrderCustomer>({
+          table: 'test_order_customers',
+          key: 'order_id',
+          columns: 'order_id as "orderId", customer_id as "customerId"',
+          keys: [{ streamId: true, types: LATER_ORDER_EVENT_TYPES }],
+        }),
+        customers: lookup<{ customerId: string; n: number }>({
+          table: 'test_customer_events',
+          key: 'customer_id',
+          columns: 'customer_id as "customerId", n',
+          keys: [{ lookup: 'orders', column: 'customer_id' }],
+        }),
       },
       apply(events, { found, insert, upsert }) {
         const counts = new Map<string, number>();
@@ -233,13 +253,20 @@ describe(`projections on ${driverName}`, () => {
           const customer = found.orders.get(e.streamId)!.customerId;
           counts.set(customer, (counts.get(customer) ?? found.customers.get(customer)?.n ?? 0) + 1);
         }
-        upsert('test_customer_events', 'customer_id', [...counts].map(([customer_id, n]) => ({ customer_id, n })));
+        upsert(
+          'test_customer_events',
+          'customer_id',
+          [...counts].map(([customer_id, n]) => ({ customer_id, n })),
+        );
       },
     });
     for (const batchSize of [500, 1]) {
       await services.stop();
       await t.reset();
-      services = await startOrderServices(t.database, { projections: (defaults) => [...defaults, counting], projectionBatchSize: batchSize });
+      services = await startOrderServices(t.database, {
+        projections: (defaults) => [...defaults, counting],
+        projectionBatchSize: batchSize,
+      });
       const a = await createOrder(services, { customerId: 'c-1' });
       await settle(a.consistencyToken);
       await addItem(services, a.streamId);
@@ -282,4 +309,3 @@ describe(`projections on ${driverName}`, () => {
     }
   });
 });
-

@@ -90,9 +90,7 @@ export async function settle(database: Database, timeoutMs = 10_000): Promise<vo
   const [mark] = await database.rows<{ x: string }>(sql`select pg_current_xact_id()::text as x`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const [row] = await database.rows<{ ok: boolean }>(
-      sql`select converge_event_horizon(pg_current_snapshot()) > ${mark!.x}::xid8 as ok`,
-    );
+    const [row] = await database.rows<{ ok: boolean }>(sql`select converge_event_horizon(pg_current_snapshot()) > ${mark!.x}::xid8 as ok`);
     if (row?.ok) return;
     if (Date.now() > deadline) throw new Error('transactions older than the test are still open');
     await new Promise((r) => setTimeout(r, 5));

@@ -9,6 +9,7 @@ export function deciderSpec<C extends Command, E extends Event, S>(decider: Deci
       when: (command: C) => {
         const run = () => decider.decide(command, fold(decider, events));
         return {
+          // biome-ignore lint/suspicious/noThenProperty: given/when/then is the spec's language; nothing awaits it
           then: (expected: E[]) => expect(run()).toEqual(expected),
           thenThrows: (errorClass: new (...args: never[]) => Error, message?: RegExp) => {
             let thrown: unknown;

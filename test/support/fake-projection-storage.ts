@@ -29,7 +29,16 @@ const key = (p: Position) => `${p.tx}.${p.pos}`;
 
 export function createFakeStorage(name: string) {
   const events: StoredEvent[] = [];
-  const record: ProjectionRecord = { name, state: 'RUNNING', position: null, lastError: null, errorPosition: null, rebuildPosition: null, effects: null, updatedAt: null };
+  const record: ProjectionRecord = {
+    name,
+    state: 'RUNNING',
+    position: null,
+    lastError: null,
+    errorPosition: null,
+    rebuildPosition: null,
+    effects: null,
+    updatedAt: null,
+  };
   const live: string[] = [];
   let shadow: string[] | undefined;
   const calls: string[] = [];

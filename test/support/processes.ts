@@ -80,7 +80,10 @@ export async function killServer(server: ServerProcess | undefined): Promise<voi
 }
 
 /** Runs `src/main.ts` until it exits (a start that fails), with stdout and stderr apart. */
-export function runMainToExit(env: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runMainToExit(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
       env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
@@ -130,9 +133,27 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
  * A streaming replica of a private cluster (pg_basebackup -R: a hot standby that follows it), with
  * `recovery_min_apply_delay` when asked (each commit shows that long after the primary's).
  */
-export async function startReplica(primary: PrivateCluster, options: { applyDelayMs?: number } = {}): Promise<PrivateCluster & { promote(): void }> {
+export async function startReplica(
+  primary: PrivateCluster,
+  options: { applyDelayMs?: number } = {},
+): Promise<PrivateCluster & { promote(): void }> {
   const { dir, data, asPostgres } = await privateFolder();
-  asPostgres([pgBin('pg_basebackup')!, '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', data, '-R', '-X', 'stream', '--checkpoint=fast', '--no-sync']);
+  asPostgres([
+    pgBin('pg_basebackup')!,
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(primary.port),
+    '-U',
+    'postgres',
+    '-D',
+    data,
+    '-R',
+    '-X',
+    'stream',
+    '--checkpoint=fast',
+    '--no-sync',
+  ]);
   if (options.applyDelayMs) {
     asPostgres(['sh', '-c', `echo "recovery_min_apply_delay = '${options.applyDelayMs}ms'" >> ${join(data, 'postgresql.auto.conf')}`]);
   }

@@ -22,11 +22,13 @@ export type TestServer = {
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
   wsClient(connectionParams?: Record<string, unknown>): Client;
   /** Runs a subscription to its end (or `take` events) over graphql-ws. */
-  subscribe<T = any>(query: string, variables?: Record<string, unknown>, options?: { take?: number; client?: Client }): Promise<{ events: T[]; errors?: unknown }>;
+  subscribe<T = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    options?: { take?: number; client?: Client },
+  ): Promise<{ events: T[]; errors?: unknown }>;
   close(): Promise<void>;
 };
-
-
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   let testDatabase: TestDatabase | undefined;

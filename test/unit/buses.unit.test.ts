@@ -14,8 +14,14 @@ describe('command bus', () => {
     const trail: string[] = [];
     const bus = createCommandBus<Ping | Pong, string>({
       middleware: [
-        async (c, next) => (trail.push(`a:${c.type}`), `[${await next(c)}]`),
-        async (c, next) => (trail.push(`b:${c.type}`), next(c)),
+        async (c, next) => {
+          trail.push(`a:${c.type}`);
+          return `[${await next(c)}]`;
+        },
+        async (c, next) => {
+          trail.push(`b:${c.type}`);
+          return next(c);
+        },
       ],
     });
     bus.register('Ping', async (c) => `ping ${c.data.n}`);
@@ -38,7 +44,12 @@ describe('query bus', () => {
     type Q = { double: { params: { n: number }; result: number } };
     const seen: string[] = [];
     const bus = createQueryBus<Q, { user: string }>({
-      middleware: [async (q, next) => (seen.push(`${q.name}:${q.context.user}`), next())],
+      middleware: [
+        async (q, next) => {
+          seen.push(`${q.name}:${q.context.user}`);
+          return next();
+        },
+      ],
     });
     bus.register('double', async ({ n }) => n * 2);
     expect(await bus.execute('double', { n: 21 }, { user: 'u' })).toBe(42);

@@ -70,14 +70,23 @@ describe('client session', () => {
     const fakeFetch = (async (url: unknown, init?: RequestInit) => {
       // urql sends queries as GET (extensions in the URL) when they fit.
       const params = new URL(String(url)).searchParams;
-      bodies.push(init?.body ? JSON.parse(String(init.body)) : { extensions: params.has('extensions') ? JSON.parse(params.get('extensions')!) : undefined });
+      bodies.push(
+        init?.body
+          ? JSON.parse(String(init.body))
+          : { extensions: params.has('extensions') ? JSON.parse(params.get('extensions')!) : undefined },
+      );
       const [delay, token] = answers[n++ % answers.length]!;
       await new Promise((r) => setTimeout(r, delay));
       return Response.json({ data: { ping: 1 }, extensions: { consistency: { token } } });
     }) as typeof fetch;
     const make = () => {
       const session = createSession();
-      const client = new Client({ url: 'http://localhost/graphql', fetch: fakeFetch, exchanges: [sessionExchange(session), fetchExchange], requestPolicy: 'network-only' });
+      const client = new Client({
+        url: 'http://localhost/graphql',
+        fetch: fakeFetch,
+        exchanges: [sessionExchange(session), fetchExchange],
+        requestPolicy: 'network-only',
+      });
       return { session, client };
     };
     const a = make();
@@ -107,7 +116,15 @@ describe('client session', () => {
 
   it('forgets a session token the server refused (its database was reset), so the next operation goes without', async () => {
     const refused = {
-      errors: [{ message: 'x', extensions: { code: 'BAD_USER_INPUT', issues: [{ path: ['extensions', 'consistency', 'after'], message: 'is ahead of the event log' }] } }],
+      errors: [
+        {
+          message: 'x',
+          extensions: {
+            code: 'BAD_USER_INPUT',
+            issues: [{ path: ['extensions', 'consistency', 'after'], message: 'is ahead of the event log' }],
+          },
+        },
+      ],
     };
     const seen: unknown[] = [];
     const session = createSession('c1.zz.zz');

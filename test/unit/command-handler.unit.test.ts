@@ -280,9 +280,13 @@ describe('command handler stream state cache', () => {
     it('a repeat returns the first result without deciding again', async () => {
       const t = setup();
       await t.create('order-1', { commandId: 'create-1' });
-      const first = await t.handle(command('AddOrderItem', { orderId: 'order-1', productId: 'p', quantity: 1, unitPrice: '1.00', commandId: 'add-1' }));
+      const first = await t.handle(
+        command('AddOrderItem', { orderId: 'order-1', productId: 'p', quantity: 1, unitPrice: '1.00', commandId: 'add-1' }),
+      );
       await t.addItem();
-      const again = await t.handle(command('AddOrderItem', { orderId: 'order-1', productId: 'p', quantity: 1, unitPrice: '1.00', commandId: 'add-1' }));
+      const again = await t.handle(
+        command('AddOrderItem', { orderId: 'order-1', productId: 'p', quantity: 1, unitPrice: '1.00', commandId: 'add-1' }),
+      );
       expect(again).toEqual(first);
       expect(t.version('order-1')).toBe(3);
       expect(await t.addItem()).toBe(4);
@@ -294,7 +298,11 @@ describe('command handler stream state cache', () => {
       const add = command('AddOrderItem', { orderId: 'order-1', productId: 'p', quantity: 1, unitPrice: '1.00', commandId: 'add-1' });
       // Another process's handler runs the same command first, while this one passes its lookup.
       const other = createDeciderHandler(
-        { decider: orderDecider, streamType: ORDER_STREAM_TYPE, streamId: (c: OrderCommand) => (c.type === 'CreateOrder' ? c.metadata.newId : c.data.orderId) },
+        {
+          decider: orderDecider,
+          streamType: ORDER_STREAM_TYPE,
+          streamId: (c: OrderCommand) => (c.type === 'CreateOrder' ? c.metadata.newId : c.data.orderId),
+        },
         { store: t.store },
       );
       const [mine, theirs] = await Promise.all([t.handle(add), other(add)]);

@@ -42,7 +42,10 @@ describe('config', () => {
       [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: /],
       [{ NODE_ENV: 'production' }, /^JWT_SECRET: must be set when NODE_ENV=production/],
       [{ DATABASE_REPLICA_URLS: 'postgres://r/db' }, /^DATABASE_REPLICA_URLS: needs DATABASE_URL .*PGlite/],
-      [{ DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'postgres://r/db,replica2' }, /^DATABASE_REPLICA_URLS: must be comma-separated postgres:\/\//],
+      [
+        { DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'postgres://r/db,replica2' },
+        /^DATABASE_REPLICA_URLS: must be comma-separated postgres:\/\//,
+      ],
       [{ REPLICA_MAX_LAG_MS: '0' }, /^REPLICA_MAX_LAG_MS: /],
       [{ REPLICA_WAIT_MS: 'soon' }, /^REPLICA_WAIT_MS: /],
     ];
@@ -62,11 +65,17 @@ describe('config', () => {
   it('never echoes a secret or a database URL back', () => {
     expect(() => loadConfig({ JWT_SECRET: 'short-secret' })).toThrow(/^JWT_SECRET: (?!.*short-secret)/);
     expect(() => loadConfig({ DATABASE_URL: 'mysql://user:pw@h/db' })).toThrow(/^DATABASE_URL: (?!.*pw)/);
-    expect(() => loadConfig({ DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'postgres://u:pw@r/db,x' })).toThrow(/^DATABASE_REPLICA_URLS: (?!.*pw)/);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'postgres://u:pw@r/db,x' })).toThrow(
+      /^DATABASE_REPLICA_URLS: (?!.*pw)/,
+    );
   });
 
   it('reads the replicas, with their bounds', () => {
-    const c = loadConfig({ DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'postgres://r1/db, postgresql://r2/db', REPLICA_MAX_LAG_MS: '2000' });
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://p/db',
+      DATABASE_REPLICA_URLS: 'postgres://r1/db, postgresql://r2/db',
+      REPLICA_MAX_LAG_MS: '2000',
+    });
     expect(c.replicas).toEqual({ urls: ['postgres://r1/db', 'postgresql://r2/db'], maxLagMs: 2000, waitMs: 50 });
     expect(loadConfig({}).replicas.urls).toEqual([]);
   });

@@ -17,14 +17,18 @@ describe('runInKeyOrder', () => {
       { name: 'c1', keys: ['c'], ms: 1 },
       { name: 'd1', keys: ['d'], ms: 1 },
     ];
-    await runInKeyOrder(items, (item) => item.keys, async (item) => {
-      running++;
-      most = Math.max(most, running);
-      log.push(`start ${item.name}`);
-      await tick(item.ms);
-      log.push(`end ${item.name}`);
-      running--;
-    });
+    await runInKeyOrder(
+      items,
+      (item) => item.keys,
+      async (item) => {
+        running++;
+        most = Math.max(most, running);
+        log.push(`start ${item.name}`);
+        await tick(item.ms);
+        log.push(`end ${item.name}`);
+        running--;
+      },
+    );
     const at = (entry: string) => log.indexOf(entry);
     expect(at('start a2')).toBeGreaterThan(at('end a1')); // shares a
     expect(at('start c1')).toBeGreaterThan(at('end a2')); // shares c with a2, so waits for it (and a1 before it)
@@ -35,11 +39,15 @@ describe('runInKeyOrder', () => {
 
   it('lets every item settle before it rejects with the first failure', async () => {
     const done: string[] = [];
-    const run = runInKeyOrder(['x', 'y', 'x2'], (item) => [item[0]!], async (item) => {
-      if (item === 'x') throw new Error('x failed');
-      await tick(10);
-      done.push(item);
-    });
+    const run = runInKeyOrder(
+      ['x', 'y', 'x2'],
+      (item) => [item[0]!],
+      async (item) => {
+        if (item === 'x') throw new Error('x failed');
+        await tick(10);
+        done.push(item);
+      },
+    );
     await expect(run).rejects.toThrow('x failed');
     expect(done.sort()).toEqual(['x2', 'y']);
   });

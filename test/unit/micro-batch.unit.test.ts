@@ -6,7 +6,13 @@ import { createMicroBatcher } from '../../src/core/micro-batch.ts';
 describe('micro-batcher', () => {
   it('batches the calls of one turn, up to maxBatch, and a lone call goes at once', async () => {
     const batches: number[][] = [];
-    const load = createMicroBatcher(async (keys: readonly number[]) => (batches.push([...keys]), keys.map((k) => k * 10)), { maxBatch: 3 });
+    const load = createMicroBatcher(
+      async (keys: readonly number[]) => {
+        batches.push([...keys]);
+        return keys.map((k) => k * 10);
+      },
+      { maxBatch: 3 },
+    );
     expect(await Promise.all([1, 2, 3, 4, 5].map(load))).toEqual([10, 20, 30, 40, 50]);
     expect(batches).toEqual([
       [1, 2, 3],
@@ -24,7 +30,11 @@ describe('micro-batcher', () => {
     const load = createMicroBatcher(async (keys: readonly string[]) =>
       keys.map((k) => (k === 'b' ? new Error('b failed') : k === 'c' ? rejected : k === 'd' ? later : k.toUpperCase())),
     );
-    const answer = (k: string) => load(k).then((v) => ({ v }), (e: Error) => ({ e: e.message }));
+    const answer = (k: string) =>
+      load(k).then(
+        (v) => ({ v }),
+        (e: Error) => ({ e: e.message }),
+      );
     const [a, b, c, d] = [answer('a'), answer('b'), answer('c'), answer('d')];
     expect(await a).toEqual({ v: 'A' });
     expect(await b).toEqual({ e: 'b failed' });

@@ -32,18 +32,30 @@ const ship = () => command('ShipOrder', { orderId });
 
 describe('CreateOrder', () => {
   it('given nothing, creates the order with its id, lines and time from the metadata', () => {
-    spec.given([]).when(command('CreateOrder', createOrderInput(), { newId: orderId })).then([created]);
+    spec
+      .given([])
+      .when(command('CreateOrder', createOrderInput(), { newId: orderId }))
+      .then([created]);
   });
 
   it('given an existing order with that id, is a rule violation', () => {
-    spec.given([created]).when(command('CreateOrder', createOrderInput(), { newId: orderId })).thenThrows(RuleViolationError, /already exists/);
+    spec
+      .given([created])
+      .when(command('CreateOrder', createOrderInput(), { newId: orderId }))
+      .thenThrows(RuleViolationError, /already exists/);
   });
 
   it('given nothing, refuses an order without lines or with more than 100 as bad input (decider guard)', () => {
     const base = command('CreateOrder', createOrderInput(), { newId: orderId });
-    spec.given([]).when({ ...base, data: { ...base.data, items: [] } }).thenThrows(ValidationError, /items/);
+    spec
+      .given([])
+      .when({ ...base, data: { ...base.data, items: [] } })
+      .thenThrows(ValidationError, /items/);
     const many = Array.from({ length: 101 }, (_, i) => ({ productId: `p-${i}`, quantity: 1, unitPrice: '1.00' }));
-    spec.given([]).when({ ...base, data: { ...base.data, items: many } }).thenThrows(ValidationError, /items/);
+    spec
+      .given([])
+      .when({ ...base, data: { ...base.data, items: many } })
+      .thenThrows(ValidationError, /items/);
   });
 });
 
@@ -53,21 +65,36 @@ describe('AddOrderItem', () => {
   });
 
   it('given no order, is NOT_FOUND', () => {
-    spec.given([]).when(addItem()).thenThrows(NotFoundError, /order-1 not found/);
+    spec
+      .given([])
+      .when(addItem())
+      .thenThrows(NotFoundError, /order-1 not found/);
   });
 
   it('given a cancelled order, is a rule violation', () => {
-    spec.given([created, cancelled]).when(addItem()).thenThrows(RuleViolationError, /only while the order is PLACED.*CANCELLED/);
+    spec
+      .given([created, cancelled])
+      .when(addItem())
+      .thenThrows(RuleViolationError, /only while the order is PLACED.*CANCELLED/);
   });
 
   it('given a shipped order, is a rule violation', () => {
-    spec.given([created, shipped]).when(addItem()).thenThrows(RuleViolationError, /SHIPPED/);
+    spec
+      .given([created, shipped])
+      .when(addItem())
+      .thenThrows(RuleViolationError, /SHIPPED/);
   });
 
   it('given an order with 100 lines, refuses the 101st', () => {
     const ninetyNine = Array.from({ length: 99 }, (_, i) => itemAdded(`p-${i}`));
-    spec.given([created, ...ninetyNine.slice(0, 98)]).when(addItem()).then([itemAdded()]);
-    spec.given([created, ...ninetyNine]).when(addItem()).thenThrows(RuleViolationError, /maximum of 100 lines/);
+    spec
+      .given([created, ...ninetyNine.slice(0, 98)])
+      .when(addItem())
+      .then([itemAdded()]);
+    spec
+      .given([created, ...ninetyNine])
+      .when(addItem())
+      .thenThrows(RuleViolationError, /maximum of 100 lines/);
   });
 });
 
@@ -81,11 +108,17 @@ describe('CancelOrder', () => {
   });
 
   it('given a shipped order, is a rule violation', () => {
-    spec.given([created, shipped]).when(cancel()).thenThrows(RuleViolationError, /Only a PLACED order can be cancelled.*SHIPPED/);
+    spec
+      .given([created, shipped])
+      .when(cancel())
+      .thenThrows(RuleViolationError, /Only a PLACED order can be cancelled.*SHIPPED/);
   });
 
   it('given a cancelled order, is a rule violation', () => {
-    spec.given([created, cancelled]).when(cancel()).thenThrows(RuleViolationError, /CANCELLED/);
+    spec
+      .given([created, cancelled])
+      .when(cancel())
+      .thenThrows(RuleViolationError, /CANCELLED/);
   });
 });
 
@@ -99,11 +132,17 @@ describe('ShipOrder', () => {
   });
 
   it('given a cancelled order, is a rule violation', () => {
-    spec.given([created, cancelled]).when(ship()).thenThrows(RuleViolationError, /Only a PLACED order can be shipped.*CANCELLED/);
+    spec
+      .given([created, cancelled])
+      .when(ship())
+      .thenThrows(RuleViolationError, /Only a PLACED order can be shipped.*CANCELLED/);
   });
 
   it('given a shipped order, is a rule violation', () => {
-    spec.given([created, shipped]).when(ship()).thenThrows(RuleViolationError, /SHIPPED/);
+    spec
+      .given([created, shipped])
+      .when(ship())
+      .thenThrows(RuleViolationError, /SHIPPED/);
   });
 });
 
@@ -113,8 +152,14 @@ describe('who may command an order', () => {
   const admin = { userId: 'ops', roles: ['admin'] as const };
 
   it('a customer creates orders only for itself', () => {
-    spec.given([]).when(command('CreateOrder', createOrderInput(), { newId: orderId, caller: alice })).then([created]);
-    spec.given([]).when(command('CreateOrder', createOrderInput(), { newId: orderId, caller: bob })).thenThrows(ForbiddenError);
+    spec
+      .given([])
+      .when(command('CreateOrder', createOrderInput(), { newId: orderId, caller: alice }))
+      .then([created]);
+    spec
+      .given([])
+      .when(command('CreateOrder', createOrderInput(), { newId: orderId, caller: bob }))
+      .thenThrows(ForbiddenError);
   });
 
   it('a customer changes only its own orders; an admin any', () => {
@@ -123,13 +168,23 @@ describe('who may command an order', () => {
       ['CancelOrder', { orderId, reason: 'changed my mind' }],
       ['ShipOrder', { orderId }],
     ] as const) {
-      spec.given([created]).when(command(type, input, { caller: bob })).thenThrows(ForbiddenError, /order-1/);
-      expect(() => orderDecider.decide(command(type, input, { caller: alice }), orderDecider.evolve(orderDecider.initialState(), created))).not.toThrow();
-      expect(() => orderDecider.decide(command(type, input, { caller: admin }), orderDecider.evolve(orderDecider.initialState(), created))).not.toThrow();
+      spec
+        .given([created])
+        .when(command(type, input, { caller: bob }))
+        .thenThrows(ForbiddenError, /order-1/);
+      expect(() =>
+        orderDecider.decide(command(type, input, { caller: alice }), orderDecider.evolve(orderDecider.initialState(), created)),
+      ).not.toThrow();
+      expect(() =>
+        orderDecider.decide(command(type, input, { caller: admin }), orderDecider.evolve(orderDecider.initialState(), created)),
+      ).not.toThrow();
     }
   });
 
   it('an unknown order is NOT_FOUND whoever asks', () => {
-    spec.given([]).when(command('ShipOrder', { orderId }, { caller: bob })).thenThrows(NotFoundError);
+    spec
+      .given([])
+      .when(command('ShipOrder', { orderId }, { caller: bob }))
+      .thenThrows(NotFoundError);
   });
 });

@@ -34,9 +34,20 @@ describe('projection runner', () => {
     runner = undefined;
   });
 
-  const start = (fake: ReturnType<typeof createFakeStorage>, p = projection(), options: { batchSize?: number; pollMs?: number; firstBuildAsRebuildFrom?: number } = {}) => {
+  const start = (
+    fake: ReturnType<typeof createFakeStorage>,
+    p = projection(),
+    options: { batchSize?: number; pollMs?: number; firstBuildAsRebuildFrom?: number } = {},
+  ) => {
     const tracker = createConsistencyTracker(['things']);
-    runner = createProjectionRunner({ projection: p, storage: fake.storage, tracker, pollMs: options.pollMs ?? 60_000, batchSize: options.batchSize ?? 3, firstBuildAsRebuildFrom: options.firstBuildAsRebuildFrom });
+    runner = createProjectionRunner({
+      projection: p,
+      storage: fake.storage,
+      tracker,
+      pollMs: options.pollMs ?? 60_000,
+      batchSize: options.batchSize ?? 3,
+      firstBuildAsRebuildFrom: options.firstBuildAsRebuildFrom,
+    });
     runner.start();
     return tracker;
   };
@@ -100,14 +111,16 @@ describe('projection runner', () => {
   it('an event whose reads fail before the projection gets it FAILS at that event, with the reason', async () => {
     const fake = createFakeStorage('things');
     fake.append(fakeEvent(1), fakeEvent(2), fakeEvent(3));
-    fake.failWhen((batch) => (batch.some((e) => e.position.pos === 2n) ? new EventsNotApplied(batch, new Error('column "nope" does not exist')) : undefined));
+    fake.failWhen((batch) =>
+      batch.some((e) => e.position.pos === 2n) ? new EventsNotApplied(batch, new Error('column "nope" does not exist')) : undefined,
+    );
     start(fake);
     await until(() => fake.record.state === 'FAILED', 'FAILED');
     expect(fake.record).toMatchObject({ position: fakeEvent(1).position, errorPosition: fakeEvent(2).position });
     expect(fake.record.lastError).toBe('ThingHappened at s-2@1: column "nope" does not exist');
   });
 
-  it('an outage is not the event\'s fault: the step is tried again, nothing FAILS, nothing is applied twice', async () => {
+  it("an outage is not the event's fault: the step is tried again, nothing FAILS, nothing is applied twice", async () => {
     const fake = createFakeStorage('things');
     fake.append(fakeEvent(1), fakeEvent(2));
     fake.failNext(new UnavailableError(), new UnavailableError());
@@ -162,7 +175,11 @@ describe('projection runner', () => {
     fake.append(fakeEvent(4));
     runner!.reload();
     await until(() => fake.record.state === 'RUNNING' && fake.calls.includes('swap'), 'the swap');
-    expect(fake.calls.filter((c) => ['prepareShadow', 'completeShadow', 'swap'].includes(c))).toEqual(['prepareShadow', 'completeShadow', 'swap']);
+    expect(fake.calls.filter((c) => ['prepareShadow', 'completeShadow', 'swap'].includes(c))).toEqual([
+      'prepareShadow',
+      'completeShadow',
+      'swap',
+    ]);
     expect(fake.calls.some((c) => c.startsWith('step shadow'))).toBe(true);
     expect(fake.live).toEqual(['1', '2', '3', '4']);
     expect(fake.record.position).toEqual(fakeEvent(4).position);

@@ -36,7 +36,8 @@ const primaryAt = (lsn: () => bigint): Executor => ({
 const marksOf = (lsn: bigint | undefined): CommitMarks => ({
   start: async () => {},
   stop: async () => {},
-  lsnFor: async (_p, _pos, deadline) => lsn ?? (await new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now())))),
+  lsnFor: async (_p, _pos, deadline) =>
+    lsn ?? (await new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now())))),
 });
 
 describe('WAL positions', () => {
@@ -50,7 +51,13 @@ describe('WAL positions', () => {
 describe('replica set', () => {
   it('waits for a replica that usually keeps up to replay a position, asking it again; gives up at the deadline', async () => {
     const a = fakeReplica('a');
-    const set = createReplicaSet({ replicas: [a.connection], primary: primaryAt(() => 100n), maxLagMs: 1000, log: silentLogger, checkMs: 60_000 });
+    const set = createReplicaSet({
+      replicas: [a.connection],
+      primary: primaryAt(() => 100n),
+      maxLagMs: 1000,
+      log: silentLogger,
+      checkMs: 60_000,
+    });
     a.replay = 100n;
     await set.start();
     expect(set.status()[0]).toMatchObject({ state: 'IN_ROTATION', lagMs: 0 });
@@ -64,7 +71,13 @@ describe('replica set', () => {
   it('on a quiet primary, a commit just flushed does not make a replica look as old as the commit before it', async () => {
     const r = fakeReplica('quiet');
     let flushed = 100n;
-    const set = createReplicaSet({ replicas: [r.connection], primary: primaryAt(() => flushed), maxLagMs: 1000, log: silentLogger, checkMs: 20 });
+    const set = createReplicaSet({
+      replicas: [r.connection],
+      primary: primaryAt(() => flushed),
+      maxLagMs: 1000,
+      log: silentLogger,
+      checkMs: 20,
+    });
     r.replay = 100n;
     await set.start();
     flushed = 120n; // a commit after an hour of nothing: the replica has not replayed it yet
@@ -79,7 +92,13 @@ describe('replica set', () => {
     const a = fakeReplica('slow');
     a.replay = 50n;
     a.ageMs = 300;
-    const set = createReplicaSet({ replicas: [a.connection], primary: primaryAt(() => 100n), maxLagMs: 1000, log: silentLogger, checkMs: 60_000 });
+    const set = createReplicaSet({
+      replicas: [a.connection],
+      primary: primaryAt(() => 100n),
+      maxLagMs: 1000,
+      log: silentLogger,
+      checkMs: 60_000,
+    });
     await set.start();
     expect(set.status()[0]).toMatchObject({ state: 'IN_ROTATION', lagMs: 300 });
     const started = Date.now();
@@ -91,7 +110,13 @@ describe('replica set', () => {
 
   it('takes out a replica that is down, lagging beyond the bound or promoted, and puts it back when well', async () => {
     const r = fakeReplica('r');
-    const set = createReplicaSet({ replicas: [r.connection], primary: primaryAt(() => 100n), maxLagMs: 1000, log: silentLogger, checkMs: 10 });
+    const set = createReplicaSet({
+      replicas: [r.connection],
+      primary: primaryAt(() => 100n),
+      maxLagMs: 1000,
+      log: silentLogger,
+      checkMs: 10,
+    });
     r.replay = 100n;
     await set.start();
     const stateAfter = async (change: () => void) => {
@@ -101,8 +126,19 @@ describe('replica set', () => {
     };
     expect(await stateAfter(() => (r.down = true))).toBe('DOWN');
     expect(set.any()).toBeUndefined();
-    expect(await stateAfter(() => ((r.down = false), (r.replay = 10n), (r.ageMs = 5000)))).toBe('LAGGING');
-    expect(await stateAfter(() => ((r.replay = 100n), (r.ageMs = 0)))).toBe('IN_ROTATION');
+    expect(
+      await stateAfter(() => {
+        r.down = false;
+        r.replay = 10n;
+        r.ageMs = 5000;
+      }),
+    ).toBe('LAGGING');
+    expect(
+      await stateAfter(() => {
+        r.replay = 100n;
+        r.ageMs = 0;
+      }),
+    ).toBe('IN_ROTATION');
     expect(set.any()).toBe(0);
     expect(await stateAfter(() => (r.standby = false))).toBe('PROMOTED');
     await set.close();
@@ -110,14 +146,23 @@ describe('replica set', () => {
 });
 
 describe('read router', () => {
-  const context = (after?: boolean) => ({ caller: { kind: 'system' } as never, ...(after && { consistency: { after: { tx: 1n, pos: 1n } } }) });
+  const context = (after?: boolean) => ({
+    caller: { kind: 'system' } as never,
+    ...(after && { consistency: { after: { tx: 1n, pos: 1n } } }),
+  });
 
   it('sends a read with a token to a replica that replayed its commit mark, else to the primary', async () => {
     const tracker = createConsistencyTracker(['p']);
     tracker.advance('p', { tx: 1n, pos: 5n });
     const r = fakeReplica('r');
     r.replay = 100n;
-    const replicas = createReplicaSet({ replicas: [r.connection], primary: primaryAt(() => 100n), maxLagMs: 1000, log: silentLogger, checkMs: 60_000 });
+    const replicas = createReplicaSet({
+      replicas: [r.connection],
+      primary: primaryAt(() => 100n),
+      maxLagMs: 1000,
+      log: silentLogger,
+      checkMs: 60_000,
+    });
     await replicas.start();
     const route = (lsn: bigint | undefined) => createReadRouter({ replicas, marks: marksOf(lsn), tracker, waitMs: 20 });
     expect(await route(90n)(['p'], context(true))).toEqual({ replica: 0 });
@@ -132,12 +177,26 @@ describe('read router', () => {
     tracker.advance('p', { tx: 1n, pos: 10n }); // past the token
     const r = fakeReplica('r');
     r.replay = 100n;
-    const replicas = createReplicaSet({ replicas: [r.connection], primary: primaryAt(() => 100n), maxLagMs: 1000, log: silentLogger, checkMs: 60_000 });
+    const replicas = createReplicaSet({
+      replicas: [r.connection],
+      primary: primaryAt(() => 100n),
+      maxLagMs: 1000,
+      log: silentLogger,
+      checkMs: 60_000,
+    });
     await replicas.start();
     const asked: bigint[] = [];
-    const marks: CommitMarks = { ...marksOf(90n), lsnFor: async (_p, position) => (asked.push(position.pos), 90n) };
+    const marks: CommitMarks = {
+      ...marksOf(90n),
+      lsnFor: async (_p, position) => {
+        asked.push(position.pos);
+        return 90n;
+      },
+    };
     const route = createReadRouter({ replicas, marks, tracker, waitMs: 20 });
-    expect(await route(['p'], { caller: { kind: 'system' } as never, consistency: { after: { tx: 1n, pos: 4n } } })).toEqual({ replica: 0 });
+    expect(await route(['p'], { caller: { kind: 'system' } as never, consistency: { after: { tx: 1n, pos: 4n } } })).toEqual({
+      replica: 0,
+    });
     expect(asked).toEqual([4n]);
     await replicas.close();
   });
@@ -145,18 +204,31 @@ describe('read router', () => {
   it('answers from the primary when the replica fails under the read, and takes the replica out', async () => {
     const tracker = createConsistencyTracker(['p']);
     const r = fakeReplica('r');
-    const replicas = createReplicaSet({ replicas: [r.connection], primary: primaryAt(() => 0n), maxLagMs: 1000, log: silentLogger, checkMs: 60_000 });
+    const replicas = createReplicaSet({
+      replicas: [r.connection],
+      primary: primaryAt(() => 0n),
+      maxLagMs: 1000,
+      log: silentLogger,
+      checkMs: 60_000,
+    });
     await replicas.start();
     const definition: QueryDefinition = {
       projections: ['p'],
-      create: ({ db }) => async () => (await db.query<{ replay?: string; lsn?: string }>('select', []))[0],
+      create:
+        ({ db }) =>
+        async () =>
+          (await db.query<{ replay?: string; lsn?: string }>('select', []))[0],
     };
     const seen: unknown[] = [];
-    const handler = routedQuery(definition, { db: primaryAt(() => 7n), store: {} as never }, {
-      route: createReadRouter({ replicas, marks: marksOf(0n), tracker, waitMs: 20 }),
-      replicas,
-      observe: (read) => seen.push(read),
-    });
+    const handler = routedQuery(
+      definition,
+      { db: primaryAt(() => 7n), store: {} as never },
+      {
+        route: createReadRouter({ replicas, marks: marksOf(0n), tracker, waitMs: 20 }),
+        replicas,
+        observe: (read) => seen.push(read),
+      },
+    );
     r.down = true;
     expect(await handler({}, context(false))).toEqual({ lsn: '0/7' });
     expect(seen).toEqual([{ onReplica: false, withToken: false, fallback: 'replica failed' }]);
@@ -168,7 +240,11 @@ describe('read router', () => {
 describe('commit marks', () => {
   /** A database whose projections table and notifications the test drives. */
   function fakeDatabase() {
-    const state = { checkpoints: [] as { name: string; tx: string; pos: string; lsn: string }[], reads: 0, notify: (_payload: string) => {} };
+    const state = {
+      checkpoints: [] as { name: string; tx: string; pos: string; lsn: string }[],
+      reads: 0,
+      notify: (_payload: string) => {},
+    };
     const database = {
       rows: async () => {
         state.reads++;

@@ -16,7 +16,11 @@ const client = new Client({
   exchanges: [
     sessionExchange(session),
     fetchExchange,
-    subscriptionExchange({ forwardSubscription: (request) => ({ subscribe: (sink) => ({ unsubscribe: ws.subscribe({ ...request, query: request.query ?? '' }, sink) }) }) }),
+    subscriptionExchange({
+      forwardSubscription: (request) => ({
+        subscribe: (sink) => ({ unsubscribe: ws.subscribe({ ...request, query: request.query ?? '' }, sink) }),
+      }),
+    }),
   ],
 });
 
@@ -25,7 +29,9 @@ const orderId = placed.data!.createOrder.orderId;
 const orders = await client.query(CustomerOrders, { customerId: 'customer-urql' }, { requestPolicy: 'network-only' }).toPromise();
 console.log(JSON.stringify({ placed: orderId, listed: orders.data?.customerOrders.items.some((order) => order.id === orderId) }));
 // The order as it changes: the first change shown once the order ships (shipOrder in another client).
-const changes = client.subscription(OrderChanged, { id: orderId }).subscribe((result) => console.log(JSON.stringify(result.data?.orderChanged)));
+const changes = client
+  .subscription(OrderChanged, { id: orderId })
+  .subscribe((result) => console.log(JSON.stringify(result.data?.orderChanged)));
 setTimeout(() => {
   changes.unsubscribe();
   void ws.dispose();

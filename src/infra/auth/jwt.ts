@@ -1,7 +1,7 @@
 // Bearer tokens: HS256 JWTs verified with jose. Claims: `sub` (the user; for a customer, the customer
 // id) and `roles` ("customer", "admin"). Without a secret the server is in open development mode and
 // every caller is an admin.
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { errors as joseErrors, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import { UnauthenticatedError } from '../../core/errors.ts';
 import type { Authenticator, Caller, Role } from '../../core/caller.ts';
 
@@ -17,7 +17,7 @@ export function createAuthenticator(secret: string | undefined): Authenticator {
     async authenticate(authorization) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
       if (!match) throw new UnauthenticatedError('Authentication required: send "Authorization: Bearer <JWT>"');
-      let payload;
+      let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(match[1]!, key, { algorithms: ['HS256'] }));
       } catch (error) {

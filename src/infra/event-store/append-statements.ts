@@ -55,7 +55,12 @@ export function appendStatement(streamId: string, events: readonly NewEvent[], o
   } else {
     params.push(
       JSON.stringify(
-        events.map((e) => ({ type: e.type, schemaVersion: currentSchemaVersion(schemas, e.type), data: e.data, metadata: e.metadata ?? {} })),
+        events.map((e) => ({
+          type: e.type,
+          schemaVersion: currentSchemaVersion(schemas, e.type),
+          data: e.data,
+          metadata: e.metadata ?? {},
+        })),
       ),
     );
   }

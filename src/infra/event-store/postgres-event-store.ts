@@ -136,7 +136,13 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
         select input_hash, stream_id, version, transaction_id::text as tx, global_position::text as pos
         from commands where command_id = ${commandId}`);
       if (!row) return null;
-      return { commandId, inputHash: row.input_hash, streamId: row.stream_id, version: row.version, position: positionFromDb(row.tx, row.pos) };
+      return {
+        commandId,
+        inputHash: row.input_hash,
+        streamId: row.stream_id,
+        version: row.version,
+        position: positionFromDb(row.tx, row.pos),
+      };
     },
 
     async readCommandEvents(record) {

@@ -4,6 +4,9 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Run } from '../db/executor.ts';
 
+/** postgres.js options with no custom types. */
+type Options = postgres.Options<Record<string, postgres.PostgresType>>;
+
 export type ConnectionSettings = Record<string, string | boolean>;
 
 /** Runs statements on a pool, transaction or connection, each prepared once per connection. */
@@ -12,13 +15,16 @@ export const runOn =
   async <T>(text: string, params: readonly unknown[]) =>
     (await sql.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
 
-const named = (connection: ConnectionSettings, role: string) => ({ ...connection, application_name: `${connection.application_name}:${role}` });
+const named = (connection: ConnectionSettings, role: string) => ({
+  ...connection,
+  application_name: `${connection.application_name}:${role}`,
+});
 
 /**
  * One connection of its own, never closed for idleness or age: a lock session or a listener, whose loss
  * must be seen (a pool would hide it behind a new connection).
  */
-export function dedicatedConnection(url: string, connection: ConnectionSettings, role: string, extra: Partial<postgres.Options<{}>>) {
+export function dedicatedConnection(url: string, connection: ConnectionSettings, role: string, extra: Partial<Options>) {
   return postgres(url, {
     max: 1,
     onnotice: () => {},
@@ -27,7 +33,7 @@ export function dedicatedConnection(url: string, connection: ConnectionSettings,
     idle_timeout: 0,
     max_lifetime: null,
     ...extra,
-  } as postgres.Options<{}>);
+  } as Options);
 }
 
 /**
@@ -35,14 +41,20 @@ export function dedicatedConnection(url: string, connection: ConnectionSettings,
  * up by `settings`. Values are read and written as on the main pool: drizzle sets the client's parsers
  * (JSON and times pass as text).
  */
-export function sidePool(url: string, connection: ConnectionSettings, role: string, settings: ConnectionSettings, extra: Partial<postgres.Options<{}>> = {}) {
+export function sidePool(
+  url: string,
+  connection: ConnectionSettings,
+  role: string,
+  settings: ConnectionSettings,
+  extra: Partial<Options> = {},
+) {
   const client = postgres(url, {
     max: 2,
     onnotice: () => {},
     connection: { ...named(connection, role), ...settings },
     connect_timeout: 5,
     ...extra,
-  } as postgres.Options<{}>);
+  } as Options);
   drizzle({ client });
   return client;
 }

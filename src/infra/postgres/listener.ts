@@ -15,7 +15,9 @@ export function createListener(url: string, connection: ConnectionSettings) {
   // `onnotify` is postgres.js's own hook (not in its types), the one its listen() uses.
   const sql = dedicatedConnection(url, connection, 'listen', {
     fetch_types: false,
-    onnotify: (channel: string, payload: string) => channels.get(channel)?.forEach((l) => l.onNotify(payload)),
+    onnotify: (channel: string, payload: string) => {
+      for (const l of channels.get(channel) ?? []) l.onNotify(payload);
+    },
     onclose: () => {
       if (!closed) void relisten();
     },

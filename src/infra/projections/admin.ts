@@ -22,8 +22,11 @@ async function lag(database: Database, from: Position | null) {
 }
 
 /** `names`: every projection and process manager; `processManagers`: which of them are process managers. */
-export function createProjectionAdmin(database: Database, names: readonly string[], processManagers: readonly string[] = []): ProjectionAdmin {
-
+export function createProjectionAdmin(
+  database: Database,
+  names: readonly string[],
+  processManagers: readonly string[] = [],
+): ProjectionAdmin {
   // Rows are never deleted, so once is enough per process (status runs on every /metrics scrape).
   let ensured: Promise<void> | undefined;
   const ensureRows = () =>
@@ -54,7 +57,10 @@ export function createProjectionAdmin(database: Database, names: readonly string
     if (!names.includes(name)) throw new NotFoundError(`No projection named ${name}; there are ${names.join(', ')}`);
     await ensureRows();
     const changed = await database.rows(sql`update projections set ${update}, updated_at = now()
-      where name = ${name} and state = any(array[${sql.join(allowedFrom.map((s) => sql`${s}`), sql`, `)}]::text[])
+      where name = ${name} and state = any(array[${sql.join(
+        allowedFrom.map((s) => sql`${s}`),
+        sql`, `,
+      )}]::text[])
       returning name`);
     if (changed.length === 0) {
       const current = await statusOf(name);

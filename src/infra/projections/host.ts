@@ -63,7 +63,9 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
       while (state.next) {
         const at = state.next;
         state.next = undefined;
-        await database.rows(commitMarkStatement(name, at)).catch((error) => log.warn({ projection: name, error: errorText(error) }, 'commit mark not sent'));
+        await database
+          .rows(commitMarkStatement(name, at))
+          .catch((error) => log.warn({ projection: name, error: errorText(error) }, 'commit mark not sent'));
       }
       state.sending = undefined;
     })();
@@ -169,7 +171,9 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
         await database.listen(
           CONTROL_CHANNEL,
           (name) => runners.get(name)?.reload(),
-          () => runners.forEach((r) => r.reload()),
+          () => {
+            for (const r of runners.values()) r.reload();
+          },
         ),
       ];
       await acquire();

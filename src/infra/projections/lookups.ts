@@ -50,19 +50,25 @@ export function compileLookups(projection: SqlProjection<Lookups>): CompiledLook
       if (!('lookup' in source)) continue;
       const j = where(source.lookup);
       if (j === undefined || j >= i) {
-        throw new Error(`projection ${projection.name}: lookup ${names[i]} takes keys from ${source.lookup}, which is not declared before it`);
+        throw new Error(
+          `projection ${projection.name}: lookup ${names[i]} takes keys from ${source.lookup}, which is not declared before it`,
+        );
       }
       referenced[j]!.add(source.column);
     }
   });
 
   // The handled event types a source applies to, as an SQL list.
-  const typesOf = (types: readonly string[] | undefined) => sqlList((types ?? [...projection.handles]).filter((t) => projection.handles.has(t)));
+  const typesOf = (types: readonly string[] | undefined) =>
+    sqlList((types ?? [...projection.handles]).filter((t) => projection.handles.has(t)));
   const fromEvents = (lookup: Lookup) => lookup.keys.filter((source): source is EventKeySource => !('lookup' in source));
 
   const build = (eventKeysOf: (i: number, lookup: Lookup) => string | null): SqlParts => {
     const ctes = lookups.flatMap((lookup, i) => {
-      const parts = [eventKeysOf(i, lookup), ...lookup.keys.flatMap((s) => ('lookup' in s ? [`select ${quoteIdent(ref(s.column))} from lookup_${where(s.lookup)}`] : []))];
+      const parts = [
+        eventKeysOf(i, lookup),
+        ...lookup.keys.flatMap((s) => ('lookup' in s ? [`select ${quoteIdent(ref(s.column))} from lookup_${where(s.lookup)}`] : [])),
+      ];
       const keys = parts.filter((p): p is string => p !== null);
       const refs = [...referenced[i]!].map((column) => `, ${ident(column)}::text as ${quoteIdent(ref(column))}`).join('');
       return [

@@ -51,7 +51,9 @@ export function toRecord(row: RecordRow): ProjectionRecord {
 
 export async function loadProjectionRecords(db: Executor, names?: readonly string[]): Promise<ProjectionRecord[]> {
   const rows = await db.rows<RecordRow>(
-    names ? sql`select ${RECORD_COLUMNS} from projections where name = any(${textArray(names)})` : sql`select ${RECORD_COLUMNS} from projections`,
+    names
+      ? sql`select ${RECORD_COLUMNS} from projections where name = any(${textArray(names)})`
+      : sql`select ${RECORD_COLUMNS} from projections`,
   );
   return rows.map(toRecord);
 }

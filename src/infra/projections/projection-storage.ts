@@ -199,7 +199,8 @@ export function createProjectionStorage(
     },
 
     async beginRebuild(name) {
-      const rows = await database.rows(sql`update projections set state = 'REBUILDING', rebuild_requested = true, rebuild_position_tx = null,
+      const rows =
+        await database.rows(sql`update projections set state = 'REBUILDING', rebuild_requested = true, rebuild_position_tx = null,
           rebuild_position = null, updated_at = now()
         where name = ${name} and state = 'RUNNING' and position_tx = '0'::xid8 and position = 0
         returning name`);
@@ -228,7 +229,7 @@ export function createProjectionStorage(
         const record = row && toRecord(row);
         const start = from ?? START;
         const rebuildAt = record?.rebuildPosition;
-        if (!record || record.state !== 'REBUILDING' || !rebuildAt || comparePositions(rebuildAt, start) !== 0) {
+        if (record?.state !== 'REBUILDING' || !rebuildAt || comparePositions(rebuildAt, start) !== 0) {
           return { kind: 'stale' } as const;
         }
         // A migration changed the live tables in a way completeShadow could not follow: start over.

@@ -9,7 +9,8 @@ export const shadowSchema = (projection: string) => `converge_shadow_${projectio
 const retiredSchema = (projection: string) => `converge_retired_${projection}`;
 
 /** Statements from here on (in the transaction `tx`) read and write the shadow copies. */
-export const useShadow = (tx: Executor, name: string) => tx.rows(sql.raw(`set local search_path = ${quoteIdent(shadowSchema(name))}, public`));
+export const useShadow = (tx: Executor, name: string) =>
+  tx.rows(sql.raw(`set local search_path = ${quoteIdent(shadowSchema(name))}, public`));
 
 const exec = (db: Executor, text: string) => db.rows(sql.raw(text));
 
@@ -22,7 +23,8 @@ export async function createShadowTables(tx: Executor, name: string, tables: rea
   const schema = quoteIdent(shadowSchema(name));
   await exec(tx, `drop schema if exists ${schema} cascade`);
   await exec(tx, `create schema ${schema}`);
-  for (const table of tables) await exec(tx, `create table ${schema}.${quoteIdent(table)} (like public.${quoteIdent(table)} including all)`);
+  for (const table of tables)
+    await exec(tx, `create table ${schema}.${quoteIdent(table)} (like public.${quoteIdent(table)} including all)`);
   for (const table of tables) {
     const live = await indexesOf(tx, 'public', table);
     const copies = await indexesOf(tx, shadowSchema(name), table);
@@ -128,7 +130,14 @@ async function indexesOf(db: Executor, schema: string, table: string): Promise<I
     // pg_get_indexdef quotes and qualifies as format's %I does.
     if (!row.def.startsWith(row.head)) throw new Error(`index ${row.name} of ${schema}.${table} has an unexpected definition: ${row.def}`);
     const rest = row.def.slice(row.head.length);
-    return { name: row.name, unique: row.unique, exclusion: row.exclusion, valid: row.valid, rest, shape: `${row.unique ? 'UNIQUE ' : ''}${rest}` };
+    return {
+      name: row.name,
+      unique: row.unique,
+      exclusion: row.exclusion,
+      valid: row.valid,
+      rest,
+      shape: `${row.unique ? 'UNIQUE ' : ''}${rest}`,
+    };
   });
 }
 
@@ -140,6 +149,7 @@ async function renameIndexesLike(tx: Executor, table: string, originalSchema: st
   const originals = await indexesOf(tx, originalSchema, table);
   for (const index of await indexesOf(tx, 'public', table)) {
     const original = originals.find((o) => o.shape === index.shape);
-    if (original && original.name !== index.name) await exec(tx, `alter index public.${quoteIdent(index.name)} rename to ${quoteIdent(original.name)}`);
+    if (original && original.name !== index.name)
+      await exec(tx, `alter index public.${quoteIdent(index.name)} rename to ${quoteIdent(original.name)}`);
   }
 }

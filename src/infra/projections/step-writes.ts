@@ -40,7 +40,11 @@ export function createWriteCollector(): WriteCollector {
       write = kind === 'insert' ? { kind, columns, rows: [] } : { kind, key, columns, rows: new Map() };
       tables.set(table, write);
     }
-    if (write.kind !== kind || write.columns.join(',') !== columns.join(',') || (write.kind === 'upsert' && write.key.join(',') !== key.join(','))) {
+    if (
+      write.kind !== kind ||
+      write.columns.join(',') !== columns.join(',') ||
+      (write.kind === 'upsert' && write.key.join(',') !== key.join(','))
+    ) {
       throw new Error(`every write to ${table} in one step must be of one kind, with the same columns and key`);
     }
     return write;
@@ -68,7 +72,8 @@ export function createWriteCollector(): WriteCollector {
           select ${sql.raw(columns)} from jsonb_populate_recordset(null::${sql.raw(ident(table))}, ${JSON.stringify(rows)}::jsonb)`;
         if (write.kind === 'insert') return insert;
         const updated = write.columns.filter((c) => !write.key.includes(c));
-        const action = updated.length === 0 ? 'nothing' : `update set ${updated.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(', ')}`;
+        const action =
+          updated.length === 0 ? 'nothing' : `update set ${updated.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(', ')}`;
         return sql`${insert} on conflict (${sql.raw(write.key.map(ident).join(', '))}) do ${sql.raw(action)}`;
       });
     },

@@ -18,7 +18,12 @@ export type ReadTarget = { replica: number } | { primary: FallbackReason };
 
 export type ReadRouter = (projections: readonly string[], context: QueryContext) => Promise<ReadTarget>;
 
-export function createReadRouter(options: { replicas: ReplicaSet; marks: CommitMarks; tracker: ConsistencyTracker; waitMs: number }): ReadRouter {
+export function createReadRouter(options: {
+  replicas: ReplicaSet;
+  marks: CommitMarks;
+  tracker: ConsistencyTracker;
+  waitMs: number;
+}): ReadRouter {
   const { replicas, marks, tracker, waitMs } = options;
   return async (projections, context) => {
     if (!context.consistency?.after) {
@@ -68,7 +73,11 @@ export function routedQuery(
     if ('replica' in target) {
       try {
         // A replica cut off may never answer: then it counts as away.
-        const result = await withTimeout(onReplica[target.replica]!(params, context), REPLICA_READ_TIMEOUT_MS, (cause) => new UnavailableError({ cause }));
+        const result = await withTimeout(
+          onReplica[target.replica]!(params, context),
+          REPLICA_READ_TIMEOUT_MS,
+          (cause) => new UnavailableError({ cause }),
+        );
         observe?.({ onReplica: true, withToken });
         return result;
       } catch (error) {

@@ -71,7 +71,8 @@ export function createReplicaSet(options: ReplicaSetOptions): ReplicaSet {
     const was = replica.state;
     replica.state = state;
     replica.reason = reason;
-    if (state === 'IN_ROTATION') log.info({ replica: replica.name, was }, was === 'STARTING' ? 'replica in rotation' : 'replica back in rotation');
+    if (state === 'IN_ROTATION')
+      log.info({ replica: replica.name, was }, was === 'STARTING' ? 'replica in rotation' : 'replica back in rotation');
     else log.warn({ replica: replica.name, state, reason }, 'replica out of rotation');
   };
 
@@ -106,7 +107,10 @@ export function createReplicaSet(options: ReplicaSetOptions): ReplicaSet {
 
   const check = async (replica: Replica) => {
     try {
-      const [row] = await withTimeout(replica.executor.query<{ standby: boolean; replay: string | null; age_ms: number | null }>(CHECK, []), 2000);
+      const [row] = await withTimeout(
+        replica.executor.query<{ standby: boolean; replay: string | null; age_ms: number | null }>(CHECK, []),
+        2000,
+      );
       if (!row!.standby) return setState(replica, 'PROMOTED', 'it is not in recovery: promoted, or not a standby');
       if (!row!.replay) {
         replica.replay = replica.lagMs = null;

@@ -7,7 +7,7 @@
 // it or the socket closes. Messages over 1 MiB close the socket with 1009; silent peers are dropped.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { type DocumentNode, GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -132,7 +132,10 @@ export function attachWebSocket(server: Server, options: WebSocketOptions) {
   };
 }
 
-function graphqlWsOptions(yoga: YogaServerInstance<any, any>, auth: Authenticator): ServerOptions<Record<string, unknown> | undefined, Extra> {
+function graphqlWsOptions(
+  yoga: YogaServerInstance<any, any>,
+  auth: Authenticator,
+): ServerOptions<Record<string, unknown> | undefined, Extra> {
   return {
     onConnect: async (ctx) => {
       const authorization = ctx.connectionParams?.authorization;
@@ -170,7 +173,7 @@ function graphqlWsOptions(yoga: YogaServerInstance<any, any>, auth: Authenticato
         params,
         signal: controller.signal,
       });
-      let document;
+      let document: DocumentNode;
       try {
         document = parse(params.query);
         const errors = validate(schema, document);
@@ -179,7 +182,7 @@ function graphqlWsOptions(yoga: YogaServerInstance<any, any>, auth: Authenticato
         // A refused query (too many tokens, say) is the client's error, not the connection's.
         return [error instanceof GraphQLError ? error : new GraphQLError('Invalid query')];
       }
-      let contextValue;
+      let contextValue: Awaited<ReturnType<typeof contextFactory>>;
       try {
         contextValue = await contextFactory();
       } catch (error) {

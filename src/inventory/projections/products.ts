@@ -75,7 +75,14 @@ export const productsProjection = defineSqlProjection({
     upsert(
       'products',
       'sku',
-      [...changed.values()].map((p) => ({ sku: p.sku, name: p.name, on_hand: p.onHand, reserved: p.reserved, version: p.version, updated_at: p.updatedAt })),
+      [...changed.values()].map((p) => ({
+        sku: p.sku,
+        name: p.name,
+        on_hand: p.onHand,
+        reserved: p.reserved,
+        version: p.version,
+        updated_at: p.updatedAt,
+      })),
     );
   },
 });

@@ -1,5 +1,5 @@
 // AddOrderItem: one more line on an order that is still PLACED.
-import { z } from 'zod';
+import type { z } from 'zod';
 import { RuleViolationError } from '../../core/errors.ts';
 import type { Command } from '../../core/messages.ts';
 import type { OrderItemAdded } from '../events.ts';
@@ -10,10 +10,7 @@ import { requireOrder } from './require-order.ts';
 
 export const addOrderItemInput = orderLine.extend({ commandId: commandId.optional(), orderId: id, expectedVersion });
 
-export type AddOrderItem = Command<
-  'AddOrderItem',
-  Omit<z.output<typeof addOrderItemInput>, 'commandId' | 'expectedVersion'>
->;
+export type AddOrderItem = Command<'AddOrderItem', Omit<z.output<typeof addOrderItemInput>, 'commandId' | 'expectedVersion'>>;
 
 export function decideAddOrderItem(command: AddOrderItem, state: OrderState): [OrderItemAdded] {
   const { orderId, productId, quantity, unitPrice } = command.data;

@@ -23,6 +23,9 @@ export function decideCancelOrder(command: CancelOrder, state: OrderState): [Ord
     throw new RuleViolationError(`Only a PLACED order can be cancelled; order ${orderId} is ${order.status}`);
   }
   return [
-    { type: 'OrderCancelled', data: { orderId, reason, cancelledAt: command.metadata.now.toISOString(), cancelledBy: command.metadata.caller.userId } },
+    {
+      type: 'OrderCancelled',
+      data: { orderId, reason, cancelledAt: command.metadata.now.toISOString(), cancelledBy: command.metadata.caller.userId },
+    },
   ];
 }

@@ -11,7 +11,13 @@ export const CUSTOMER_SUMMARIES_PROJECTION = 'customer_summaries';
 
 type OrderFacts = { orderId: string; customerId: string; status: string; totalAmount: string };
 
-const newSummary = (customerId: string): CustomerSummaryView => ({ customerId, orderCount: 0, cancelledCount: 0, totalSpent: '0.00', lastOrderAt: null });
+const newSummary = (customerId: string): CustomerSummaryView => ({
+  customerId,
+  orderCount: 0,
+  cancelledCount: 0,
+  totalSpent: '0.00',
+  lastOrderAt: null,
+});
 
 export const customerSummariesProjection = defineSqlProjection({
   name: CUSTOMER_SUMMARIES_PROJECTION,

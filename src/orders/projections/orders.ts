@@ -88,7 +88,12 @@ export const ordersProjection = defineSqlProjection({
   handles: new Set(ORDER_EVENT_TYPES),
   tables: ['orders'],
   lookups: {
-    orders: lookup<OrderView>({ table: 'orders', key: 'id', columns: ORDER_VIEW_COLUMN_LIST, keys: [{ streamId: true, types: LATER_ORDER_EVENT_TYPES }] }),
+    orders: lookup<OrderView>({
+      table: 'orders',
+      key: 'id',
+      columns: ORDER_VIEW_COLUMN_LIST,
+      keys: [{ streamId: true, types: LATER_ORDER_EVENT_TYPES }],
+    }),
   },
   apply(events, { found, upsert }) {
     const changed = new Map<string, OrderView>();

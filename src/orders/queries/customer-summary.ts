@@ -17,7 +17,9 @@ export const customerSummaryQuery: QueryDefinition<CustomerSummaryParams, Custom
     async function customerSummary(params, { caller }) {
       const { customerId } = parseWith(customerSummaryParams, params);
       assertCustomerAccess(caller, customerId, `the summary of customer ${customerId}`);
-      const [row] = await db.rows<CustomerSummaryView>(sql`select ${CUSTOMER_SUMMARY_VIEW_COLUMNS} from customer_summaries where customer_id = ${customerId}`);
+      const [row] = await db.rows<CustomerSummaryView>(
+        sql`select ${CUSTOMER_SUMMARY_VIEW_COLUMNS} from customer_summaries where customer_id = ${customerId}`,
+      );
       return row ?? null;
     },
 };

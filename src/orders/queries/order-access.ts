@@ -18,7 +18,7 @@ export const orderAccessQuery: QueryDefinition<OrderAccessParams, { orderId: str
       const { id: orderId } = parseWith(orderAccessParams, params);
       const { events } = await store.readStream(orderId);
       const created = events[0];
-      if (!created || created.type !== 'OrderCreated') throw new NotFoundError(`Order ${orderId} not found`);
+      if (created?.type !== 'OrderCreated') throw new NotFoundError(`Order ${orderId} not found`);
       const { customerId } = (created as unknown as OrderCreated).data;
       assertCustomerAccess(caller, customerId, `order ${orderId}`);
       return { orderId, customerId };
