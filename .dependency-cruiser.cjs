@@ -1,8 +1,9 @@
 // The layers of src/ (docs/architecture.md, Layers), checked by `npm run check:deps` in CI:
-// core at the bottom; domains on core; the shared GraphQL layer and infra on core; the composition
-// root (app, services, modules, main, cli) on all; the client helpers (src/client/) stand alone. No
-// import cycle anywhere.
-const DOMAIN = '^src/(?!core/|graphql/|infra/|client/)[^/]+/';
+// core at the bottom; domains on core; the shared GraphQL layer and infra on core; the test kit
+// (src/testing/) on core and infra, for tests only; the composition root (app, services, modules, main,
+// cli) on all; the client helpers (src/client/) stand alone. No import cycle anywhere.
+const DOMAIN = '^src/(?!core/|graphql/|infra/|client/|testing/)[^/]+/';
+const TEST = '\\.test\\.ts$';
 const COMPOSITION = '^src/[^/]+\\.ts$';
 const DRIVERS = 'node_modules/(postgres|@electric-sql/pglite|drizzle-orm/(postgres-js|pglite))/';
 const GRAPHQL_LIBRARIES = 'node_modules/(graphql|graphql-yoga|graphql-ws|@pothos/core|@graphql-yoga)/';
@@ -33,8 +34,8 @@ module.exports = {
     {
       name: 'graphql-only-in-a-domain-face',
       severity: 'error',
-      comment: "Inside a domain only its graphql.ts (and index.ts, which pairs it with the module) knows GraphQL.",
-      from: { path: DOMAIN, pathNot: '/(graphql|index)\\.ts$' },
+      comment: 'Inside a domain only its GraphQL face (graphql.ts or graphql/, and index.ts, which pairs it with the module) knows GraphQL.',
+      from: { path: DOMAIN, pathNot: '/(graphql|index)\\.ts$|/graphql/' },
       to: { path: ['^src/graphql/', GRAPHQL_LIBRARIES] },
     },
     {
@@ -42,7 +43,7 @@ module.exports = {
       severity: 'error',
       comment: 'Orders and Inventory depend on no other domain; fulfilment, the process between them, depends on both.',
       from: { path: '^src/(orders|inventory)/' },
-      to: { path: '^src/(?!core/|graphql/)[^/]+/', pathNot: '^src/$1/' },
+      to: { path: '^src/(?!core/|graphql/|testing/)[^/]+/', pathNot: '^src/$1/' },
     },
     {
       name: 'graphql-on-core-only',
@@ -57,6 +58,20 @@ module.exports = {
       comment: 'Infra implements the core ports; it knows no domain, no GraphQL layer and no composition root.',
       from: { path: '^src/infra/' },
       to: { path: ['^src/graphql/', DOMAIN, COMPOSITION] },
+    },
+    {
+      name: 'testing-on-core-and-infra',
+      severity: 'error',
+      comment: 'The test kit runs projections on an embedded database: core and infra, never a domain, GraphQL or the root.',
+      from: { path: '^src/testing/' },
+      to: { path: ['^src/graphql/', DOMAIN, COMPOSITION, GRAPHQL_LIBRARIES] },
+    },
+    {
+      name: 'only-tests-use-the-kit',
+      severity: 'error',
+      comment: 'converge/testing is for specs: no running code imports it.',
+      from: { path: '^src/(?!testing/)', pathNot: TEST },
+      to: { path: '^src/testing/' },
     },
     {
       name: 'client-is-standalone',

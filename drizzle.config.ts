@@ -1,7 +1,8 @@
 import { defineConfig } from 'drizzle-kit';
 
+// Every domain's tables live in its read-models/ folder: a new one needs no line here.
 export default defineConfig({
   dialect: 'postgresql',
-  schema: ['./src/infra/db/schema.ts', './src/orders/read-model.ts', './src/inventory/read-model.ts', './src/fulfilment/read-model.ts'],
+  schema: ['./src/infra/db/schema.ts', './src/*/read-models/*.ts'],
   out: './drizzle',
 });

@@ -16,6 +16,7 @@ try {
 const { pino } = await import('pino');
 const { buildApp } = await import('./app.ts');
 const { DataDirectoryInUseError } = await import('./infra/pglite/data-dir-lock.ts');
+const { ModuleConflictError } = await import('./core/module.ts');
 const { driverError, isDatabaseUnavailable } = await import('./infra/db/errors.ts');
 
 const log = pino({
@@ -59,7 +60,7 @@ process.on('unhandledRejection', (reason) => {
 
 /** A start-up failure in one line (the stack is logged at debug level). */
 function explain(error: unknown): string {
-  if (error instanceof DataDirectoryInUseError) return error.message;
+  if (error instanceof DataDirectoryInUseError || error instanceof ModuleConflictError) return error.message;
   const cause = driverError(error) as (Error & { code?: unknown; severity?: unknown }) | undefined;
   const code = cause?.code;
   if (code === 'EADDRINUSE') return `${config.host}:${config.port} is already in use; stop the other server or set PORT`;

@@ -1,16 +1,16 @@
 // The domains this service runs, each with its GraphQL face: adding one is one line here.
-import type { DomainModule } from './core/module.ts';
+import type { DomainModule, QueryTypes } from './core/module.ts';
 import { fulfilment } from './fulfilment/index.ts';
-import type { FulfilmentQueries } from './fulfilment/order-fulfilment-query.ts';
 import type { GraphQLFace } from './graphql/builder.ts';
 import { inventory } from './inventory/index.ts';
-import type { ProductQueries } from './inventory/queries/index.ts';
 import { orders } from './orders/index.ts';
-import type { OrderQueries } from './orders/queries/index.ts';
 
-export type ServedModule = { module: DomainModule; graphql: GraphQLFace };
+export type ServedModule = { module: DomainModule<any>; graphql: GraphQLFace };
 
-export const MODULES: readonly ServedModule[] = [orders, inventory, fulfilment];
+export const MODULES = [orders, inventory, fulfilment] as const satisfies readonly ServedModule[];
+
+type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+type QueriesOf<M> = M extends { module: DomainModule<infer Q> } ? QueryTypes<Q> : never;
 
 /** Every module's queries, for typed calls through the query bus. */
-export type AppQueries = OrderQueries & ProductQueries & FulfilmentQueries;
+export type AppQueries = Intersection<QueriesOf<(typeof MODULES)[number]>>;

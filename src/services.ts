@@ -10,13 +10,13 @@ import type { EventSchemas } from './core/event-store.ts';
 import { createKeyedLock } from './core/keyed-lock.ts';
 import { errorText, silentLogger, type Logger } from './core/logger.ts';
 import type { Command } from './core/messages.ts';
-import { registerAggregate, type Aggregate, type DomainModule } from './core/module.ts';
+import { assertDistinctModules, registerAggregate, type Aggregate, type DomainModule } from './core/module.ts';
 import type { Position } from './core/position.ts';
 import { runAsProjection, type ProcessManager } from './core/process-manager.ts';
 import type { ProjectionAdmin } from './core/projection.ts';
 import { createQueryBus, type QueryBus, type QueryMap } from './core/query-bus.ts';
 import type { QueryContext } from './core/query-context.ts';
-import type { Lookups, SqlProjection } from './core/sql-projection.ts';
+import type { SqlProjection } from './core/sql-projection.ts';
 import { createStreamChanges, type StreamChanges } from './core/stream-changes.ts';
 import type { Database } from './infra/db/database.ts';
 import { createAppendNotifier } from './infra/event-store/append-notifier.ts';
@@ -79,7 +79,7 @@ export type ServicesOptions = {
   observe?: ServicesObserver;
   log?: Logger;
   /** Replaces the modules' projections (tests wrap them to inject faults). */
-  projections?: (defaults: SqlProjection<Lookups>[]) => SqlProjection<Lookups>[];
+  projections?: (defaults: SqlProjection[]) => SqlProjection[];
   /** Hot-standby replicas of `database` for the queries (PostgreSQL only; see infra/replicas/). */
   replicas?: { connections: readonly ReplicaConnection[]; maxLagMs: number; waitMs: number; checkMs?: number };
   /** Tuning, mostly for tests. */
@@ -93,6 +93,7 @@ export type ServicesOptions = {
 export function createServices(database: Database, options: ServicesOptions): Services {
   const log = options.log ?? silentLogger;
   const modules = options.modules ?? MODULES.map((m) => m.module);
+  assertDistinctModules(modules);
   const schemas: EventSchemas = Object.assign({}, ...modules.map((m) => m.events));
   // Local runners are woken directly; other processes by a notification sent after the commit.
   const notifier = createAppendNotifier(database, (error) => log.error({ error: errorText(error) }, 'append notification failed'));
@@ -215,7 +216,7 @@ function readsOnReplicas(database: Database, tracker: ConsistencyTracker, option
 }
 
 /** For each projection, the process managers whose effects it handles (see the consistency tracker). */
-function followers(projections: readonly SqlProjection<Lookups>[], processManagers: readonly ProcessManager<any>[]) {
+function followers(projections: readonly SqlProjection[], processManagers: readonly ProcessManager[]) {
   return Object.fromEntries(
     projections.map((p) => [
       p.name,

@@ -41,11 +41,41 @@ export type QueryTypes<Q extends Record<string, QueryDefinition>> = {
   [K in keyof Q]: Q[K] extends QueryDefinition<infer P, infer R> ? { params: P; result: R } : never;
 };
 
-export type DomainModule = {
+export type DomainModule<Q extends Record<string, QueryDefinition> = Record<string, QueryDefinition>> = {
   name: string;
   events: EventSchemas;
   aggregates: readonly Aggregate<any, any, any>[];
-  projections: readonly SqlProjection<any>[];
-  processManagers?: readonly ProcessManager<any>[];
-  queries: Readonly<Record<string, QueryDefinition>>;
+  projections: readonly SqlProjection[];
+  processManagers?: readonly ProcessManager[];
+  queries: Readonly<Q>;
 };
+
+/** A module, its queries' types kept (QueryTypes<typeof module.queries> types calls through the query bus). */
+export const defineModule = <Q extends Record<string, QueryDefinition>>(module: DomainModule<Q>): DomainModule<Q> => module;
+
+/**
+ * Refuses modules that declare the same projection (or process manager), event type, command type or
+ * query: the service would otherwise run one of them silently. The message names both modules.
+ */
+export function assertDistinctModules(modules: readonly DomainModule[]): void {
+  const owners = new Map<string, string>();
+  const claim = (what: string, name: string, module: string) => {
+    const key = `${what} ${name}`;
+    const owner = owners.get(key);
+    if (owner !== undefined) throw new ModuleConflictError(`${what} ${name} is declared by module ${owner} and by module ${module}`);
+    owners.set(key, module);
+  };
+  const names = new Set<string>();
+  for (const module of modules) {
+    if (names.has(module.name)) throw new ModuleConflictError(`two modules are named ${module.name}`);
+    names.add(module.name);
+    for (const name of [...module.projections, ...(module.processManagers ?? [])].map((p) => p.name))
+      claim('projection', name, module.name);
+    for (const type of Object.keys(module.events)) claim('event type', type, module.name);
+    for (const type of module.aggregates.flatMap((aggregate) => Object.keys(aggregate.inputs))) claim('command', type, module.name);
+    for (const name of Object.keys(module.queries)) claim('query', name, module.name);
+  }
+}
+
+/** Two modules declare the same name: a start-up error in one line. */
+export class ModuleConflictError extends Error {}

@@ -8,11 +8,22 @@ import { LRUCache } from 'lru-cache';
 import type { CommandResult } from './command-handler.ts';
 import type { EventStore } from './event-store.ts';
 import { INTERNAL_COMMAND_ID_PREFIX } from './input-fields.ts';
-import type { Command, StoredEvent } from './messages.ts';
+import type { Command, Event, StoredEvent } from './messages.ts';
 import { encodeToken } from './position.ts';
-import type { Lookups, SqlProjection, StepContext } from './sql-projection.ts';
+import {
+  compileTables,
+  type HandledEvent,
+  type Lookup,
+  type ProcessorDefinition,
+  type ProjectionStep,
+  type SqlProjection,
+  type StepContext,
+  typedStep,
+} from './sql-projection.ts';
+import type { ReadModelTable } from './tables.ts';
 
-export type ProcessStep<L extends Lookups = Lookups> = StepContext<L> & {
+/** What a process manager may do besides a projection's step: send commands, and ask where a stream began. */
+export type ProcessEffects = {
   /** Sends a command (with a derived commandId) through the command bus; rejects as the command does. */
   send(command: Command): Promise<CommandResult>;
   /**
@@ -22,31 +33,50 @@ export type ProcessStep<L extends Lookups = Lookups> = StepContext<L> & {
   streamStart: EventStore['streamStart'];
 };
 
-export type ProcessManager<L extends Lookups = Lookups> = {
-  name: string;
-  handles: ReadonlySet<string>;
+export type ProcessStep<L extends Record<string, Lookup<any, any>>, T extends ReadModelTable> = ProjectionStep<L, T> & ProcessEffects;
+
+/** Its `tables` hold its state, written with its checkpoint and never rebuilt. */
+export type ProcessManagerDefinition<
+  E extends Event,
+  H extends E['type'],
+  T extends ReadModelTable,
+  L extends Record<string, Lookup<any, any>>,
+> = ProcessorDefinition<H, T, L> & {
   /**
    * The event types its commands may append. A projection that handles any of them follows this
    * process manager: a read-your-writes wait on it waits for the process first (causal consistency).
    */
   effects: readonly string[];
-  /** Its state's tables (written with its checkpoint, never rebuilt). */
-  tables: readonly string[];
-  lookups?: L;
-  handle(events: StoredEvent[], step: ProcessStep<L>): Promise<void>;
+  handle(events: HandledEvent<E, H>[], step: ProcessStep<L, T>): Promise<void>;
 };
 
-export const defineProcessManager = <L extends Lookups>(pm: ProcessManager<L>): ProcessManager<L> => pm;
+/** A process manager as the services run it (see runAsProjection). */
+export type ProcessManager = Pick<SqlProjection, 'name' | 'handles' | 'tables' | 'lookups'> & {
+  effects: readonly string[];
+  handle(events: StoredEvent[], step: StepContext & ProcessEffects): Promise<void>;
+};
+
+/** A process manager of the events `E` (`defineProcessManager<OrderEvent>()({ … })`), whose `handle` gets the handled types. */
+export const defineProcessManager =
+  <E extends Event>() =>
+  <const H extends E['type'], T extends ReadModelTable, L extends Record<string, Lookup<T, E>> = Record<never, never>>(
+    definition: ProcessManagerDefinition<E, H, T, L>,
+  ): ProcessManager => ({
+    ...compileTables(definition),
+    effects: definition.effects,
+    handle: (events, step) =>
+      definition.handle(events as HandledEvent<E, H>[], { ...typedStep<L, T>(step), send: step.send, streamStart: step.streamStart }),
+  });
 
 /**
  * The process manager as the projection runner runs it: its commands go to `dispatch`, and how far the
  * events they appended reached goes with the checkpoint (StepContext.caused).
  */
-export function runAsProjection<L extends Lookups>(
-  pm: ProcessManager<L>,
+export function runAsProjection(
+  pm: ProcessManager,
   dispatch: (command: Command) => Promise<CommandResult>,
   store: Pick<EventStore, 'streamStart'>,
-): SqlProjection<L> {
+): SqlProjection {
   // A stream's start never changes once it exists: only those are kept (one that does not exist yet may).
   const starts = new LRUCache<string, NonNullable<Awaited<ReturnType<EventStore['streamStart']>>>>({ max: 10_000 });
   const streamStart: EventStore['streamStart'] = async (streamId) => {

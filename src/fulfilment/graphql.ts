@@ -3,9 +3,9 @@
 import type { Builder } from '../graphql/builder.ts';
 import { readAfter, readAt } from '../graphql/consistency.ts';
 import { queriesOf } from '../graphql/context.ts';
-import { orderTypes } from '../orders/graphql.ts';
+import { orderTypes } from '../orders/graphql/index.ts';
 import { FULFILMENT_STATUSES } from './events.ts';
-import type { FulfilmentQueries } from './order-fulfilment-query.ts';
+import type { FulfilmentQueries } from './module.ts';
 
 export function fulfilmentGraphQL(builder: Builder): void {
   const FulfilmentEnum = builder.enumType('Fulfilment', {

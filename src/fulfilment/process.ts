@@ -8,32 +8,32 @@ import { SYSTEM_CALLER } from '../core/caller.ts';
 import { parseCommand } from '../core/command-input.ts';
 import { runInKeyOrder } from '../core/key-order.ts';
 import { assertNever, type StoredEvent } from '../core/messages.ts';
-import { causedCommandId, defineProcessManager, type ProcessStep } from '../core/process-manager.ts';
+import { causedCommandId, defineProcessManager, type ProcessEffects } from '../core/process-manager.ts';
 import { comparePositions, encodeToken } from '../core/position.ts';
-import { lookup } from '../core/sql-projection.ts';
+import { type HandledEvent, lookup } from '../core/sql-projection.ts';
+import type { ProductCommand } from '../inventory/decider.ts';
 import { PRODUCT_EVENT_TYPES, PRODUCT_STREAM_TYPE } from '../inventory/events.ts';
 import { productAggregate } from '../inventory/product-aggregate.ts';
-import type { ProductCommand } from '../inventory/decider.ts';
 import { LATER_ORDER_EVENT_TYPES, ORDER_EVENT_TYPES, type OrderEvent } from '../orders/events.ts';
 import { FULFILMENT_EVENT_TYPES, type FulfilmentStatus } from './events.ts';
-import { fulfilmentAggregate } from './record-outcome.ts';
+import { fulfilmentAggregate } from './fulfilment-aggregate.ts';
+import { fulfilmentProcess as processTable, type ProcessRow } from './read-models/fulfilment-process.ts';
+import { FULFILMENT_PROCESS } from './read-models/order-fulfilments.ts';
 
-export const FULFILMENT_PROCESS = 'fulfilment';
-
-type ProcessRow = { orderId: string; status: FulfilmentStatus; skus: string[] };
+type OrderEventRead = HandledEvent<OrderEvent, OrderEvent['type']>;
 
 /**
  * Whether a line of `productId` in `event` is stock-controlled: the product existed before the event
  * (a fact that never changes, so a replay decides the same, and orders older than a product never
  * reserve it).
  */
-async function stockControlled(productId: string, event: StoredEvent, step: ProcessStep): Promise<boolean> {
+async function stockControlled(productId: string, event: StoredEvent, step: ProcessEffects): Promise<boolean> {
   const start = await step.streamStart(productId);
   return start !== null && start.streamType === PRODUCT_STREAM_TYPE && comparePositions(start.position, event.position) < 0;
 }
 
 /** What one order event asks of the process, given the order's state so far (undefined: none yet). */
-async function react(event: StoredEvent<OrderEvent>, state: ProcessRow | undefined, step: ProcessStep): Promise<ProcessRow | undefined> {
+async function react(event: OrderEventRead, state: ProcessRow | undefined, step: ProcessEffects): Promise<ProcessRow | undefined> {
   const orderId = event.streamId;
   const context = (purpose: string) => ({
     caller: SYSTEM_CALLER,
@@ -96,40 +96,31 @@ async function react(event: StoredEvent<OrderEvent>, state: ProcessRow | undefin
   }
 }
 
-export const fulfilmentProcess = defineProcessManager({
+export const fulfilmentProcess = defineProcessManager<OrderEvent>()({
   name: FULFILMENT_PROCESS,
-  handles: new Set(ORDER_EVENT_TYPES),
+  handles: ORDER_EVENT_TYPES,
   effects: [...PRODUCT_EVENT_TYPES, ...FULFILMENT_EVENT_TYPES],
-  tables: ['fulfilment_process'],
+  tables: [processTable],
   lookups: {
-    processes: lookup<ProcessRow>({
-      table: 'fulfilment_process',
-      key: 'order_id',
-      columns: 'order_id as "orderId", status, skus',
-      keys: [{ streamId: true, types: LATER_ORDER_EVENT_TYPES }],
-    }),
+    processes: lookup(processTable, { key: processTable.orderId, keys: [{ streamId: true, types: LATER_ORDER_EVENT_TYPES }] }),
   },
   async handle(events, step) {
     const changed = new Map<string, ProcessRow>();
     // Orders that touch no product in common are handled side by side; an event waits for every earlier
     // one of its order or of a product its order touches, so every decision is the one in global order.
     const touched = new Map<string, Set<string>>();
-    const keysOf = (event: StoredEvent<OrderEvent>) => {
+    const keysOf = (event: OrderEventRead) => {
       let skus = touched.get(event.streamId);
       if (!skus) touched.set(event.streamId, (skus = new Set(step.found.processes.get(event.streamId)?.skus ?? [])));
       if (event.type === 'OrderCreated') for (const item of event.data.items) skus.add(item.productId);
       if (event.type === 'OrderItemAdded') skus.add(event.data.productId);
       return [`order:${event.streamId}`, ...[...skus].map((sku) => `sku:${sku}`)];
     };
-    await runInKeyOrder(events as StoredEvent<OrderEvent>[], keysOf, async (event) => {
+    await runInKeyOrder(events, keysOf, async (event) => {
       const state = changed.get(event.streamId) ?? step.found.processes.get(event.streamId);
       const next = await react(event, state, step);
       if (next && next !== state) changed.set(next.orderId, next);
     });
-    step.upsert(
-      'fulfilment_process',
-      'order_id',
-      [...changed.values()].map((row) => ({ order_id: row.orderId, status: row.status, skus: row.skus })),
-    );
+    step.upsert(processTable, [...changed.values()]);
   },
 });

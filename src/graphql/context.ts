@@ -53,4 +53,5 @@ export type RequestConsistency = {
 };
 
 /** The query bus typed with a module's own queries. */
-export const queriesOf = <Q extends QueryMap>(ctx: GraphQLContext) => ctx.services.queries as unknown as QueryBus<Q, QueryContext>;
+export const queriesOf = <Q extends QueryMap>(ctx: Pick<GraphQLContext, 'services'>) =>
+  ctx.services.queries as unknown as QueryBus<Q, QueryContext>;

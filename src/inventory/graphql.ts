@@ -8,8 +8,8 @@ import { pageType } from '../graphql/page.ts';
 import { queriesOf, type GraphQLContext } from '../graphql/context.ts';
 import type { ProductCommand } from './decider.ts';
 import { productAggregate } from './product-aggregate.ts';
-import type { ProductQueries } from './queries/index.ts';
-import type { ProductView } from './read-model.ts';
+import type { ProductQueries } from './module.ts';
+import type { ProductView } from './read-models/products.ts';
 
 /** The Product type, for other modules' faces. */
 export const productTypes = perBuilder((builder) => ({ ProductRef: builder.objectRef<ProductView>('Product') }));

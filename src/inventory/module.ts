@@ -1,15 +1,16 @@
-// The Inventory domain as a DomainModule: the Product aggregate, its events, the `products` projection
-// and the queries over it. It knows nothing of orders: the fulfilment process sends it commands.
-import type { DomainModule } from '../core/module.ts';
+// The Inventory domain as a DomainModule: the Product aggregate, its events, and the `products` read
+// model (its projection and queries). It knows nothing of orders: the fulfilment process sends it commands.
+import { defineModule, type QueryTypes } from '../core/module.ts';
 import { productEventSchemas } from './events.ts';
 import { productAggregate } from './product-aggregate.ts';
-import { productsProjection } from './projections/products.ts';
-import { productQueries } from './queries/index.ts';
+import { productQuery, productsProjection, productsQuery } from './read-models/products.ts';
 
-export const inventoryModule: DomainModule = {
+export const inventoryModule = defineModule({
   name: 'inventory',
   events: productEventSchemas,
   aggregates: [productAggregate],
   projections: [productsProjection],
-  queries: productQueries,
-};
+  queries: { product: productQuery, products: productsQuery },
+});
+
+export type ProductQueries = QueryTypes<typeof inventoryModule.queries>;

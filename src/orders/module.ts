@@ -1,16 +1,24 @@
 // The Orders domain as a DomainModule: the Order aggregate, its events' schema versions, the `orders` and
-// `customer_summaries` projections, and the queries over them.
-import type { DomainModule } from '../core/module.ts';
+// `customer_summaries` read models (projections and queries), and the access check on the event store.
+import { defineModule, type QueryTypes } from '../core/module.ts';
 import { orderEventSchemas } from './events.ts';
+import { orderAccessQuery } from './order-access.ts';
 import { orderAggregate } from './order-aggregate.ts';
-import { customerSummariesProjection } from './projections/customer-summaries.ts';
-import { ordersProjection } from './projections/orders.ts';
-import { orderQueries } from './queries/index.ts';
+import { customerSummariesProjection, customerSummaryQuery } from './read-models/customer-summaries.ts';
+import { customerOrdersQuery, orderQuery, ordersProjection, searchOrdersQuery } from './read-models/orders.ts';
 
-export const ordersModule: DomainModule = {
+export const ordersModule = defineModule({
   name: 'orders',
   events: orderEventSchemas,
   aggregates: [orderAggregate],
   projections: [ordersProjection, customerSummariesProjection],
-  queries: orderQueries,
-};
+  queries: {
+    order: orderQuery,
+    customerOrders: customerOrdersQuery,
+    searchOrders: searchOrdersQuery,
+    customerSummary: customerSummaryQuery,
+    orderAccess: orderAccessQuery,
+  },
+});
+
+export type OrderQueries = QueryTypes<typeof ordersModule.queries>;

@@ -1,8 +1,12 @@
-// The Order aggregate's state and evolve: only what the rules of decide need.
+// The Order aggregate's state and evolve (only what the rules of decide need), and its statuses.
+import { z } from 'zod';
 import { assertNever } from '../core/messages.ts';
 import type { OrderEvent } from './events.ts';
 
-export type OrderStatus = 'PLACED' | 'CANCELLED' | 'SHIPPED';
+export const ORDER_STATUSES = ['PLACED', 'CANCELLED', 'SHIPPED'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+/** An order status as a query's filter. */
+export const orderStatus = z.enum(ORDER_STATUSES);
 
 export type OrderState = { status: 'NONE' } | { status: OrderStatus; orderId: string; customerId: string; lineCount: number };
 

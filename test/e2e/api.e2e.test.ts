@@ -5,6 +5,7 @@ import { serverAudits } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../src/core/errors.ts';
 import { driverName } from '../support/db.ts';
+import { PROCESSOR_NAMES, PROCESSORS } from '../support/processors.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 const ORDER_FIELDS = `id customerId status itemCount totalAmount version createdAt updatedAt shippedAt cancelledAt cancelReason
@@ -18,7 +19,6 @@ const SHIP = `mutation Ship($input: ShipOrderInput!) { shipOrder(input: $input) 
 
 const address = { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
 /** Every projection and process manager, in the order the modules list them. */
-const PROCESSORS = ['orders', 'customer_summaries', 'products', 'order_fulfilments', 'fulfilment'];
 const orderInput = (overrides: Record<string, unknown> = {}) => ({
   customerId: 'customer-1',
   items: [{ productId: 'p-1', quantity: 2, unitPrice: '9.99' }],
@@ -249,9 +249,7 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
 
   it('projections, pauseProjection, resumeProjection and rebuildProjection', async () => {
     const list = await s.gql(`{ projections { name kind state position lagEvents lastError updatedAt } }`);
-    expect(list.data.projections.map((p: any) => [p.name, p.kind])).toEqual(
-      PROCESSORS.map((name) => [name, name === 'fulfilment' ? 'PROCESS_MANAGER' : 'PROJECTION']),
-    );
+    expect(list.data.projections.map((p: any) => [p.name, p.kind])).toEqual(PROCESSORS.map(({ name, kind }) => [name, kind]));
     const refused = await s.gql(`mutation { rebuildProjection(name: "fulfilment") { state } }`);
     expect(refused.errors?.[0]).toMatchObject({
       message: expect.stringMatching(/process manager/),
@@ -326,11 +324,11 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
         .filter((e) => e.projectionProgress.caughtUp)
         .map((e) => e.projectionProgress.projection)
         .sort(),
-    ).toEqual([...PROCESSORS].sort());
+    ).toEqual([...PROCESSOR_NAMES].sort());
     // Already caught up: one event per projection, then complete.
     const immediate = await s.subscribe(sub, { t: a.consistencyToken });
     expect(immediate.errors).toBeUndefined();
-    expect(immediate.events.map((e) => e.projectionProgress.projection).sort()).toEqual([...PROCESSORS].sort());
+    expect(immediate.events.map((e) => e.projectionProgress.projection).sort()).toEqual([...PROCESSOR_NAMES].sort());
     expect(immediate.events.every((e) => e.projectionProgress.caughtUp)).toBe(true);
 
     // Not yet caught up: pause, subscribe, write, resume; it completes once the projection passes the token.
@@ -394,7 +392,7 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
     const text = await response.text(); // the stream ends when the subscription completes
     const events = [...text.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]!)).filter((e) => e.data);
     const last = new Map(events.map((e) => [e.data.projectionProgress.projection, e.data.projectionProgress.caughtUp]));
-    expect(Object.fromEntries(last)).toEqual(Object.fromEntries(PROCESSORS.map((name) => [name, true])));
+    expect(Object.fromEntries(last)).toEqual(Object.fromEntries(PROCESSOR_NAMES.map((name) => [name, true])));
     expect(text).toMatch(/event: complete/);
   });
 

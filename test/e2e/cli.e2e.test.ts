@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, driverName, onPostgres } from '../support/db.ts';
+import { PROCESSORS } from '../support/processors.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'src/cli.ts');
@@ -110,11 +111,7 @@ describe(`converge CLI on ${driverName}`, () => {
       const rows = lines(table.stdout);
       expect(cells(table.stdout)).toEqual([
         ['NAME', 'KIND', 'STATE', 'POSITION', 'LAG', 'LAST ERROR', 'UPDATED'],
-        ['orders', 'PROJECTION', 'RUNNING', '-', '0', '-', expect.any(String)],
-        ['customer_summaries', 'PROJECTION', 'RUNNING', '-', '0', '-', expect.any(String)],
-        ['products', 'PROJECTION', 'RUNNING', '-', '0', '-', expect.any(String)],
-        ['order_fulfilments', 'PROJECTION', 'RUNNING', '-', '0', '-', expect.any(String)],
-        ['fulfilment', 'PROCESS_MANAGER', 'RUNNING', '-', '0', '-', expect.any(String)],
+        ...PROCESSORS.map(({ name, kind }) => [name, kind, 'RUNNING', '-', '0', '-', expect.any(String)]),
       ]);
       for (const row of rows.slice(1)) expect(row.indexOf('RUNNING')).toBe(rows[0]!.indexOf('STATE'));
 
@@ -122,15 +119,19 @@ describe(`converge CLI on ${driverName}`, () => {
       expect(json).toMatchObject({ code: 0, stderr: '' });
       const statuses = lines(json.stdout).map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(statuses.map((s) => Object.keys(s).sort())).toEqual(
-        Array(5).fill(['heldBackBy', 'kind', 'lagEvents', 'lastError', 'name', 'position', 'state', 'updatedAt']),
+        Array(PROCESSORS.length).fill(['heldBackBy', 'kind', 'lagEvents', 'lastError', 'name', 'position', 'state', 'updatedAt']),
       );
-      expect(statuses).toMatchObject([
-        { name: 'orders', kind: 'PROJECTION', state: 'RUNNING', position: null, lagEvents: 0, lastError: null, heldBackBy: null },
-        { name: 'customer_summaries', kind: 'PROJECTION', state: 'RUNNING', position: null, lagEvents: 0, lastError: null },
-        { name: 'products', kind: 'PROJECTION' },
-        { name: 'order_fulfilments', kind: 'PROJECTION' },
-        { name: 'fulfilment', kind: 'PROCESS_MANAGER' },
-      ]);
+      expect(statuses).toMatchObject(
+        PROCESSORS.map(({ name, kind }) => ({
+          name,
+          kind,
+          state: 'RUNNING',
+          position: null,
+          lagEvents: 0,
+          lastError: null,
+          heldBackBy: null,
+        })),
+      );
     },
     SLOW,
   );

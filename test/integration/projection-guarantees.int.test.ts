@@ -15,7 +15,8 @@ import { createPostgresEventStore } from '../../src/infra/event-store/postgres-e
 import { loadProjectionRecords } from '../../src/infra/projections/projection-records.ts';
 import { createProjectionStorage } from '../../src/infra/projections/projection-storage.ts';
 import { orderEventSchemas } from '../../src/orders/events.ts';
-import { CUSTOMER_SUMMARY_VIEW_COLUMNS } from '../../src/orders/read-model.ts';
+import { selectList } from '../../src/core/tables.ts';
+import { customerSummaries } from '../../src/orders/read-models/customer-summaries.ts';
 import { createTestDatabase, driverName, onPostgres, settle, type TestDatabase } from '../support/db.ts';
 import { address } from '../support/orders.ts';
 import { addItem, allEvents, createOrder, expectOrdersMatchStore, startOrderServices } from '../support/services.ts';
@@ -97,7 +98,9 @@ describe(`projection guarantees on ${driverName}`, () => {
     expect(crashes).toBeGreaterThan(3);
     await expectOrdersMatchStore(t.database, services.store);
     await expectSummariesMatchOrders();
-    const summaries = await t.database.rows<{ orderCount: number }>(sql`select ${CUSTOMER_SUMMARY_VIEW_COLUMNS} from customer_summaries`);
+    const summaries = await t.database.rows<{ orderCount: number }>(
+      sql`select ${sql.raw(selectList(customerSummaries))} from customer_summaries`,
+    );
     expect(summaries.reduce((n, s) => n + s.orderCount, 0)).toBe(10);
   });
 
@@ -189,7 +192,7 @@ describe(`projection guarantees on ${driverName}`, () => {
     [
       'upserts rows without their key column',
       /lack their key column pos/,
-      (step: StepContext, e: StoredEvent) => step.upsert('audit_events', 'pos', [{ tx: row(e).tx }]),
+      (step: StepContext, e: StoredEvent) => step.upsert('audit_events', ['pos'], [{ tx: row(e).tx }]),
     ],
     [
       'writes rows of different columns to one table',
@@ -201,8 +204,13 @@ describe(`projection guarantees on ${driverName}`, () => {
       /must be of one kind/,
       (step: StepContext, e: StoredEvent) => {
         step.insert('audit_events', [row(e)]);
-        step.upsert('audit_events', 'pos', [row(e)]);
+        step.upsert('audit_events', ['pos'], [row(e)]);
       },
+    ],
+    [
+      'writes to a table its tables do not list',
+      /projection audit wrote to table customer_summaries, which its tables do not list/,
+      (step: StepContext) => step.upsert('customer_summaries', ['customer_id'], [{ customer_id: 'c-1' }]),
     ],
   ])('a projection that %s is refused, so no write escapes its checkpoint', async (_how, message, misuse) => {
     const sneaky: SqlProjection = { ...auditProjection, apply: (events, step) => misuse(step, events[0]!) };

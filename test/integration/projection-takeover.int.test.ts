@@ -13,10 +13,11 @@ import { sql } from 'drizzle-orm';
 import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { parseCommand } from '../../src/core/command-input.ts';
 import { productAggregate } from '../../src/inventory/product-aggregate.ts';
+import { PROCESSOR_NAMES } from '../support/processors.ts';
 import { addItem, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';
 
 const WORKER = fileURLToPath(new URL('../support/projection-worker.ts', import.meta.url));
-const ALL = ['orders', 'customer_summaries', 'products', 'order_fulfilments', 'fulfilment'];
+const ALL = PROCESSOR_NAMES;
 
 type Worker = { child: ChildProcess; held: string[]; history: string[][]; exited: Promise<void> };
 

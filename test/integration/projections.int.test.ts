@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
+import { integer, pgTable, text } from 'drizzle-orm/pg-core';
 import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/services.ts';
-import type { StoredEvent } from '../../src/core/messages.ts';
 import { decodeToken } from '../../src/core/position.ts';
 import { defineSqlProjection, lookup } from '../../src/core/sql-projection.ts';
 import { LATER_ORDER_EVENT_TYPES, ORDER_EVENT_TYPES, type OrderEvent } from '../../src/orders/events.ts';
@@ -224,39 +224,35 @@ describe(`projections on ${driverName}`, () => {
     // Counts the later events of each customer's orders: the customer comes from the order's row.
     await t.database.rows(sql`create table if not exists test_order_customers (order_id text primary key, customer_id text not null)`);
     await t.database.rows(sql`create table if not exists test_customer_events (customer_id text primary key, n int not null)`);
-    type OrderCustomer = { orderId: string; customerId: string };
-    const counting = defineSqlProjection({
+    const orderCustomers = pgTable('test_order_customers', {
+      orderId: text('order_id').primaryKey(),
+      customerId: text('customer_id').notNull(),
+    });
+    const customerEvents = pgTable('test_customer_events', { customerId: text('customer_id').primaryKey(), n: integer('n').notNull() });
+    const counting = defineSqlProjection<OrderEvent>()({
       name: 'test_customer_events',
-      handles: new Set(ORDER_EVENT_TYPES),
-      tables: ['test_order_customers', 'test_customer_events'],
+      handles: ORDER_EVENT_TYPES,
+      tables: [orderCustomers, customerEvents],
       lookups: {
-        orders: lookup<OrderCustomer>({
-          table: 'test_order_customers',
-          key: 'order_id',
-          columns: 'order_id as "orderId", customer_id as "customerId"',
-          keys: [{ streamId: true, types: LATER_ORDER_EVENT_TYPES }],
-        }),
-        customers: lookup<{ customerId: string; n: number }>({
-          table: 'test_customer_events',
-          key: 'customer_id',
-          columns: 'customer_id as "customerId", n',
-          keys: [{ lookup: 'orders', column: 'customer_id' }],
+        orders: lookup(orderCustomers, { key: orderCustomers.orderId, keys: [{ streamId: true, types: LATER_ORDER_EVENT_TYPES }] }),
+        customers: lookup(customerEvents, {
+          key: customerEvents.customerId,
+          keys: [{ lookup: 'orders', column: orderCustomers.customerId }],
         }),
       },
       apply(events, { found, insert, upsert }) {
         const counts = new Map<string, number>();
-        for (const e of events as StoredEvent<OrderEvent>[]) {
+        for (const e of events) {
           if (e.type === 'OrderCreated') {
-            insert('test_order_customers', [{ order_id: e.streamId, customer_id: e.data.customerId }]);
+            insert(orderCustomers, [{ orderId: e.streamId, customerId: e.data.customerId }]);
             continue;
           }
           const customer = found.orders.get(e.streamId)!.customerId;
           counts.set(customer, (counts.get(customer) ?? found.customers.get(customer)?.n ?? 0) + 1);
         }
         upsert(
-          'test_customer_events',
-          'customer_id',
-          [...counts].map(([customer_id, n]) => ({ customer_id, n })),
+          customerEvents,
+          [...counts].map(([customerId, n]) => ({ customerId, n })),
         );
       },
     });

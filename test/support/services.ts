@@ -9,8 +9,7 @@ import type { Database } from '../../src/infra/db/database.ts';
 import type { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { ORDER_STREAM_TYPE, type OrderEvent } from '../../src/orders/events.ts';
 import { ordersModule } from '../../src/orders/module.ts';
-import { evolveOrderView } from '../../src/orders/projections/orders.ts';
-import { ORDER_VIEW_COLUMNS, type OrderView } from '../../src/orders/read-model.ts';
+import { evolveOrderView, ORDER_VIEW_COLUMNS, type OrderView } from '../../src/orders/read-models/orders.ts';
 import { command, createOrderInput } from './orders.ts';
 
 /** Every module's services, as the server runs them. */
@@ -46,7 +45,7 @@ export async function expectOrdersMatchStore(database: Database, store: Postgres
   for (const event of (await allEvents(store)).filter((e) => e.streamType === ORDER_STREAM_TYPE) as StoredEvent<OrderEvent>[]) {
     expected.set(event.streamId, evolveOrderView(expected.get(event.streamId), event));
   }
-  const rows = await database.rows<OrderView>(sql`select ${ORDER_VIEW_COLUMNS} from orders order by id`);
+  const rows = await database.rows<OrderView>(sql`select ${sql.raw(ORDER_VIEW_COLUMNS)} from orders order by id`);
   expect(rows.length).toBe(expected.size);
   const sorted = [...expected.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
   expect(rows).toEqual(sorted);

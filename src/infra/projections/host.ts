@@ -7,7 +7,7 @@ import type { ConsistencyTracker } from '../../core/consistency-tracker.ts';
 import { errorText, silentLogger, type Logger } from '../../core/logger.ts';
 import type { Position } from '../../core/position.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../../core/projection-runner.ts';
-import type { Lookups, SqlProjection } from '../../core/sql-projection.ts';
+import type { SqlProjection } from '../../core/sql-projection.ts';
 import { withTimeout } from '../../core/with-timeout.ts';
 import type { Database, Session } from '../db/database.ts';
 import { oldestAppendInFlight } from '../event-store/append-lock.ts';
@@ -25,7 +25,7 @@ const HORIZON_WARN_SECONDS = 5;
 export type ProjectionHostOptions = {
   database: Database;
   store: PostgresEventStore;
-  projections: readonly SqlProjection<Lookups>[];
+  projections: readonly SqlProjection[];
   tracker?: ConsistencyTracker;
   log?: Logger;
   batchSize?: number;

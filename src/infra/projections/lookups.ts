@@ -2,7 +2,7 @@
 // rows an earlier lookup found) and select its rows; the result is one JSON object, so that the lookups
 // ride along with the live batch statement or go out as one statement of their own.
 import type { StoredEvent } from '../../core/messages.ts';
-import { eventKeys, type KeySource, type Lookup, type Lookups, type Row, type SqlProjection } from '../../core/sql-projection.ts';
+import { eventKeys, type KeySource, type LookupSpec, type Row, type SqlProjection } from '../../core/sql-projection.ts';
 import { ident, quoteIdent, sqlList, sqlString } from './sql-text.ts';
 
 /** What the statement answers: per lookup, the keys it looked up and the rows it found. */
@@ -31,7 +31,7 @@ export type CompiledLookups = {
   found(result: LookupResult, events: readonly StoredEvent[]): Record<string, Map<string, Row>> | null;
 };
 
-export function compileLookups(projection: SqlProjection<Lookups>): CompiledLookups | undefined {
+export function compileLookups(projection: SqlProjection): CompiledLookups | undefined {
   const entries = Object.entries(projection.lookups ?? {});
   if (entries.length === 0) return undefined;
   const names = entries.map(([name]) => name);
@@ -61,9 +61,9 @@ export function compileLookups(projection: SqlProjection<Lookups>): CompiledLook
   // The handled event types a source applies to, as an SQL list.
   const typesOf = (types: readonly string[] | undefined) =>
     sqlList((types ?? [...projection.handles]).filter((t) => projection.handles.has(t)));
-  const fromEvents = (lookup: Lookup) => lookup.keys.filter((source): source is EventKeySource => !('lookup' in source));
+  const fromEvents = (lookup: LookupSpec) => lookup.keys.filter((source): source is EventKeySource => !('lookup' in source));
 
-  const build = (eventKeysOf: (i: number, lookup: Lookup) => string | null): SqlParts => {
+  const build = (eventKeysOf: (i: number, lookup: LookupSpec) => string | null): SqlParts => {
     const ctes = lookups.flatMap((lookup, i) => {
       const parts = [
         eventKeysOf(i, lookup),

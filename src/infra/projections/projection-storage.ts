@@ -8,7 +8,7 @@ import { comparePositions, isAtOrAfter, maxPosition, START, type Position } from
 import { UnavailableError } from '../../core/errors.ts';
 import { EventsNotApplied, type ProjectionStorage, type StepResult } from '../../core/projection.ts';
 import type { Executor } from '../../core/sql.ts';
-import type { Lookups, SqlProjection, StepContext } from '../../core/sql-projection.ts';
+import type { SqlProjection, StepContext } from '../../core/sql-projection.ts';
 import type { Database } from '../db/database.ts';
 import { driverError } from '../db/errors.ts';
 import type { EventRow } from '../event-store/event-rows.ts';
@@ -54,12 +54,12 @@ const advanceStatement = (name: string, from: Position, to: Position, writes: re
       ${effects?.tx.toString() ?? null}::xid8, ${effects?.pos.toString() ?? null}::bigint) as advanced`,
   );
 
-type Prepared = { projection: SqlProjection<Lookups>; lookups?: CompiledLookups; standalone?: string };
+type Prepared = { projection: SqlProjection; lookups?: CompiledLookups; standalone?: string };
 
 export function createProjectionStorage(
   database: Database,
   store: PostgresEventStore,
-  projections: readonly SqlProjection<Lookups>[] = [],
+  projections: readonly SqlProjection[] = [],
   /** Called after a step or a swap committed a projection's move to `position` (not awaited). */
   committed?: (name: string, position: Position) => void,
 ): ProjectionStorage<StepContext> {
@@ -121,7 +121,7 @@ export function createProjectionStorage(
         rows = read;
       }
     }
-    const writes = createWriteCollector();
+    const writes = createWriteCollector(name, projection.tables);
     let effects: Position | null = null;
     const caused = (position: Position) => {
       effects = effects ? maxPosition(effects, position) : position;

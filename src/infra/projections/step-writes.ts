@@ -1,13 +1,15 @@
 // What a projection's apply writes, collected per table and sent as one statement per table: a step's
 // statements run together as WITH queries of one statement (one snapshot), where two writes to the same
-// rows would collide, so several upserts of one table are merged first (the last row of a key wins).
+// rows would collide, so several upserts of one table are merged first (the last row of a key wins). Only
+// the tables the projection declares may be written: a rebuild copies those alone, so a write to another
+// would land in the live table while the shadow copies fill.
 import { sql, type SQL } from 'drizzle-orm';
 import type { Row, StepContext } from '../../core/sql-projection.ts';
 import { ident } from './sql-text.ts';
 
 type TableWrite =
   | { kind: 'insert'; columns: string[]; rows: Row[] }
-  | { kind: 'upsert'; key: string[]; columns: string[]; rows: Map<string, Row> };
+  | { kind: 'upsert'; key: readonly string[]; columns: string[]; rows: Map<string, Row> };
 
 export type WriteCollector = {
   insert: StepContext['insert'];
@@ -26,12 +28,13 @@ function columnsOf(table: string, rows: readonly Row[]): string[] {
   return columns;
 }
 
-export function createWriteCollector(): WriteCollector {
+export function createWriteCollector(projection: string, declared: readonly string[]): WriteCollector {
   const tables = new Map<string, TableWrite>();
   let open = true;
 
-  const entry = (table: string, kind: TableWrite['kind'], rows: readonly Row[], key: string[] = []) => {
+  const entry = (table: string, kind: TableWrite['kind'], rows: readonly Row[], key: readonly string[] = []) => {
     if (!open) throw new Error(`a write to ${table} after apply returned: await everything apply starts`);
+    if (!declared.includes(table)) throw new Error(`projection ${projection} wrote to table ${table}, which its tables do not list`);
     ident(table);
     const columns = columnsOf(table, rows);
     for (const k of key) if (!columns.includes(k)) throw new Error(`rows upserted into ${table} lack their key column ${k}`);
@@ -58,10 +61,9 @@ export function createWriteCollector(): WriteCollector {
     },
     upsert(table, key, rows) {
       if (rows.length === 0) return;
-      const keys = typeof key === 'string' ? [key] : [...key];
-      const write = entry(table, 'upsert', rows, keys) as Extract<TableWrite, { kind: 'upsert' }>;
+      const write = entry(table, 'upsert', rows, key) as Extract<TableWrite, { kind: 'upsert' }>;
       // Keyed as the database compares them, so that 1 and "1" are one row.
-      for (const row of rows) write.rows.set(keys.map((k) => String(row[k])).join('\u0000'), { ...row });
+      for (const row of rows) write.rows.set(key.map((k) => String(row[k])).join('\u0000'), { ...row });
     },
     close() {
       open = false;
