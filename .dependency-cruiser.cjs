@@ -1,8 +1,8 @@
 // The layers of src/ (docs/architecture.md, Layers), checked by `npm run check:deps` in CI:
 // core at the bottom; domains on core; the shared GraphQL layer and infra on core; the test kit
-// (src/testing/) on core and infra, for tests only; the composition root (app, services, modules, main,
-// cli) on all; the client helpers (src/client/) stand alone. No import cycle anywhere.
-const DOMAIN = '^src/(?!core/|graphql/|infra/|client/|testing/)[^/]+/';
+// (src/testing/) on core and infra, for tests only; the scaffold (src/scaffold/) on nothing; the
+// composition root (app, services, modules, main, cli) on all; the client helpers (src/client/) stand alone. No import cycle anywhere.
+const DOMAIN = '^src/(?!core/|graphql/|infra/|client/|testing/|scaffold/)[^/]+/';
 const TEST = '\\.test\\.ts$';
 const COMPOSITION = '^src/[^/]+\\.ts$';
 const DRIVERS = 'node_modules/(postgres|@electric-sql/pglite|drizzle-orm/(postgres-js|pglite))/';
@@ -72,6 +72,13 @@ module.exports = {
       comment: 'converge/testing is for specs: no running code imports it.',
       from: { path: '^src/(?!testing/)', pathNot: TEST },
       to: { path: '^src/testing/' },
+    },
+    {
+      name: 'scaffold-stands-alone',
+      severity: 'error',
+      comment: 'converge new domain writes files from templates: it imports nothing of the service.',
+      from: { path: '^src/scaffold/' },
+      to: { path: '^src/(?!scaffold/)' },
     },
     {
       name: 'client-is-standalone',

@@ -16,6 +16,8 @@ Commands:
   projections resume NAME      resume a PAUSED or FAILED projection
   projections rebuild NAME     rebuild projection NAME from the events (blue/green)
   token --sub ID --role ROLE   print a bearer token signed with JWT_SECRET (for development)
+  new domain NAME              write a new domain src/NAME/ (aggregate, command, read model, GraphQL
+                               face, specs), register it, generate its migration and the schema
   help                         show this text
 
 Options:
@@ -23,6 +25,7 @@ Options:
   --sub ID                     token: the user id (for a customer, the customer id)
   --role ROLE                  token: customer or admin (give it twice for both)
   --expires DURATION           token: how long it is valid, e.g. 30m, 12h, 7d (default 1h)
+  --aggregate NAME             new domain: the aggregate's name (default: NAME without its plural s)
   -h, --help                   show this text
 
 Configuration comes from the environment, as for the server (DATABASE_URL, PGLITE_DIR, JWT_SECRET, ...).
@@ -36,7 +39,8 @@ type Command =
   | { kind: 'migrate' }
   | { kind: 'status'; json: boolean }
   | { kind: 'pause' | 'resume' | 'rebuild'; name: string; json: boolean }
-  | { kind: 'token'; sub: string; roles: string[]; expires: string };
+  | { kind: 'token'; sub: string; roles: string[]; expires: string }
+  | { kind: 'new-domain'; name: string; aggregate: string | undefined };
 
 class UsageError extends Error {}
 
@@ -51,6 +55,7 @@ const parseOptions = (argv: string[]) =>
       sub: { type: 'string' },
       role: { type: 'string', multiple: true },
       expires: { type: 'string' },
+      aggregate: { type: 'string' },
     },
   });
 
@@ -73,6 +78,7 @@ function parseCommand(argv: string[]): Command {
     const given = tokenOptions.find((option) => values[option] !== undefined);
     if (given) throw new UsageError(`--${given} is an option of token only`);
   }
+  if (command !== 'new' && values.aggregate !== undefined) throw new UsageError('--aggregate is an option of new domain only');
   switch (command) {
     case undefined:
       throw new UsageError('no command given');
@@ -107,6 +113,13 @@ function parseCommand(argv: string[]): Command {
         throw new UsageError(`--expires must be a number and a unit (s, m, h or d), such as 1h; got ${JSON.stringify(expires)}`);
       return { kind: 'token', sub: values.sub, roles: [...new Set(roles)], expires };
     }
+    case 'new':
+      if (sub !== 'domain')
+        throw new UsageError(sub === undefined ? 'new needs what to create: new domain NAME' : `unknown new subcommand: ${sub}`);
+      if (name === undefined) throw new UsageError('new domain needs a NAME, such as invoices');
+      if (rest.length > 0) throw new UsageError('new domain takes one NAME');
+      noJson('new domain');
+      return { kind: 'new-domain', name, aggregate: values.aggregate };
     default:
       throw new UsageError(`unknown command: ${command}`);
   }
@@ -130,6 +143,7 @@ async function main(): Promise<number | undefined> {
     await write(process.stdout, USAGE);
     return 0;
   }
+  if (command.kind === 'new-domain') return newDomain(command);
   if (command.kind === 'serve') {
     // main.ts reads the configuration, reports its errors and stops on signals itself.
     await import('./main.ts');
@@ -145,6 +159,24 @@ async function main(): Promise<number | undefined> {
   }
   if (command.kind === 'token') return token(command, config);
   return run(command, config);
+}
+
+/** Writes a new domain into this checkout (see src/scaffold/). */
+async function newDomain(command: Extract<Command, { kind: 'new-domain' }>): Promise<number> {
+  const { fileURLToPath } = await import('node:url');
+  const { newDomain, nextSteps, ScaffoldError } = await import('./scaffold/new-domain.ts');
+  const { NameError } = await import('./scaffold/names.ts');
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  try {
+    const log = (line: string) => process.stderr.write(`converge: ${line}\n`);
+    const result = newDomain(root, command.name, { aggregate: command.aggregate, log });
+    await write(process.stdout, `${nextSteps(result).join('\n')}\n`);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof ScaffoldError || error instanceof NameError)) throw error;
+    await write(process.stderr, `converge: ${error.message}\n`);
+    return 1;
+  }
 }
 
 /** A development token: HS256 with JWT_SECRET, as the server verifies it. */
@@ -165,7 +197,7 @@ const code = await main();
 // Exit at once: nothing of ours is left open, and a stray handle in a library must not keep an operator waiting.
 if (code !== undefined) process.exit(code);
 
-async function run(command: Exclude<Command, { kind: 'help' | 'serve' | 'token' }>, config: Config): Promise<number> {
+async function run(command: Exclude<Command, { kind: 'help' | 'serve' | 'token' | 'new-domain' }>, config: Config): Promise<number> {
   // Loaded after the configuration is known good, as in main.ts.
   const { openDatabase } = await import('./infra/db/open-database.ts');
   const { DataDirectoryInUseError } = await import('./infra/pglite/data-dir-lock.ts');
