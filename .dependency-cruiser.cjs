@@ -1,7 +1,8 @@
 // The layers of src/ (docs/architecture.md, Layers), checked by `npm run check:deps` in CI:
 // core at the bottom; domains on core; the shared GraphQL layer and infra on core; the test kit
 // (src/testing/) on core and infra, for tests only; the scaffold (src/scaffold/) on nothing; the
-// composition root (app, services, modules, main, cli) on all; the client helpers (src/client/) stand alone. No import cycle anywhere.
+// composition root (app, services, modules, main, cli) on all; the client helpers (src/client/) stand
+// alone. No import cycle anywhere.
 const DOMAIN = '^src/(?!core/|graphql/|infra/|client/|testing/|scaffold/)[^/]+/';
 const TEST = '\\.test\\.ts$';
 const COMPOSITION = '^src/[^/]+\\.ts$';
