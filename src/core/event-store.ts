@@ -37,7 +37,7 @@ export interface EventStore {
   readStream(streamId: string): Promise<ReadStreamResult>;
   /**
    * Events after `after` in global order, only from transactions that can no longer commit before
-   * them (docs/architecture.md, Ordering), at most `limit`.
+   * them (docs/architecture.md, Event store and ordering), at most `limit`.
    */
   readAll(after: Position, limit: number): Promise<StoredEvent[]>;
   findCommand(commandId: string): Promise<CommandRecord | null>;

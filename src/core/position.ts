@@ -1,6 +1,6 @@
 // Global positions and the consistency tokens that carry them to clients.
 //
-// The global order of events is (transaction_id, global_position) (docs/architecture.md, Ordering). Both are int8 in
+// The global order of events is (transaction_id, global_position) (docs/architecture.md, Event store and ordering). Both are int8 in
 // PostgreSQL, so they live here as bigint and never pass through a JS number.
 import { ValidationError } from './errors.ts';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 describe('config', () => {
-  it('has the defaults of API.md', () => {
+  it('has the documented defaults (README, Configuration)', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       port: 4000,

@@ -11,7 +11,7 @@ describe('schema.graphql', () => {
     expect(committed).toBe(printSortedSchema());
   });
 
-  it('has the fixed part of API.md', () => {
+  it('has the fixed part of the public contract (the schema every client relies on)', () => {
     const printed = printSortedSchema();
     for (const line of [
       'order(after: ConsistencyToken, id: ID!): Order',

@@ -1,5 +1,5 @@
 // The event store on PostgreSQL (or PGlite): the global order and visibility rule, expected versions,
-// and commands recorded for idempotency; each append is one statement (docs/architecture.md, Event store).
+// and commands recorded for idempotency; each append is one statement (docs/architecture.md, Event store and ordering).
 import { sql } from 'drizzle-orm';
 import { ConcurrencyConflictError } from '../../core/errors.ts';
 import {
