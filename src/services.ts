@@ -123,7 +123,13 @@ export function createServices(database: Database, options: ServicesOptions): Se
   const running = processManagers.filter((pm) => projectionNames.includes(pm.name));
   const tracker = createConsistencyTracker(projectionNames, followers(projections, running));
   const streamLock = createKeyedLock();
-  for (const aggregate of aggregates) registerAggregate(commands, aggregate, { store, streamLock });
+  // A decision that reads what process managers record about its stream (an order's fulfilment) first
+  // waits for those that react to the stream's events, at most as long as a read-your-writes wait.
+  const awaitReactions = async (after: Position, eventTypes: readonly string[]) => {
+    const reacting = running.filter((pm) => eventTypes.some((type) => pm.handles.has(type))).map((pm) => pm.name);
+    return reacting.length === 0 || !(await tracker.waitFor(after, reacting, options.consistencyTimeoutMs)).stale;
+  };
+  for (const aggregate of aggregates) registerAggregate(commands, aggregate, { store, streamLock, awaitReactions });
 
   const definitions = Object.fromEntries(modules.flatMap((m) => Object.entries(m.queries)));
   const consistency = createConsistencyWaits(tracker, {

@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { fold, type Decider } from './decider.ts';
 import { ConcurrencyConflictError, IdempotencyConflictError, isDecided, RuleViolationError } from './errors.ts';
 import { DuplicateCommandError, type CommandRecord, type EventStore, type ExpectedVersion } from './event-store.ts';
-import type { Command, Event } from './messages.ts';
+import type { Command, CommandMetadata, Event, StoredEvent } from './messages.ts';
 import { encodeToken, type Position } from './position.ts';
 import { createKeyedLock, type KeyedLock } from './keyed-lock.ts';
 
@@ -38,6 +38,13 @@ export type DeciderHandlerSpec<C extends Command, E extends Event, S> = {
   streamId(command: C): string;
   /** Commands that start a new stream: nothing to read, and the stream must not exist yet. */
   createsStream?(command: C): boolean;
+  /**
+   * Streams a command's decision reads besides its own, written by process managers that react to its
+   * stream (an order's fulfilment, say): the handler waits until those have handled the stream's last
+   * event (deps.awaitReactions), then folds their events after the stream's, and says on the command's
+   * metadata whether they had (`reactions`). Only the command's own stream is appended to and versioned.
+   */
+  relatedStreams?(command: C): readonly string[];
 };
 
 export type CommandHandlerDeps = {
@@ -50,6 +57,11 @@ export type CommandHandlerDeps = {
   sleep?: (ms: number) => Promise<void>;
   /** Streams whose state the handler keeps after writing them (least recently used go first); 0: none. */
   stateCacheSize?: number;
+  /**
+   * Resolves true once every process manager that handles any of `eventTypes` has handled the event at
+   * `after`, false when that takes too long (see relatedStreams). Without it, reactions count as settled.
+   */
+  awaitReactions?(after: Position, eventTypes: readonly string[]): Promise<boolean>;
 };
 
 export const DEFAULT_STATE_CACHE_SIZE = 10_000;
@@ -105,17 +117,29 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
     return toResult(record.streamId, record.version, record.position, events);
   };
 
+  /** The related streams' events, after the process managers reacting to the stream have handled its last event. */
+  const readRelated = async (command: C, own: readonly StoredEvent[]) => {
+    const streams = spec.relatedStreams?.(command) ?? [];
+    if (streams.length === 0) return undefined;
+    const last = own.at(-1);
+    const settled = !last || !deps.awaitReactions || (await deps.awaitReactions(last.position, [...new Set(own.map((e) => e.type))]));
+    const read = await Promise.all(streams.map((id) => store.readStream(id)));
+    const reactions: CommandMetadata['reactions'] = settled ? 'settled' : 'pending';
+    return { command: { ...command, metadata: { ...command.metadata, reactions } }, events: read.flatMap((r) => r.events) };
+  };
+
   const capacity = deps.stateCacheSize ?? DEFAULT_STATE_CACHE_SIZE;
   const cache = capacity > 0 ? new LRUCache<string, CachedStream<S>>({ max: capacity }) : undefined;
 
   /** One try at the command; `cached` is the state to decide on instead of reading the stream. */
   const attempt = async (
-    command: C,
+    received: C,
     streamId: string,
     inputHash: string | undefined,
     creates: boolean,
     cached: CachedStream<S> | undefined,
   ): Promise<CommandResult> => {
+    let command = received;
     const expected = command.metadata.expectedVersion;
     let state: S;
     let expectedVersion: ExpectedVersion;
@@ -135,7 +159,9 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
         if (foreign) throw new RuleViolationError(`${streamId} is taken by a stream of another kind (${stream.events[0]!.streamType})`);
         throw new ConcurrencyConflictError(streamId, expected!, stream.version);
       }
-      state = fold(spec.decider, stream.events as unknown as E[]);
+      const related = await readRelated(command, stream.events);
+      if (related) command = related.command;
+      state = fold(spec.decider, [...stream.events, ...(related?.events ?? [])] as unknown as E[]);
       expectedVersion = stream.version === 0 ? 'no_stream' : stream.version;
     }
     const events = spec.decider.decide(command, state);
@@ -173,7 +199,8 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
       for (let n = 1; ; n++) {
         // Only the first attempt may use the cache (a failed one drops the entry). A cached version
         // other than the caller's expected one may just be stale: let a fresh read judge it.
-        let cached = n === 1 && !creates ? cache?.get(streamId) : undefined;
+        // A decision that reads related streams reads them afresh, and its own stream with them.
+        let cached = n === 1 && !creates && !spec.relatedStreams?.(command).length ? cache?.get(streamId) : undefined;
         if (cached && expectedVersion !== undefined && cached.version !== expectedVersion) cached = undefined;
         try {
           return await attempt(command, streamId, inputHash, creates, cached);

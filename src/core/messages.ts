@@ -28,6 +28,12 @@ export type CommandMetadata = Metadata & {
   newId: string;
   /** The stream version the caller expects; absent means "retry on conflict". */
   expectedVersion?: number;
+  /**
+   * For a command whose decision reads related streams (DeciderHandlerSpec.relatedStreams): whether the
+   * process managers that react to its stream had handled its last event when they were read ('pending':
+   * they had not within the time allowed, so what those streams say may not account for it yet).
+   */
+  reactions?: 'settled' | 'pending';
 };
 
 export type Command<Type extends string = string, Data = unknown> = Message<Type, Data> & {

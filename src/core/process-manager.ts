@@ -20,9 +20,9 @@ import {
   type StepContext,
   typedStep,
 } from './sql-projection.ts';
-import type { ReadModelTable } from './tables.ts';
+import { primaryKeyOf, type ReadModelTable, type RowOf, selectList, tableName } from './tables.ts';
 
-/** What a process manager may do besides a projection's step: send commands, and ask where a stream began. */
+/** What a process manager may do besides a projection's step: send commands, and read streams. */
 export type ProcessEffects = {
   /** Sends a command (with a derived commandId) through the command bus; rejects as the command does. */
   send(command: Command): Promise<CommandResult>;
@@ -31,9 +31,18 @@ export type ProcessEffects = {
    * event's position is the same on every replay: what was there before an event never changes.
    */
   streamStart: EventStore['streamStart'];
+  /** A stream's events, for a decision that must rebuild what it knows of one from the log (see process.ts). */
+  readStream: EventStore['readStream'];
 };
 
-export type ProcessStep<L extends Record<string, Lookup<any, any>>, T extends ReadModelTable> = ProjectionStep<L, T> & ProcessEffects;
+export type ProcessStep<L extends Record<string, Lookup<any, any>>, T extends ReadModelTable> = ProjectionStep<L, T> &
+  ProcessEffects & {
+    /**
+     * Rows of its own tables by primary key, as its last checkpoint left them (only it writes them): for
+     * state a batch's lookups cannot name, such as the orders waiting for a product.
+     */
+    read<X extends T>(table: X, keys: readonly string[]): Promise<ReadonlyMap<string, RowOf<X>>>;
+  };
 
 /** Its `tables` hold its state, written with its checkpoint and never rebuilt. */
 export type ProcessManagerDefinition<
@@ -65,7 +74,16 @@ export const defineProcessManager =
     ...compileTables(definition),
     effects: definition.effects,
     handle: (events, step) =>
-      definition.handle(events as HandledEvent<E, H>[], { ...typedStep<L, T>(step), send: step.send, streamStart: step.streamStart }),
+      definition.handle(events as HandledEvent<E, H>[], {
+        ...typedStep<L, T>(step),
+        send: step.send,
+        streamStart: step.streamStart,
+        readStream: step.readStream,
+        read: async (table, keys) =>
+          step.read(tableName(table), primaryKeyOf(table)[0]!, selectList(table), keys) as Promise<
+            ReadonlyMap<string, RowOf<typeof table>>
+          >,
+      }),
   });
 
 /**
@@ -75,7 +93,7 @@ export const defineProcessManager =
 export function runAsProjection(
   pm: ProcessManager,
   dispatch: (command: Command) => Promise<CommandResult>,
-  store: Pick<EventStore, 'streamStart'>,
+  store: Pick<EventStore, 'streamStart' | 'readStream'>,
 ): SqlProjection {
   // A stream's start never changes once it exists: only those are kept (one that does not exist yet may).
   const starts = new LRUCache<string, NonNullable<Awaited<ReturnType<EventStore['streamStart']>>>>({ max: 10_000 });
@@ -101,6 +119,7 @@ export function runAsProjection(
           return result;
         },
         streamStart,
+        readStream: (streamId) => store.readStream(streamId),
       }),
   };
 }

@@ -16,6 +16,8 @@ export type KeySource =
   | { streamId: true; types?: readonly string[] }
   /** A text field at the top level of each event's data. */
   | { dataField: string; types?: readonly string[] }
+  /** A text field of each element of an array at the top level of each event's data (an order's items' product ids). */
+  | { dataItems: string; field: string; types?: readonly string[] }
   /** A column of the rows an earlier lookup of the same projection found. */
   | { lookup: string; column: string };
 
@@ -32,6 +34,8 @@ export type StepContext = {
   upsert(table: string, key: readonly string[], rows: readonly Row[]): void;
   /** Process managers only (see process-manager.ts): this step's commands appended events up to `position`. */
   caused(position: Position): void;
+  /** Process managers only: rows of one of its tables by their `key` column (`columns`: the select list). */
+  read(table: string, key: string, columns: string, keys: readonly string[]): Promise<ReadonlyMap<string, Row>>;
 };
 
 /**
@@ -42,11 +46,17 @@ export type SqlProjection = Projection<StepContext> & { lookups?: Readonly<Recor
 
 /** A text field of the data of every event type in `T`. */
 type DataField<E extends Event, T extends E['type']> = Extract<keyof Extract<E, { type: T }>['data'], string>;
+type DataOf<E extends Event, T extends E['type']> = Extract<E, { type: T }>['data'];
+/** An array field of the data of every event type in `T`, and a field of its elements. */
+type ItemsField<E extends Event, T extends E['type']> = {
+  [F in DataField<E, T>]: DataOf<E, T>[F] extends readonly (infer I)[] ? { dataItems: F; field: Extract<keyof I, string> } : never;
+}[DataField<E, T>];
 
 /** Where a lookup's keys come from, typed by the projection's events. */
 export type LookupKeys<E extends Event> =
   | { streamId: true; types?: readonly E['type'][] }
   | { [T in E['type']]: { dataField: DataField<E, T>; types: readonly T[] } }[E['type']]
+  | { [T in E['type']]: ItemsField<E, T> & { types: readonly T[] } }[E['type']]
   | { lookup: string; column: Column };
 
 /** The rows of `table` whose `key` column (text) is one of the keys the batch names. */
@@ -160,7 +170,17 @@ export function eventKeys(sources: readonly KeySource[], events: readonly Stored
     if ('lookup' in source) continue;
     for (const event of events) {
       if (source.types && !source.types.includes(event.type)) continue;
-      const key = 'streamId' in source ? event.streamId : (event.data as Record<string, unknown> | null)?.[source.dataField];
+      const data = event.data as Record<string, unknown> | null;
+      if ('dataItems' in source) {
+        const items = data?.[source.dataItems];
+        if (!Array.isArray(items)) continue;
+        for (const item of items) {
+          const key = (item as Record<string, unknown> | null)?.[source.field];
+          if (typeof key === 'string') keys.add(key);
+        }
+        continue;
+      }
+      const key = 'streamId' in source ? event.streamId : data?.[source.dataField];
       if (typeof key === 'string') keys.add(key);
     }
   }

@@ -6,7 +6,7 @@ import { decideCancelOrder, type CancelOrder } from './commands/cancel-order.ts'
 import { decideCreateOrder, type CreateOrder } from './commands/create-order.ts';
 import { decideShipOrder, type ShipOrder } from './commands/ship-order.ts';
 import type { OrderEvent } from './events.ts';
-import { evolve, initialState, type OrderState } from './order.ts';
+import { evolve, initialState, type OrderDecisionEvent, type OrderState } from './order.ts';
 
 export type OrderCommand = CreateOrder | AddOrderItem | CancelOrder | ShipOrder;
 
@@ -25,4 +25,4 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
   }
 }
 
-export const orderDecider: Decider<OrderCommand, OrderEvent, OrderState> = { decide, evolve, initialState };
+export const orderDecider: Decider<OrderCommand, OrderDecisionEvent, OrderState> = { decide, evolve, initialState };

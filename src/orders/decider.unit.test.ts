@@ -5,6 +5,7 @@ import { ForbiddenError, NotFoundError, RuleViolationError, ValidationError } fr
 import { commandFor, deciderSpec, SPEC_NOW } from '../testing/index.ts';
 import { type OrderCommand, orderDecider } from './decider.ts';
 import type { OrderEvent } from './events.ts';
+import type { FulfilmentEvent } from './fulfilment/events.ts';
 import { orderAggregate } from './order-aggregate.ts';
 
 const spec = deciderSpec(orderDecider);
@@ -153,6 +154,41 @@ describe('ShipOrder', () => {
       .given([created, shipped])
       .when(ship())
       .thenThrows(RuleViolationError, /SHIPPED/);
+  });
+
+  const outcome = (type: FulfilmentEvent['type']): FulfilmentEvent => ({ type, data: { orderId, at } });
+  const shipAfter = (reactions: 'settled' | 'pending') => {
+    const command = ship();
+    return { ...command, metadata: { ...command.metadata, reactions } };
+  };
+
+  it('given its fulfilment RESERVED, or nothing recorded once the process has handled it (nothing stock-controlled), ships it', () => {
+    spec
+      .given([created, outcome('FulfilmentReserved')])
+      .when(shipAfter('settled'))
+      .then([shipped]);
+    spec.given([created]).when(shipAfter('settled')).then([shipped]);
+    // A backorder filled since is RESERVED again.
+    spec
+      .given([created, outcome('FulfilmentBackordered'), outcome('FulfilmentReserved')])
+      .when(shipAfter('settled'))
+      .then([shipped]);
+  });
+
+  it('given its fulfilment BACKORDERED, or not handled by the process yet (PENDING), refuses, naming the state', () => {
+    spec
+      .given([created, outcome('FulfilmentBackordered')])
+      .when(shipAfter('settled'))
+      .thenThrows(RuleViolationError, /cannot be shipped: its fulfilment is BACKORDERED/);
+    spec
+      .given([created])
+      .when(shipAfter('pending'))
+      .thenThrows(RuleViolationError, /its fulfilment is PENDING/);
+    // What the stream says so far may not account for the order's last event yet.
+    spec
+      .given([created, outcome('FulfilmentReserved')])
+      .when(shipAfter('pending'))
+      .thenThrows(RuleViolationError, /its fulfilment is PENDING/);
   });
 });
 

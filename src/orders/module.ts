@@ -1,7 +1,10 @@
-// The Orders domain as a DomainModule: the Order aggregate, its events' schema versions, the `orders` and
+// The Orders domain as a DomainModule: the Order aggregate and each order's fulfilment (the outcome the
+// fulfilment process records, which shipping rests on), their events' schema versions, the `orders` and
 // `customer_summaries` read models (projections and queries), and the access check on the event store.
 import { defineModule, type QueryTypes } from '../core/module.ts';
 import { orderEventSchemas } from './events.ts';
+import { fulfilmentEventSchemas } from './fulfilment/events.ts';
+import { fulfilmentAggregate } from './fulfilment/fulfilment-aggregate.ts';
 import { orderAccessQuery } from './order-access.ts';
 import { orderAggregate } from './order-aggregate.ts';
 import { customerSummariesProjection, customerSummaryQuery } from './read-models/customer-summaries.ts';
@@ -9,8 +12,8 @@ import { customerOrdersQuery, orderQuery, ordersProjection, searchOrdersQuery } 
 
 export const ordersModule = defineModule({
   name: 'orders',
-  events: orderEventSchemas,
-  aggregates: [orderAggregate],
+  events: { ...orderEventSchemas, ...fulfilmentEventSchemas },
+  aggregates: [orderAggregate, fulfilmentAggregate],
   projections: [ordersProjection, customerSummariesProjection],
   queries: {
     order: orderQuery,

@@ -1,17 +1,19 @@
-// The Order aggregate as the command side runs it: its decider, its commands' client inputs, and the one
-// rule for the stream a command is about (a new order's stream is the fresh id on the command).
+// The Order aggregate as the command side runs it: its decider, its commands' client inputs, the one
+// rule for the stream a command is about (a new order's stream is the fresh id on the command), and the
+// stream shipping also reads: the order's fulfilment, written by the process that reacts to its events.
 import type { Aggregate } from '../core/module.ts';
 import { addOrderItemInput } from './commands/add-order-item.ts';
 import { cancelOrderInput } from './commands/cancel-order.ts';
 import { createOrderInput } from './commands/create-order.ts';
 import { shipOrderInput } from './commands/ship-order.ts';
 import { orderDecider, type OrderCommand } from './decider.ts';
-import { ORDER_STREAM_TYPE, type OrderEvent } from './events.ts';
-import type { OrderState } from './order.ts';
+import { ORDER_STREAM_TYPE } from './events.ts';
+import { fulfilmentStreamId } from './fulfilment/events.ts';
+import type { OrderDecisionEvent, OrderState } from './order.ts';
 
 export const orderStreamId = (command: OrderCommand) => (command.type === 'CreateOrder' ? command.metadata.newId : command.data.orderId);
 
-export const orderAggregate: Aggregate<OrderCommand, OrderEvent, OrderState> = {
+export const orderAggregate: Aggregate<OrderCommand, OrderDecisionEvent, OrderState> = {
   streamType: ORDER_STREAM_TYPE,
   decider: orderDecider,
   inputs: {
@@ -22,4 +24,5 @@ export const orderAggregate: Aggregate<OrderCommand, OrderEvent, OrderState> = {
   },
   streamId: orderStreamId,
   createsStream: (command) => command.type === 'CreateOrder',
+  relatedStreams: (command) => (command.type === 'ShipOrder' ? [fulfilmentStreamId(command.data.orderId)] : []),
 };

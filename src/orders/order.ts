@@ -1,20 +1,34 @@
-// The Order aggregate's state and evolve (only what the rules of decide need), and its statuses.
+// The Order aggregate's state and evolve (only what the rules of decide need), and its statuses. Its
+// state also folds the order's fulfilment stream when a decision reads it (shipping: see ship-order.ts).
 import { z } from 'zod';
 import { assertNever } from '../core/messages.ts';
 import type { OrderEvent } from './events.ts';
+import { type FulfilmentEvent, type FulfilmentStatus, statusOf } from './fulfilment/events.ts';
 
 export const ORDER_STATUSES = ['PLACED', 'CANCELLED', 'SHIPPED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 /** An order status as a query's filter. */
 export const orderStatus = z.enum(ORDER_STATUSES);
 
-export type OrderState = { status: 'NONE' } | { status: OrderStatus; orderId: string; customerId: string; lineCount: number };
+/** What an order's decisions fold: its own events, and its fulfilment's where a decision reads them. */
+export type OrderDecisionEvent = OrderEvent | FulfilmentEvent;
+
+export type OrderState =
+  | { status: 'NONE' }
+  | {
+      status: OrderStatus;
+      orderId: string;
+      customerId: string;
+      lineCount: number;
+      /** The last outcome the fulfilment process recorded, when the decision read it (none yet: undefined). */
+      fulfilment?: FulfilmentStatus;
+    };
 
 export const MAX_LINES = 100;
 
 export const initialState = (): OrderState => ({ status: 'NONE' });
 
-export function evolve(state: OrderState, event: OrderEvent): OrderState {
+export function evolve(state: OrderState, event: OrderDecisionEvent): OrderState {
   switch (event.type) {
     case 'OrderCreated':
       return {
@@ -29,6 +43,11 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       return state.status === 'NONE' ? state : { ...state, status: 'CANCELLED' };
     case 'OrderShipped':
       return state.status === 'NONE' ? state : { ...state, status: 'SHIPPED' };
+    case 'FulfilmentReserved':
+    case 'FulfilmentBackordered':
+    case 'FulfilmentReleased':
+    case 'FulfilmentShipped':
+      return state.status === 'NONE' ? state : { ...state, fulfilment: statusOf[event.type] };
     default:
       return assertNever(event, 'order event');
   }

@@ -126,4 +126,18 @@ describe(`inventory and fulfilment over GraphQL on ${driverName}`, () => {
     const rebuild = await s.gql(`mutation { rebuildProjection(name: "fulfilment") { state } }`, undefined, admin);
     expect(rebuild.errors?.[0]?.extensions?.code).toBe('RULE_VIOLATION');
   });
+
+  it('orderChanged emits an order again when its fulfilment changes: a restock fills its backorder', async () => {
+    await s.gql(CREATE_PRODUCT, { input: { sku: 'kettle', name: 'Kettle', onHand: 1 } }, admin);
+    const placed = (await order([{ productId: 'kettle', quantity: 2 }])).data.createOrder;
+    expect(placed.order).toEqual({ status: 'PLACED', fulfilment: 'BACKORDERED' });
+    const changes = s.subscribe(
+      `subscription($id: ID!) { orderChanged(id: $id) { id version fulfilment } }`,
+      { id: placed.orderId },
+      { take: 1, client: s.wsClient(admin) },
+    );
+    await s.subscribed('orderChanged');
+    await s.gql(RESTOCK, { input: { sku: 'kettle', quantity: 1 } }, admin);
+    expect(await changes).toEqual({ events: [{ orderChanged: { id: placed.orderId, version: 1, fulfilment: 'RESERVED' } }] });
+  });
 });

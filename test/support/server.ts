@@ -27,6 +27,8 @@ export type TestServer = {
     variables?: Record<string, unknown>,
     options?: { take?: number; client?: Client },
   ): Promise<{ events: T[]; errors?: unknown }>;
+  /** Resolves once `count` subscriptions of `name` are open on the server (its metrics say so). */
+  subscribed(name: string, count?: number): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -91,6 +93,14 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
           },
         );
       });
+    },
+    async subscribed(name, count = 1) {
+      const pattern = new RegExp(`^converge_subscriptions_active\\{name="${name}"\\} (\\d+)$`, 'm');
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 10))) {
+        const open = Number(pattern.exec(await (await fetch(`${origin}/metrics`)).text())?.[1] ?? 0);
+        if (open >= count) return;
+      }
+      throw new Error(`${count} ${name} subscription(s) did not open in 10 s`);
     },
     async close() {
       await Promise.all(clients.map((c) => c.dispose()));

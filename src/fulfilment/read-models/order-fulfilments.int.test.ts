@@ -2,7 +2,7 @@
 // its last outcome event's.
 import { afterAll, describe, it } from 'vitest';
 import { projectionSpec, rowsOf, type SpecEvent } from '../../testing/index.ts';
-import type { FulfilmentEvent } from '../events.ts';
+import type { FulfilmentEvent } from '../../orders/fulfilment/events.ts';
 import { orderFulfilments, orderFulfilmentsProjection } from './order-fulfilments.ts';
 
 const spec = projectionSpec(orderFulfilmentsProjection);

@@ -7,7 +7,13 @@ import { createMicroBatcher } from '../../core/micro-batch.ts';
 import type { QueryDefinition } from '../../core/module.ts';
 import { defineSqlProjection } from '../../core/sql-projection.ts';
 import { parseWith } from '../../core/validation.ts';
-import { FULFILMENT_EVENT_TYPES, FULFILMENT_STATUSES, type FulfilmentEvent, type FulfilmentStatus, statusOf } from '../events.ts';
+import {
+  FULFILMENT_EVENT_TYPES,
+  FULFILMENT_STATUSES,
+  type FulfilmentEvent,
+  type FulfilmentStatus,
+  statusOf,
+} from '../../orders/fulfilment/events.ts';
 
 export const ORDER_FULFILMENTS_PROJECTION = 'order_fulfilments';
 /** The process manager whose state holds the status of orders with no outcome event. */

@@ -92,8 +92,12 @@ export function compileLookups(projection: SqlProjection): CompiledLookups | und
     overBatch: () =>
       build((_i, lookup) => {
         const parts = fromEvents(lookup).map((source) => {
+          const types = typesOf(source.types);
+          if ('dataItems' in source) {
+            return `select item->>${sqlString(source.field)} from batch, jsonb_array_elements(case when jsonb_typeof(data->${sqlString(source.dataItems)}) = 'array' then data->${sqlString(source.dataItems)} else '[]'::jsonb end) item where type in (${types})`;
+          }
           const column = 'streamId' in source ? 'stream_id' : `data->>${sqlString(source.dataField)}`;
-          return `select ${column} from batch where type in (${typesOf(source.types)})`;
+          return `select ${column} from batch where type in (${types})`;
         });
         return parts.length > 0 ? parts.join(' union all ') : null;
       }),

@@ -7,8 +7,9 @@ import type { StoredEvent } from '../../core/messages.ts';
 import { maxPosition, type Position } from '../../core/position.ts';
 import { EventsNotApplied } from '../../core/projection.ts';
 import type { Executor } from '../../core/sql.ts';
-import type { SqlProjection, StepContext } from '../../core/sql-projection.ts';
+import type { Row, SqlProjection, StepContext } from '../../core/sql-projection.ts';
 import { type CompiledLookups, compileLookups, type LookupResult } from './lookups.ts';
+import { ident } from './sql-text.ts';
 import { createWriteCollector } from './step-writes.ts';
 
 export type Apply = (events: StoredEvent[], step: StepContext) => Promise<void>;
@@ -20,6 +21,16 @@ export function withWrites(writes: readonly SQL[], main: SQL): SQL {
     writes.map((write, i) => sql`${sql.raw(`write_${i}`)} as (${write})`),
     sql`, `,
   )} ${main}`;
+}
+
+/** Rows of `table` whose `key` column is one of `keys`, by key. */
+async function readRows(reads: Executor, table: string, key: string, columns: string, keys: readonly string[]) {
+  if (keys.length === 0) return new Map<string, Row>();
+  const rows = await reads.query<Row & { $key: string }>(
+    `select ${ident(key)}::text as "$key", ${columns} from ${ident(table)} where ${ident(key)} = any(array(select jsonb_array_elements_text($1::jsonb)))`,
+    [JSON.stringify(keys)],
+  );
+  return new Map(rows.map(({ $key, ...row }) => [$key, row as Row]));
 }
 
 type Prepared = { projection: SqlProjection; lookups?: CompiledLookups; standalone?: string };
@@ -67,7 +78,8 @@ export class PreparedProjections {
     const caused = (position: Position) => {
       effects = effects ? maxPosition(effects, position) : position;
     };
-    await apply(events, { found: rows, insert: writes.insert, upsert: writes.upsert, caused });
+    const read = (table: string, key: string, columns: string, keys: readonly string[]) => readRows(reads, table, key, columns, keys);
+    await apply(events, { found: rows, insert: writes.insert, upsert: writes.upsert, caused, read });
     return { writes: writes.close(), effects: effects as Position | null };
   }
 

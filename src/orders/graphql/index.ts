@@ -5,6 +5,7 @@ import { orderMutationFields } from './mutations.ts';
 import { orderQueryFields } from './queries.ts';
 import { orderSubscriptionFields } from './subscriptions.ts';
 
+export { type OrderChangeSource, orderChangeSources } from './subscriptions.ts';
 export { orderTypes } from './types.ts';
 
 export function ordersGraphQL(builder: Builder): void {

@@ -1,8 +1,10 @@
 // orderChanged(id): the order's read model after every projected change of it, through the watchers of
-// the `orders` projection (one read per change, whoever watches).
+// the `orders` projection (one read per change, whoever watches), and again when a field another face
+// adds to Order changes without the order's own row (Order.fulfilment: see orderChangeSources).
 import { Repeater } from 'graphql-yoga';
 import { SYSTEM_CALLER } from '../../core/caller.ts';
-import type { Builder } from '../../graphql/builder.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { type Builder, perBuilder } from '../../graphql/builder.ts';
 import { type GraphQLContext, queriesOf } from '../../graphql/context.ts';
 import { superviseSubscription } from '../../graphql/subscription.ts';
 import { type WatchDefinition, watchersOf } from '../../graphql/watchers.ts';
@@ -20,20 +22,31 @@ const orderRows: WatchDefinition<OrderView> = {
     queriesOf<OrderQueries>({ services }).execute('order', { id }, { caller: SYSTEM_CALLER, consistency: { after: at } }),
 };
 
+/**
+ * What another face's field of Order shows (`field`), read from the projection whose advances may change
+ * it, at the stream of that projection that belongs to the order: orderChanged emits the order again when
+ * it differs from what the subscriber saw last.
+ */
+export type OrderChangeSource = WatchDefinition<unknown> & { field: string; streamOf(orderId: string): string };
+
+/** The change sources of the faces that add fields to Order (filled as the faces are built). */
+export const orderChangeSources = perBuilder((): OrderChangeSource[] => []);
+
 export function orderSubscriptionFields(builder: Builder): void {
   const { OrderRef } = orderTypes(builder);
+  const sources = orderChangeSources(builder);
   builder.subscriptionFields((t) => ({
     orderChanged: t.field({
       type: OrderRef,
       description: "Emits the order's read model after every projected change of it.",
       args: { id: t.arg.id({ required: true }) },
-      subscribe: (_root, { id }, ctx) => orderChanges(ctx, id),
+      subscribe: (_root, { id }, ctx) => orderChanges(ctx, id, sources),
       resolve: (order) => order,
     }),
   }));
 }
 
-function orderChanges(ctx: GraphQLContext, id: string): AsyncIterable<OrderView> {
+function orderChanges(ctx: GraphQLContext, id: string, sources: readonly OrderChangeSource[]): AsyncIterable<OrderView> {
   return new Repeater<OrderView>(async (push, stop) => {
     // NOT_FOUND or FORBIDDEN before anything streams (asks the event store: the read model may lag).
     await queries(ctx).execute('orderAccess', { id }, { caller: ctx.caller });
@@ -44,10 +57,28 @@ function orderChanges(ctx: GraphQLContext, id: string): AsyncIterable<OrderView>
       emitted = order.version;
       if (emit) push(order).catch(() => {});
     };
-    const remove = watchersOf(ctx.services, orderRows).add(id, { next: (order) => offer(order, true), fail: (error) => stop(error) });
+    const removes = [watchersOf(ctx.services, orderRows).add(id, { next: (order) => offer(order, true), fail: (error) => stop(error) })];
+    // Another face's field: emitted when what it shows differs from what was seen last (per field).
+    const seen = new Map<string, unknown>();
+    const changed = (field: string, value: unknown) => {
+      if (seen.has(field) && isDeepStrictEqual(seen.get(field), value)) return;
+      seen.set(field, value);
+      queries(ctx)
+        .execute('order', { id }, { caller: ctx.caller })
+        .then((order) => order && push(order).catch(() => {}), stop);
+    };
+    for (const source of sources) {
+      removes.push(
+        watchersOf(ctx.services, source).add(source.streamOf(id), { next: (value) => changed(source.field, value), fail: stop }),
+      );
+    }
     // Where the order is now: changes after this are emitted, and one that raced the watch is not lost.
     offer(await queries(ctx).execute('order', { id }, { caller: ctx.caller }), false);
+    for (const source of sources) {
+      const at = ctx.services.tracker.position(source.projection);
+      if (!seen.has(source.field) && at) seen.set(source.field, await source.read(ctx.services, source.streamOf(id), at));
+    }
     await stop;
-    remove();
+    for (const remove of removes) remove();
   });
 }

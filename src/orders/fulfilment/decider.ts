@@ -1,7 +1,7 @@
 // The Fulfilment decider: each command's decide behind one exhaustive switch.
-import type { Decider } from '../core/decider.ts';
-import { assertNever } from '../core/messages.ts';
-import { decideRecordFulfilment, type RecordFulfilment } from './commands/record-fulfilment.ts';
+import type { Decider } from '../../core/decider.ts';
+import { assertNever } from '../../core/messages.ts';
+import { decideRecordFulfilment, type RecordFulfilment } from './record-fulfilment.ts';
 import type { FulfilmentEvent } from './events.ts';
 import { evolve, initialState, type FulfilmentState } from './fulfilment.ts';
 

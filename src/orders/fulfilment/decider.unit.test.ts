@@ -1,7 +1,7 @@
 // The Fulfilment decider, given / when / then: which outcome may follow which.
 import { describe, it } from 'vitest';
-import { RuleViolationError } from '../core/errors.ts';
-import { commandFor, deciderSpec, SPEC_NOW } from '../testing/index.ts';
+import { RuleViolationError } from '../../core/errors.ts';
+import { commandFor, deciderSpec, SPEC_NOW } from '../../testing/index.ts';
 import { type FulfilmentCommand, fulfilmentDecider } from './decider.ts';
 import type { FulfilmentEvent } from './events.ts';
 import { fulfilmentAggregate } from './fulfilment-aggregate.ts';

@@ -1,7 +1,7 @@
 // The outcome of fulfilling an order, one stream per order ("fulfilment/<orderId>"), appended by the
 // fulfilment process: what became of the stock its lines asked for.
-import type { EventSchemas } from '../core/event-store.ts';
-import type { Event } from '../core/messages.ts';
+import type { EventSchemas } from '../../core/event-store.ts';
+import type { Event } from '../../core/messages.ts';
 
 export const FULFILMENT_STREAM_TYPE = 'Fulfilment';
 

@@ -5,8 +5,8 @@ import { assertAdmin } from '../../core/caller.ts';
 import { RuleViolationError } from '../../core/errors.ts';
 import { commandId, id } from '../../core/input-fields.ts';
 import type { Command } from '../../core/messages.ts';
-import type { FulfilmentEvent } from '../events.ts';
-import { NEXT, type FulfilmentState } from '../fulfilment.ts';
+import type { FulfilmentEvent } from './events.ts';
+import { NEXT, type FulfilmentState } from './fulfilment.ts';
 
 const OUTCOMES = {
   RESERVED: 'FulfilmentReserved',

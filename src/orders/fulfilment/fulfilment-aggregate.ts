@@ -1,7 +1,7 @@
 // The Fulfilment aggregate as the command side runs it: one stream per order ("fulfilment/<orderId>"),
 // written only by the fulfilment process.
-import type { Aggregate } from '../core/module.ts';
-import { recordFulfilmentInput } from './commands/record-fulfilment.ts';
+import type { Aggregate } from '../../core/module.ts';
+import { recordFulfilmentInput } from './record-fulfilment.ts';
 import { type FulfilmentCommand, fulfilmentDecider } from './decider.ts';
 import { FULFILMENT_STREAM_TYPE, type FulfilmentEvent, fulfilmentStreamId } from './events.ts';
 import type { FulfilmentState } from './fulfilment.ts';
