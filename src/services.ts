@@ -21,6 +21,7 @@ import { createStreamChanges, type StreamChanges } from './core/stream-changes.t
 import type { Database } from './infra/db/database.ts';
 import { createAppendNotifier } from './infra/event-store/append-notifier.ts';
 import { createPostgresEventStore, type PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
+import { createSnapshotStore } from './infra/event-store/snapshot-store.ts';
 import { createProjectionAdmin } from './infra/projections/admin.ts';
 import { createProjectionHost, type ProjectionHost } from './infra/projections/host.ts';
 import { startProgressFeed } from './infra/projections/progress-feed.ts';
@@ -129,7 +130,8 @@ export function createServices(database: Database, options: ServicesOptions): Se
     const reacting = running.filter((pm) => eventTypes.some((type) => pm.handles.has(type))).map((pm) => pm.name);
     return reacting.length === 0 || !(await tracker.waitFor(after, reacting, options.consistencyTimeoutMs)).stale;
   };
-  for (const aggregate of aggregates) registerAggregate(commands, aggregate, { store, streamLock, awaitReactions });
+  const snapshots = createSnapshotStore(database);
+  for (const aggregate of aggregates) registerAggregate(commands, aggregate, { store, streamLock, awaitReactions, snapshots });
 
   const definitions = Object.fromEntries(modules.flatMap((m) => Object.entries(m.queries)));
   const consistency = createConsistencyWaits(tracker, {

@@ -4,12 +4,13 @@
 // there first. A cache of recently written streams' states saves the read; correctness never rests on it.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { fold, type Decider } from './decider.ts';
+import type { Decider } from './decider.ts';
 import { ConcurrencyConflictError, IdempotencyConflictError, isDecided, RuleViolationError } from './errors.ts';
 import { DuplicateCommandError, type CommandRecord, type EventStore, type ExpectedVersion } from './event-store.ts';
 import type { Command, CommandMetadata, Event, StoredEvent } from './messages.ts';
 import { encodeToken, type Position } from './position.ts';
 import { createKeyedLock, type KeyedLock } from './keyed-lock.ts';
+import { crossesSnapshot, type Snapshot, type SnapshotPolicy, type SnapshotStore } from './snapshots.ts';
 
 export type CommandResult = {
   streamId: string;
@@ -45,6 +46,8 @@ export type DeciderHandlerSpec<C extends Command, E extends Event, S> = {
    * metadata whether they had (`reactions`). Only the command's own stream is appended to and versioned.
    */
   relatedStreams?(command: C): readonly string[];
+  /** Snapshots of the state of its long streams (see snapshots.ts); the state must survive a JSON round trip. */
+  snapshots?: SnapshotPolicy;
 };
 
 export type CommandHandlerDeps = {
@@ -62,6 +65,8 @@ export type CommandHandlerDeps = {
    * `after`, false when that takes too long (see relatedStreams). Without it, reactions count as settled.
    */
   awaitReactions?(after: Position, eventTypes: readonly string[]): Promise<boolean>;
+  /** Where aggregates that opt in keep snapshots; without it none are read or written. */
+  snapshots?: SnapshotStore;
 };
 
 export const DEFAULT_STATE_CACHE_SIZE = 10_000;
@@ -128,6 +133,21 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
     return { command: { ...command, metadata: { ...command.metadata, reactions } }, events: read.flatMap((r) => r.events) };
   };
 
+  const policy = spec.snapshots;
+  const snapshots = policy && deps.snapshots;
+  /**
+   * The stream, from its snapshot on when it has one (`from`; the stream's events start with the one at
+   * its version, which proves it), else whole.
+   */
+  const readFrom = async (streamId: string) => {
+    const from = snapshots ? await snapshots.load(streamId, policy!.deciderVersion) : null;
+    if (from) {
+      const stream = await store.readStream(streamId, from.version);
+      if (stream.events[0]?.version === from.version) return { stream, from: from as Snapshot<S> };
+    }
+    return { stream: await store.readStream(streamId), from: undefined };
+  };
+
   const capacity = deps.stateCacheSize ?? DEFAULT_STATE_CACHE_SIZE;
   const cache = capacity > 0 ? new LRUCache<string, CachedStream<S>>({ max: capacity }) : undefined;
 
@@ -150,7 +170,7 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
       state = cached.state;
       expectedVersion = cached.version;
     } else {
-      const stream = await store.readStream(streamId);
+      const { stream, from } = await readFrom(streamId);
       const foreign = stream.events[0] && stream.events[0].streamType !== spec.streamType;
       if (foreign || (expected !== undefined && expected !== stream.version)) {
         // Asked of a stream that is not this aggregate's (or that does not exist): the decider's answer
@@ -161,7 +181,11 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
       }
       const related = await readRelated(command, stream.events);
       if (related) command = related.command;
-      state = fold(spec.decider, [...stream.events, ...(related?.events ?? [])] as unknown as E[]);
+      const after = from ? stream.events.slice(1) : stream.events;
+      state = [...after, ...(related?.events ?? [])].reduce(
+        (s, e) => spec.decider.evolve(s, e as unknown as E),
+        from?.state ?? spec.decider.initialState(),
+      );
       expectedVersion = stream.version === 0 ? 'no_stream' : stream.version;
     }
     const events = spec.decider.decide(command, state);
@@ -181,6 +205,11 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
       },
     );
     cache?.set(streamId, { version: appended.version, state: nextState });
+    const was = typeof expectedVersion === 'number' ? expectedVersion : 0;
+    if (policy && snapshots && crossesSnapshot(was, appended.version, policy.every)) {
+      // Beside the command, not in its way: a snapshot lost only makes a later cold read longer.
+      snapshots.save(streamId, spec.streamType, policy.deciderVersion, { version: appended.version, state: nextState }).catch(() => {});
+    }
     return toResult(appended.streamId, appended.version, appended.position, events);
   };
 

@@ -34,7 +34,8 @@ export interface EventStore {
    * DuplicateCommandError when `command.commandId` was recorded before (nothing is appended then).
    */
   append(streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult>;
-  readStream(streamId: string): Promise<ReadStreamResult>;
+  /** The stream's events from version `fromVersion` on (all by default); `version` is the last one's (0: none). */
+  readStream(streamId: string, fromVersion?: number): Promise<ReadStreamResult>;
   /**
    * Events after `after` in global order, only from transactions that can no longer commit before
    * them (docs/architecture.md, Event store and ordering), at most `limit`.

@@ -1,5 +1,6 @@
-// The Product aggregate as the command side runs it: its decider, its commands' inputs, and its stream
-// rule (a product's stream is its sku; creating one reads it, so that a taken sku is RULE_VIOLATION).
+// The Product aggregate as the command side runs it: its decider, its commands' inputs, its stream rule
+// (a product's stream is its sku; creating one reads it, so that a taken sku is RULE_VIOLATION), and its
+// snapshots.
 import type { Aggregate } from '../core/module.ts';
 import { commitStockInput } from './commands/commit-stock.ts';
 import { createProductInput } from './commands/create-product.ts';
@@ -21,4 +22,6 @@ export const productAggregate: Aggregate<ProductCommand, ProductEvent, ProductSt
     CommitStock: commitStockInput,
   },
   streamId: (command) => command.data.sku,
+  // A product's stream grows by an event or two per order: a cold read starts from its last snapshot.
+  snapshots: { every: 100, deciderVersion: 1 },
 };

@@ -36,6 +36,17 @@ export const commands = pgTable('commands', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
+/** The newest snapshot of a stream's state, for aggregates that opt in (see core/snapshots.ts). */
+export const snapshots = pgTable('snapshots', {
+  streamId: text('stream_id').primaryKey(),
+  streamType: text('stream_type').notNull(),
+  /** The stream version the state is folded up to. */
+  version: integer('version').notNull(),
+  deciderVersion: integer('decider_version').notNull(),
+  state: jsonb('state').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
 /**
  * One row per projection: where it is, what state it is in, and the shadow copy's position while a
  * blue/green rebuild runs. Updated in the same transaction as the projection's read model.

@@ -115,8 +115,10 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
       return result;
     },
 
-    async readStream(streamId) {
-      const rows = await db.rows<EventRow>(sql`select ${EVENT_COLUMNS} from events where stream_id = ${streamId} order by version`);
+    async readStream(streamId, fromVersion = 1) {
+      const rows = await db.rows<EventRow>(
+        sql`select ${EVENT_COLUMNS} from events where stream_id = ${streamId} and version >= ${fromVersion} order by version`,
+      );
       const events = rows.map(toStoredEvent);
       return { version: events.at(-1)?.version ?? 0, events };
     },
