@@ -4,9 +4,9 @@ import { ApolloClient, ApolloLink, gql, InMemoryCache } from '@apollo/client';
 import { Client, fetchExchange, gql as urqlGql } from '@urql/core';
 import { Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { sessionLink } from '../../src/client/apollo.ts';
-import { createSession, isAtOrAfter, sessionFetch } from '../../src/client/index.ts';
-import { sessionExchange } from '../../src/client/urql.ts';
+import { sessionLink } from '@converge/client/apollo';
+import { createSession, isAtOrAfter, sessionFetch } from '@converge/client';
+import { sessionExchange } from '@converge/client/urql';
 
 const tokens = ['c1.a.1', 'c1.a.2', 'c1.b.1', 'c1.z.9', 'c1.10.0'];
 

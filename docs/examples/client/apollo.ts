@@ -3,8 +3,8 @@
 // Places an order, then lists the customer's orders with no `after:` in the query: the session token the
 // link keeps makes the list include the order just placed.
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
-import { sessionLink } from '../../../src/client/apollo.ts';
-import { createSession } from '../../../src/client/index.ts';
+import { sessionLink } from '@converge/client/apollo';
+import { createSession } from '@converge/client';
 import { anOrder, CustomerOrders, PlaceOrder } from './operations.ts';
 
 const uri = process.argv[2] ?? 'http://127.0.0.1:4000/graphql';

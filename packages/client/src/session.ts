@@ -1,7 +1,7 @@
 // A client's read-your-writes session: the newest consistency token it has been given, sent with every
 // operation (extensions.consistency.after), so that it reads its own writes and never reads older data
 // than it has seen. Tokens are compared here, so that applications never parse them. No server code:
-// this folder is what `converge/client` exports.
+// this package runs in applications.
 
 export type Session = {
   /** The token to send, if any yet. */
