@@ -13,6 +13,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioModule>> = {
   fanout: () => import('./fanout.ts'),
   growth: () => import('./growth.ts'),
   replicas: () => import('./replicas.ts'),
+  startup: () => import('./startup.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {
