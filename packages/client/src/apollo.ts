@@ -8,8 +8,8 @@ import { receive, withSession, type Session } from './session.ts';
 
 declare module '@apollo/client' {
   interface DefaultContext {
-    /** The extensions of the operation's latest response, put there by sessionLink (`consistency.stale`, `consistency.token`). */
-    responseExtensions?: Record<string, unknown>;
+    /** The extensions of the operation's latest response, put there by sessionLink. */
+    responseExtensions?: Record<string, unknown> & { consistency?: { token?: string; stale?: boolean } };
   }
 }
 
