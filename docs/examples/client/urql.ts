@@ -1,6 +1,6 @@
 // urql with session consistency, over HTTP for queries and mutations and graphql-ws for subscriptions,
 // against a running server (npm start):
-//   npx tsx docs/examples/client/urql.ts [http://127.0.0.1:4000/graphql]
+//   npx tsx --conditions=source docs/examples/client/urql.ts [http://127.0.0.1:4000/graphql]
 import { Client, fetchExchange, subscriptionExchange } from '@urql/core';
 import { createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
