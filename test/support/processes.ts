@@ -1,6 +1,6 @@
-// Real server processes for operations tests: the compiled server (`node dist/main.js`, as npm start runs
-// it; the global setup bundles it) with its own environment, and a private PostgreSQL cluster (initdb in a
-// temp folder) that a test may stop and start at will.
+// Real server processes for operations tests: the compiled server (`node dist/main.js`, what npm start
+// runs through bin/converge.mjs; the global setup bundles it) with its own environment, and a private
+// PostgreSQL cluster (initdb in a temp folder) that a test may stop and start at will.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
