@@ -90,9 +90,17 @@ async function build(target, work) {
   );
 }
 
-/** Bundles the server when dist/ is missing or older than its sources (what npm start and the bin run). */
+/**
+ * Bundles the server when dist/ is missing or older than its sources (what npm start and the bin run). An
+ * install without dev dependencies (npm ci --omit=dev after a build) has no esbuild: it runs dist/ as built.
+ */
 export async function buildServerIfStale() {
-  if (isStale(SERVER)) await build(SERVER, bundleServer);
+  if (!isStale(SERVER)) return;
+  if (existsSync(SERVER.stamp) && !existsSync(at('node_modules', 'esbuild'))) {
+    process.stderr.write('dist/ is older than its sources, and esbuild (a dev dependency) is not installed: running dist/ as built\n');
+    return;
+  }
+  await build(SERVER, bundleServer);
 }
 
 /** Everything, declarations included, whether stale or not. */
