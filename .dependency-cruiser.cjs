@@ -1,10 +1,10 @@
 // The layers of src/ (docs/architecture.md, Layers), checked by `npm run check:deps` in CI:
 // core at the bottom; domains on core; the shared GraphQL layer and infra on core; the test kit
 // (src/testing/) on core and infra, for tests only; the scaffold (src/scaffold/) on nothing; the
-// composition root (app, services, modules, main, cli) on all; the client helpers (src/client/) stand
-// alone. No import cycle anywhere.
-const DOMAIN = '^src/(?!core/|graphql/|infra/|client/|testing/|scaffold/)[^/]+/';
-const TEST = '\\.test\\.ts$';
+// composition root (app, services, modules, main, cli) on all; the client package (packages/client/)
+// stands alone. No import cycle anywhere.
+const DOMAIN = '^src/(?!core/|graphql/|infra/|testing/|scaffold/)[^/]+/';
+const TEST = '\.test\.ts$';
 const COMPOSITION = '^src/[^/]+\\.ts$';
 const DRIVERS = 'node_modules/(postgres|@electric-sql/pglite|drizzle-orm/(postgres-js|pglite))/';
 const GRAPHQL_LIBRARIES = 'node_modules/(graphql|graphql-yoga|graphql-ws|@pothos/core|@graphql-yoga)/';
@@ -15,7 +15,7 @@ module.exports = {
       name: 'no-cycles',
       severity: 'error',
       comment: 'Modules import one another in one direction only.',
-      from: { path: '^src/' },
+      from: { path: '^(src|packages/client/src)/' },
       to: { circular: true },
     },
     {
@@ -84,20 +84,20 @@ module.exports = {
     {
       name: 'client-is-standalone',
       severity: 'error',
-      comment: 'converge/client runs in applications: it imports no server code.',
-      from: { path: '^src/client/' },
-      to: { path: '^src/(?!client/)' },
+      comment: '@converge/client runs in applications: it imports no server code.',
+      from: { path: '^packages/client/' },
+      to: { path: '^src/' },
     },
     {
       name: 'nothing-imports-the-client',
       severity: 'error',
-      from: { path: '^src/(?!client/)' },
-      to: { path: '^src/client/' },
+      from: { path: '^src/' },
+      to: { path: '^packages/client/' },
     },
     {
       name: 'resolvable',
       severity: 'error',
-      from: { path: '^src/' },
+      from: { path: '^(src|packages/client/src)/' },
       to: { couldNotResolve: true },
     },
   ],

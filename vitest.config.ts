@@ -6,8 +6,12 @@ export default defineConfig({
     // `main`, while Vite would take `module` for our code: two graphql realms. Use Node's choice.
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
+  // @converge/client (packages/client, an npm workspace) is tested from its TypeScript sources: its
+  // exports map `source` to src/ (tsconfig.json's customConditions does the same for the type check).
+  ssr: { resolve: { conditions: ['source'] } },
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    globalSetup: ['test/support/build-server.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Two cores: more workers only make the database tests slower and flakier.

@@ -14,6 +14,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioModule>> = {
   growth: () => import('./growth.ts'),
   replicas: () => import('./replicas.ts'),
   snapshots: () => import('./snapshots.ts'),
+  startup: () => import('./startup.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -59,13 +59,13 @@ async function startOrClose(app: App): Promise<string> {
 }
 
 /**
- * The Node flags of `npm start` (package.json: `node <flags> --import tsx src/main.ts`), so that the
- * child runs with the heap settings the service runs with.
+ * The Node flags of `npm start` (package.json: `node <flags> bin/converge.mjs serve`), so that the child
+ * runs with the heap settings the service runs with.
  */
 function startNodeFlags(): string[] {
   const start = (JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { scripts?: { start?: string } }).scripts?.start ?? '';
-  const match = /^node((?:\s+--\S+)*)\s+--import tsx src\/main\.ts$/.exec(start);
-  if (!match) throw new Error(`package.json's start script is not "node <flags> --import tsx src/main.ts": ${JSON.stringify(start)}`);
+  const match = /^node((?:\s+--\S+)*)\s+bin\/converge\.mjs serve$/.exec(start);
+  if (!match) throw new Error(`package.json's start script is not "node <flags> bin/converge.mjs serve": ${JSON.stringify(start)}`);
   return match[1]!.split(/\s+/).filter(Boolean);
 }
 

@@ -1,7 +1,6 @@
-#!/usr/bin/env -S node --max-semi-space-size=64 --import=tsx
 // The operator's command line: serve, migrate, the projection admin (status, pause, resume, rebuild),
 // and development tokens. Configured by the same environment variables as the server (src/config.ts).
-// `--import=tsx`, not `--import tsx`: tsx 4's lexer reads the latter in a shebang as an import statement.
+// Run as `converge` (bin/converge.mjs, the compiled dist/cli.js) or `npm run cli --`.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { Database } from './infra/db/database.ts';

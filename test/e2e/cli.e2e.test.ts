@@ -11,8 +11,8 @@ import { createTestDatabase, driverName, onPostgres } from '../support/db.ts';
 import { PROCESSORS } from '../support/processors.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'src/cli.ts');
-// Each child loads tsx and the app (and PGlite opens its data directory): a few seconds on a busy machine.
+const CLI = join(ROOT, 'bin/converge.mjs');
+// Each child loads the app (and PGlite opens its data directory): a few seconds on a busy machine.
 const SLOW = 120_000;
 
 type Run = { code: number | null; stdout: string; stderr: string };
@@ -40,10 +40,10 @@ describe(`converge CLI on ${driverName}`, () => {
   });
   afterAll(() => cleanup?.());
 
-  /** Runs the CLI as `node --import tsx src/cli.ts ...args` (or the file itself, by its shebang). */
+  /** Runs the CLI as `node bin/converge.mjs ...args` (or the package's bin itself, by its shebang). */
   function cli(args: string[], extraEnv: Record<string, string> = {}, viaShebang = false): Promise<Run> {
     return new Promise((resolve, reject) => {
-      const [command, argv] = viaShebang ? [CLI, args] : [process.execPath, ['--import', 'tsx', CLI, ...args]];
+      const [command, argv] = viaShebang ? [CLI, args] : [process.execPath, [CLI, ...args]];
       const child = spawn(command, argv, { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';

@@ -7,9 +7,9 @@ import { Client, fetchExchange, subscriptionExchange, type Exchange } from '@urq
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionLink } from '../../src/client/apollo.ts';
-import { createSession, type Session } from '../../src/client/index.ts';
-import { sessionExchange } from '../../src/client/urql.ts';
+import { sessionLink } from '@converge/client/apollo';
+import { createSession, type Session } from '@converge/client';
+import { sessionExchange } from '@converge/client/urql';
 import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { driverName } from '../support/db.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';

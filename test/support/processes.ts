@@ -1,5 +1,6 @@
-// Real server processes for operations tests: `node --import tsx src/main.ts` with its own environment,
-// and a private PostgreSQL cluster (initdb in a temp folder) that a test may stop and start at will.
+// Real server processes for operations tests: the compiled server (`node dist/main.js`, what npm start
+// runs through bin/converge.mjs; the global setup bundles it) with its own environment, and a private
+// PostgreSQL cluster (initdb in a temp folder) that a test may stop and start at will.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -7,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -32,7 +33,7 @@ export type ServerProcess = {
 
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  const child = spawn(process.execPath, [MAIN], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -79,13 +80,13 @@ export async function killServer(server: ServerProcess | undefined): Promise<voi
   await server.exited;
 }
 
-/** Runs `src/main.ts` until it exits (a start that fails), with stdout and stderr apart. */
+/** Runs `dist/main.js` until it exits (a start that fails), with stdout and stderr apart. */
 export function runMainToExit(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    const child = spawn(process.execPath, [MAIN], {
       env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

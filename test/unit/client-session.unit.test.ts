@@ -1,12 +1,13 @@
 // The client helpers' session: the newest token kept whatever order responses arrive in, sent with every
-// operation, one session per client instance; through the real Apollo Client link and urql exchange.
+// operation, one session per client instance, stale answers reported; through the real Apollo Client link
+// and urql exchange.
 import { ApolloClient, ApolloLink, gql, InMemoryCache } from '@apollo/client';
-import { Client, fetchExchange, gql as urqlGql } from '@urql/core';
-import { Observable } from 'rxjs';
+import { Client, fetchExchange, type OperationResult, gql as urqlGql } from '@urql/core';
+import { map, Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { sessionLink } from '../../src/client/apollo.ts';
-import { createSession, isAtOrAfter, sessionFetch } from '../../src/client/index.ts';
-import { sessionExchange } from '../../src/client/urql.ts';
+import { sessionLink } from '@converge/client/apollo';
+import { createSession, isAtOrAfter, sessionFetch, type StaleResult } from '@converge/client';
+import { sessionExchange } from '@converge/client/urql';
 
 const tokens = ['c1.a.1', 'c1.a.2', 'c1.b.1', 'c1.z.9', 'c1.10.0'];
 
@@ -23,6 +24,76 @@ describe('client session', () => {
     expect(session.token).toBe('c1.10.0');
     session.reset();
     expect(session.token).toBeUndefined();
+  });
+
+  it('starts from a token given either way, and keeps the onStale it was given', () => {
+    const onStale = () => {};
+    expect(createSession().token).toBeUndefined();
+    expect(createSession('c1.1.1').token).toBe('c1.1.1');
+    expect(createSession({ token: 'c1.1.2' }).token).toBe('c1.1.2');
+    expect(createSession('c1.1.3', { onStale })).toMatchObject({ token: 'c1.1.3', onStale });
+    expect(createSession({ onStale })).toMatchObject({ token: undefined, onStale });
+  });
+
+  const staleAnswer = { data: { ping: 1 }, extensions: { consistency: { stale: true, token: 'c1.7.7' } } };
+  const freshAnswer = { data: { ping: 2 }, extensions: { consistency: { token: 'c1.7.8' } } };
+  /** An Apollo link that answers each operation with the next of these results. */
+  const answering = (...results: object[]) =>
+    new ApolloLink(
+      () =>
+        new Observable((observer) => {
+          observer.next(results.shift()!);
+          observer.complete();
+        }),
+    );
+
+  it("Apollo Client: a stale answer goes to onStale, and every answer's extensions to the operation context", async () => {
+    const stale: StaleResult[] = [];
+    const session = createSession({ onStale: (result) => stale.push(result) });
+    // What an application's own link before sessionLink reads once the response is through.
+    const read: unknown[] = [];
+    const afterware = new ApolloLink((operation, forward) =>
+      forward(operation).pipe(
+        map((result) => {
+          read.push(operation.getContext().responseExtensions);
+          return result;
+        }),
+      ),
+    );
+    const client = new ApolloClient({
+      link: ApolloLink.from([afterware, sessionLink(session), answering(staleAnswer, freshAnswer)]),
+      cache: new InMemoryCache(),
+    });
+    const query = gql`query Ping { ping }`;
+    const first = await client.query({ query, fetchPolicy: 'no-cache' });
+    await client.query({ query, fetchPolicy: 'no-cache' });
+    expect(first.data).toEqual({ ping: 1 });
+    expect(read).toEqual([staleAnswer.extensions, freshAnswer.extensions]);
+    expect(stale).toEqual([staleAnswer]);
+    expect(session.token).toBe('c1.7.8');
+  });
+
+  it('urql and fetch: a stale answer goes to onStale as the application receives it', async () => {
+    const stale: StaleResult[] = [];
+    const session = createSession('c1.1.1', { onStale: (result) => stale.push(result) });
+    const answers = [staleAnswer, freshAnswer, staleAnswer];
+    const fakeFetch = (async () => Response.json(answers.shift())) as typeof fetch;
+    const client = new Client({
+      url: 'http://localhost/graphql',
+      fetch: fakeFetch,
+      exchanges: [sessionExchange(session), fetchExchange],
+      requestPolicy: 'network-only',
+    });
+    const query = urqlGql`query Ping($n: Int) { ping(n: $n) }`;
+    const result = await client.query(query, { n: 1 }).toPromise();
+    await client.query(query, { n: 2 }).toPromise();
+    expect(stale).toHaveLength(1);
+    expect((stale[0] as OperationResult).operation.variables).toEqual({ n: 1 });
+    expect(stale[0]).toBe(result);
+
+    await sessionFetch(session, fakeFetch)('http://localhost/graphql', { method: 'POST', body: JSON.stringify({ query: '{ ping }' }) });
+    expect(stale).toHaveLength(2);
+    expect(stale[1]).toEqual(staleAnswer);
   });
 
   /** A terminating transport that answers each request after `delays[n]` ms with token `tokens[n]`. */

@@ -1,10 +1,10 @@
 // Apollo Client with session consistency, against a running server (npm start):
-//   npx tsx docs/examples/client/apollo.ts [http://127.0.0.1:4000/graphql]
+//   npx tsx --conditions=source docs/examples/client/apollo.ts [http://127.0.0.1:4000/graphql]
 // Places an order, then lists the customer's orders with no `after:` in the query: the session token the
 // link keeps makes the list include the order just placed.
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
-import { sessionLink } from '../../../src/client/apollo.ts';
-import { createSession } from '../../../src/client/index.ts';
+import { sessionLink } from '@converge/client/apollo';
+import { createSession } from '@converge/client';
 import { anOrder, CustomerOrders, PlaceOrder } from './operations.ts';
 
 const uri = process.argv[2] ?? 'http://127.0.0.1:4000/graphql';

@@ -1,11 +1,11 @@
 // urql with session consistency, over HTTP for queries and mutations and graphql-ws for subscriptions,
 // against a running server (npm start):
-//   npx tsx docs/examples/client/urql.ts [http://127.0.0.1:4000/graphql]
+//   npx tsx --conditions=source docs/examples/client/urql.ts [http://127.0.0.1:4000/graphql]
 import { Client, fetchExchange, subscriptionExchange } from '@urql/core';
 import { createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createSession } from '../../../src/client/index.ts';
-import { sessionExchange } from '../../../src/client/urql.ts';
+import { createSession } from '@converge/client';
+import { sessionExchange } from '@converge/client/urql';
 import { anOrder, CustomerOrders, OrderChanged, PlaceOrder } from './operations.ts';
 
 const url = process.argv[2] ?? 'http://127.0.0.1:4000/graphql';

@@ -1,13 +1,23 @@
 // Applies the drizzle-kit migrations in drizzle/ at start-up. Two processes starting at once take
 // turns on an advisory lock, so the second finds the work done.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import type { Database } from './database.ts';
 
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../drizzle', import.meta.url));
+export const MIGRATIONS_FOLDER = findMigrations(dirname(fileURLToPath(import.meta.url)));
+
+/** drizzle/ of the package this module is in: three folders up in src/infra/db/, one up in the bundle in dist/. */
+function findMigrations(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'drizzle', 'meta', '_journal.json'))) return join(dir, 'drizzle');
+    if (dirname(dir) === dir) throw new Error(`no drizzle/meta/_journal.json in any folder above ${from}`);
+  }
+}
 
 // Any fixed 64-bit key; it only has to differ from the projection locks (which hash names).
 const MIGRATION_LOCK_KEY = 7_221_305_501;

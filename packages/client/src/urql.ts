@@ -17,10 +17,12 @@ export function sessionExchange(session: Session): Exchange {
         forward,
         // urql gathers a response's errors into result.error (a CombinedError).
         tap((result) =>
-          receive(session, result.operation.context.sessionToken as string | undefined, {
-            errors: result.error?.graphQLErrors,
-            extensions: result.extensions,
-          }),
+          receive(
+            session,
+            result.operation.context.sessionToken as string | undefined,
+            { errors: result.error?.graphQLErrors, extensions: result.extensions },
+            result,
+          ),
         ),
       );
 }

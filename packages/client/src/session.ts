@@ -1,7 +1,7 @@
 // A client's read-your-writes session: the newest consistency token it has been given, sent with every
 // operation (extensions.consistency.after), so that it reads its own writes and never reads older data
 // than it has seen. Tokens are compared here, so that applications never parse them. No server code:
-// this folder is what `converge/client` exports.
+// this package runs in applications.
 
 export type Session = {
   /** The token to send, if any yet. */
@@ -10,6 +10,22 @@ export type Session = {
   observe(token: unknown): void;
   /** Forgets the token (a new user, say). */
   reset(): void;
+  /** The `onStale` it was created with: the helpers call it with each result the server answered stale. */
+  readonly onStale?: ((result: StaleResult) => void) | undefined;
+};
+
+/** A result as the client library delivers it (Apollo's, urql's OperationResult, the JSON body for fetch). */
+export type StaleResult = { readonly data?: unknown; readonly extensions?: Record<string, unknown> | undefined };
+
+export type SessionOptions = {
+  /** A token to start from (one the app kept across a reload, say). */
+  token?: string | undefined;
+  /**
+   * Called with each result whose `extensions.consistency.stale` is true: the projections behind it did not
+   * reach the session's token within the server's CONSISTENCY_TIMEOUT_MS, so its data may not show this
+   * session's latest writes.
+   */
+  onStale?: ((result: StaleResult) => void) | undefined;
 };
 
 // The format of this service's tokens: "c1." + base-36 transaction id + "." + base-36 position.
@@ -29,9 +45,14 @@ export function isAtOrAfter(a: string, b: string): boolean {
   return pa[0] !== pb[0] ? pa[0] > pb[0] : pa[1] >= pb[1];
 }
 
-export function createSession(initial?: string): Session {
-  let token = initial;
+/** `createSession()`, `createSession(token)`, `createSession({ token, onStale })` or `createSession(token, { onStale })`. */
+export function createSession(options?: SessionOptions): Session;
+export function createSession(initial: string | undefined, options?: SessionOptions): Session;
+export function createSession(first?: string | SessionOptions, second?: SessionOptions): Session {
+  const options = typeof first === 'object' ? first : { ...second, token: first };
+  let token = options.token;
   return {
+    onStale: options.onStale,
     get token() {
       return token;
     },
@@ -70,11 +91,22 @@ function refusedSessionToken(result: { errors?: unknown } | null | undefined): b
   );
 }
 
+/** Whether a response says its data may be older than the token it was asked for. */
+const isStale = (result: { extensions?: unknown } | null | undefined): boolean =>
+  (result?.extensions as { consistency?: { stale?: unknown } } | undefined)?.consistency?.stale === true;
+
 /**
  * Takes a response into the session: keeps its token, or forgets the token that was `sent` when the
- * server refused it (so that the next operation goes without, instead of failing the same way).
+ * server refused it (so that the next operation goes without, instead of failing the same way). A stale
+ * answer goes to the session's onStale as `delivered`, the result the application itself receives.
  */
-export function receive(session: Session, sent: string | undefined, result: { errors?: unknown; extensions?: unknown } | null | undefined) {
+export function receive(
+  session: Session,
+  sent: string | undefined,
+  result: { errors?: unknown; extensions?: unknown } | null | undefined,
+  delivered: unknown = result,
+) {
   if (sent !== undefined && session.token === sent && refusedSessionToken(result)) session.reset();
   else session.observe(tokenOf(result));
+  if (isStale(result)) session.onStale?.(delivered as StaleResult);
 }
