@@ -1,7 +1,7 @@
 // The layers of src/ (docs/architecture.md, Layers), checked by `npm run check:deps` in CI:
 // core at the bottom; domains on core; the shared GraphQL layer and infra on core; the composition
-// root (app, services, modules, main, cli) on all; the client helpers (src/client/) stand alone. No
-// import cycle anywhere.
+// root (app, services, modules, main, cli) on all; the client helpers (src/client/) and the operator
+// console (console/) stand alone. No import cycle anywhere.
 const DOMAIN = '^src/(?!core/|graphql/|infra/|client/)[^/]+/';
 const COMPOSITION = '^src/[^/]+\\.ts$';
 const DRIVERS = 'node_modules/(postgres|@electric-sql/pglite|drizzle-orm/(postgres-js|pglite))/';
@@ -72,14 +72,22 @@ module.exports = {
       to: { path: '^src/client/' },
     },
     {
+      name: 'console-is-a-client',
+      severity: 'error',
+      comment: 'The operator console (console/) is a client of the public GraphQL API: it imports no server code.',
+      from: { path: '^console/' },
+      to: { path: '^src/' },
+    },
+    {
       name: 'resolvable',
       severity: 'error',
-      from: { path: '^src/' },
+      from: { path: '^(src|console)/' },
       to: { couldNotResolve: true },
     },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^console/dist/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },

@@ -3,17 +3,12 @@
 // A started server on the suite's driver (PostgreSQL with TEST_DATABASE_URL, PGlite otherwise).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { driverName } from '../support/db.ts';
+import { createOrderInput } from '../support/orders.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { bearer, signToken, TEST_SECRET } from '../support/tokens.ts';
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { consistencyToken } }`;
-const input = (customerId: string) => ({
-  input: {
-    customerId,
-    items: [{ productId: 'p-1', quantity: 1, unitPrice: '1.00' }],
-    shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' },
-  },
-});
+const input = (customerId: string) => ({ input: createOrderInput({ customerId }) });
 const LOG = `eventLog { head headAt appendedEvents sampledAt }`;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
