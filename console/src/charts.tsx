@@ -86,7 +86,7 @@ export function LagChart({ name, series, view }: { name: string; series: Series 
   );
   const events = series?.latest(0);
   const secs = series?.latest(1);
-  const summary = events === undefined ? 'no sample yet' : `${events} events and ${secs?.toFixed(1)} s behind now`;
+  const summary = events === undefined ? 'no sample yet' : `${events} event${events === 1 ? '' : 's'} and ${secs?.toFixed(1)} s behind now`;
   return (
     <figure class="chart">
       <figcaption>

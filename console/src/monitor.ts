@@ -138,19 +138,27 @@ export class Monitor {
     this.scheduleRefresh();
   }
 
-  /** A sample of the log's head: the rate, a point of every lag chart, and a refresh when statuses may have moved. */
+  /**
+   * A sample of the log's head: the rate (from the database's clock), a point of every lag chart, and a
+   * refresh when statuses may have moved. The charts' time axis is the page's clock, the one statuses
+   * arrive on too.
+   */
   private sample(log: LogSample): void {
-    const time = Date.parse(log.sampledAt) / 1000;
-    const rate = this.rateOf.next(time, log.appendedEvents);
-    if (rate !== undefined) this.rates.add(time, [rate]);
-    const now = Date.now();
-    for (const p of this.view.processors) {
-      const series = this.lag.get(p.name) ?? this.lag.set(p.name, new Series(2)).get(p.name)!;
-      series.add(time, [p.lagEvents, lagSecondsNow(p, this.view.readAt[p.name], now)]);
-    }
+    const rate = this.rateOf.next(Date.parse(log.sampledAt) / 1000, log.appendedEvents);
+    if (rate !== undefined) this.rates.add(Date.now() / 1000, [rate]);
+    this.chartLag();
     this.update({ log, rate: rate ?? this.view.rate });
     // A rebuild's new copy moves without telling anyone: followed while it runs.
     if (log.head !== this.headAtRefresh || this.view.processors.some((p) => p.state === 'REBUILDING')) this.scheduleRefresh();
+  }
+
+  /** A point of every lag chart, now. */
+  private chartLag(): void {
+    const now = Date.now();
+    for (const p of this.view.processors) {
+      const series = this.lag.get(p.name) ?? this.lag.set(p.name, new Series(2)).get(p.name)!;
+      series.add(now / 1000, [p.lagEvents, lagSecondsNow(p, this.view.readAt[p.name], now)]);
+    }
   }
 
   private scheduleRefresh(): void {
@@ -196,6 +204,7 @@ export class Monitor {
     const now = Date.now();
     const readAt = Object.fromEntries(projections.map((p) => [p.name, now]));
     this.update({ processors: failedFirst(projections), replicas, readAt, rebuilds });
+    this.chartLag(); // the charts show what the table shows
   }
 
   /** One processor's status: `read` when it is a fresh read of all of it (a mutation's answer), not a position alone. */

@@ -1,6 +1,7 @@
 // The HTTP server: /graphql (yoga: POST, GET, SSE; graphql-ws upgrades on the same path), /health,
-// /ready, /metrics and the operator console's static files under /console. In front of yoga: bodies over 1 MiB are refused with 413, and a POST must be
-// JSON (415 otherwise), which also keeps cross-site form posts (CSRF) from ever reaching a mutation.
+// /ready, /metrics and the operator console's files under /console. In front of yoga: bodies over 1 MiB
+// are refused with 413, and a POST must be JSON (415 otherwise), which also keeps cross-site form posts
+// (CSRF) from ever reaching a mutation.
 // Every request gets an id (x-request-id), a log line and its metrics; close() drains gracefully.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
