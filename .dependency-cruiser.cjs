@@ -2,9 +2,9 @@
 // core at the bottom; domains on core; the shared GraphQL layer and infra on core; the test kit
 // (src/testing/) on core and infra, for tests only; the scaffold (src/scaffold/) on nothing; the
 // composition root (app, services, modules, main, cli) on all; the client package (packages/client/)
-// stands alone. No import cycle anywhere.
+// and the operator console (console/) stand alone. No import cycle anywhere.
 const DOMAIN = '^src/(?!core/|graphql/|infra/|testing/|scaffold/)[^/]+/';
-const TEST = '\.test\.ts$';
+const TEST = '\\.test\\.ts$';
 const COMPOSITION = '^src/[^/]+\\.ts$';
 const DRIVERS = 'node_modules/(postgres|@electric-sql/pglite|drizzle-orm/(postgres-js|pglite))/';
 const GRAPHQL_LIBRARIES = 'node_modules/(graphql|graphql-yoga|graphql-ws|@pothos/core|@graphql-yoga)/';
@@ -95,14 +95,22 @@ module.exports = {
       to: { path: '^packages/client/' },
     },
     {
+      name: 'console-is-a-client',
+      severity: 'error',
+      comment: 'The operator console (console/) is a client of the public GraphQL API: it imports no server code.',
+      from: { path: '^console/' },
+      to: { path: '^src/' },
+    },
+    {
       name: 'resolvable',
       severity: 'error',
-      from: { path: '^(src|packages/client/src)/' },
+      from: { path: '^(src|packages/client/src|console)/' },
       to: { couldNotResolve: true },
     },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^console/dist/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },

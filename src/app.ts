@@ -14,6 +14,7 @@ import { describeDatabase, openDatabase } from './infra/db/open-database.ts';
 import { migrate, migrationsApplied, pendingMigrations } from './infra/db/migrate.ts';
 import { createMetrics } from './infra/observability/metrics.ts';
 import { openReplica } from './infra/postgres/open-replica.ts';
+import { createConsoleHandler } from './infra/server/console-assets.ts';
 import { createHttpServer, limitRequestBody } from './infra/server/http.ts';
 import { MODULES } from './modules.ts';
 import { createServices, type Services } from './services.ts';
@@ -96,6 +97,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     metrics,
     log,
     graphqlPath: GRAPHQL_PATH,
+    console: createConsoleHandler({ enabled: config.console, log }),
     readiness: async () => {
       const checks: Record<string, boolean | string> = {};
       try {

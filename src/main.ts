@@ -87,7 +87,11 @@ try {
   process.exit(1);
 }
 const where = 'url' in config.database ? 'PostgreSQL' : `PGlite at ${config.database.pgliteDir}`;
-log.info({ url, database: where, projections: config.projections, graphiql: config.graphiql }, `Converge is serving ${url}`);
+const consoleUrl = config.console ? url.replace(/\/graphql$/, '/console/') : 'off';
+log.info(
+  { url, database: where, projections: config.projections, graphiql: config.graphiql, console: consoleUrl },
+  `Converge is serving ${url}`,
+);
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -47,11 +47,27 @@ export type ProjectionRecord = {
   updatedAt: string | null;
 };
 
-/** lagEvents: visible events not processed yet; lagSeconds: the age of the oldest of them (0 when none). */
 /** An append still in flight after a second: every projection waits for it (docs/decisions/event-horizon.md). */
 export type HeldBackBy = { backendPid: number; seconds: number; waitingOn: string | null };
 
-export type ProjectionStatus = ProjectionRecord & { kind: ProcessorKind; lagEvents: number; lagSeconds: number; heldBackBy?: HeldBackBy };
+/**
+ * lagEvents: visible events not processed yet; lagSeconds: the age of the oldest of them (0 when none);
+ * rebuildLagEvents: while REBUILDING, the visible events its shadow copy has still to process (null otherwise).
+ */
+export type ProjectionStatus = ProjectionRecord & {
+  kind: ProcessorKind;
+  lagEvents: number;
+  lagSeconds: number;
+  rebuildLagEvents: number | null;
+  heldBackBy?: HeldBackBy;
+};
+
+/**
+ * The event log's head at `sampledAt` (the database's clock): its last visible event and when it was
+ * appended, and how many events were appended so far (the log's sequence: an append that rolled back
+ * counts too), which successive samples turn into a rate.
+ */
+export type LogHead = { position: Position | null; appendedAt: string | null; appendedEvents: number; sampledAt: string };
 
 export type StepTarget = 'live' | 'shadow';
 
@@ -113,7 +129,10 @@ export type ProjectionStorage<Tx> = {
 
 /** Status and the admin operations; any process may call them. Only an admin may see or change projections. */
 export type ProjectionAdmin = {
+  /** FORBIDDEN unless the caller may see and steer the projections: the one check every operation here makes. */
+  assertOperator(caller: Caller, what: string): void;
   status(caller: Caller): Promise<ProjectionStatus[]>;
+  head(caller: Caller): Promise<LogHead>;
   pause(name: string, caller: Caller): Promise<ProjectionStatus>;
   resume(name: string, caller: Caller): Promise<ProjectionStatus>;
   rebuild(name: string, caller: Caller): Promise<ProjectionStatus>;

@@ -25,7 +25,12 @@ export type GraphQLServices = {
   projectionNames: readonly string[];
   /** The position of the last event visible now (null: none yet). */
   headPosition(): Promise<Position | null>;
+  /** The replicas queries read on, where there are any (DATABASE_REPLICA_URLS). */
+  replicas?: { status(): readonly ReplicaView[] };
 };
+
+/** A replica as the operator sees it: `name` is host:port/database; `lagMs` null when unknown; why it is out. */
+export type ReplicaView = { name: string; state: string; lagMs: number | null; reason?: string };
 
 export type GraphQLContext = {
   services: GraphQLServices;

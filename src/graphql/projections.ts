@@ -1,16 +1,20 @@
-// The projections' GraphQL face: status, the admin operations and the projectionProgress subscription.
+// The projections' GraphQL face: status, the admin operations and the projectionProgress subscription; and
+// what an operator (the console) watches beside them: the event log's head and the replicas.
 import { Repeater } from 'graphql-yoga';
 import { NotFoundError } from '../core/errors.ts';
 import { encodeToken, isAtOrAfter, type Position } from '../core/position.ts';
-import type { ProjectionStatus } from '../core/projection.ts';
+import type { LogHead, ProjectionStatus } from '../core/projection.ts';
 import type { Builder } from './builder.ts';
-import type { GraphQLContext } from './context.ts';
+import type { GraphQLContext, ReplicaView } from './context.ts';
 import { superviseSubscription } from './subscription.ts';
 
 type Progress = { projection: string; position: Position | null; caughtUp: boolean };
 
 /** The longest a timer runs: a subscription's waits end with it, not by time. */
 const FOREVER_MS = 2 ** 31 - 1;
+
+/** How often the eventLog subscription samples the head (no notification of appends reaches every process). */
+const LOG_SAMPLE_MS = 1000;
 
 export function projectionsGraphQL(builder: Builder): void {
   const ProjectionStateEnum = builder.enumType('ProjectionState', { values: ['RUNNING', 'PAUSED', 'REBUILDING', 'FAILED'] as const });
@@ -31,6 +35,13 @@ export function projectionsGraphQL(builder: Builder): void {
         resolve: (s) => (s.position ? encodeToken(s.position) : null),
       }),
       lagEvents: t.exposeInt('lagEvents', { description: 'Events appended that it has not processed yet.' }),
+      lagSeconds: t.exposeFloat('lagSeconds', {
+        description: 'How long ago the oldest event it has not processed was appended; 0 when none.',
+      }),
+      rebuildLagEvents: t.exposeInt('rebuildLagEvents', {
+        nullable: true,
+        description: 'While REBUILDING: events its new copy has still to process before it is swapped in. Null otherwise.',
+      }),
       lastError: t.exposeString('lastError', { nullable: true }),
       updatedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.updatedAt }),
     }),
@@ -75,6 +86,9 @@ export function projectionsGraphQL(builder: Builder): void {
     }),
   }));
 
+  eventLogGraphQL(builder);
+  replicasGraphQL(builder);
+
   builder.subscriptionFields((t) => ({
     projectionProgress: t.field({
       type: ProjectionProgressRef,
@@ -89,6 +103,92 @@ export function projectionsGraphQL(builder: Builder): void {
         return projectionProgress(ctx, args.projections ?? undefined, until);
       },
       resolve: (progress) => progress,
+    }),
+  }));
+}
+
+/** Query.eventLog and Subscription.eventLog: the log's head, for the operator. */
+function eventLogGraphQL(builder: Builder): void {
+  const EventLogRef = builder.objectRef<LogHead>('EventLog').implement({
+    description: "The event log's head at sampledAt. Two samples' appendedEvents over their sampledAt give the rate of appends.",
+    fields: (t) => ({
+      head: t.field({
+        type: 'ConsistencyToken',
+        nullable: true,
+        description: 'The last event readers may see now; null while the log is empty.',
+        resolve: (log) => (log.position ? encodeToken(log.position) : null),
+      }),
+      headAt: t.field({ type: 'DateTime', nullable: true, description: 'When the head was appended.', resolve: (log) => log.appendedAt }),
+      appendedEvents: t.exposeFloat('appendedEvents', {
+        description:
+          "Events appended so far, by the log's sequence (an append that rolled back counts too): for rates, not for accounting.",
+      }),
+      sampledAt: t.field({ type: 'DateTime', description: "The database's time of the sample.", resolve: (log) => log.sampledAt }),
+    }),
+  });
+
+  builder.queryFields((t) => ({
+    eventLog: t.field({
+      type: EventLogRef,
+      description: 'Admin only.',
+      resolve: (_root, _args, ctx) => ctx.services.admin.head(ctx.caller),
+    }),
+  }));
+
+  builder.subscriptionFields((t) => ({
+    eventLog: t.field({
+      type: EventLogRef,
+      description: `Admin only. A sample of the log's head at once, then one every ${LOG_SAMPLE_MS / 1000} s.`,
+      subscribe: async (_root, _args, ctx) => {
+        const first = await ctx.services.admin.head(ctx.caller); // FORBIDDEN before anything is sent
+        return logSamples(ctx, first);
+      },
+      resolve: (sample) => sample,
+    }),
+  }));
+}
+
+function logSamples(ctx: GraphQLContext, first: LogHead): AsyncIterable<LogHead> {
+  return new Repeater<LogHead>(async (push, stop) => {
+    superviseSubscription(ctx, 'eventLog', stop);
+    await push(first);
+    const timer = setInterval(() => {
+      // The database may be away a moment (a restart): that sample is left out, the next one goes.
+      ctx.services.admin.head(ctx.caller).then(push, () => {});
+    }, LOG_SAMPLE_MS);
+    await stop;
+    clearInterval(timer);
+  });
+}
+
+/** Query.replicas: the hot standbys queries read on (none without DATABASE_REPLICA_URLS). */
+function replicasGraphQL(builder: Builder): void {
+  const ReplicaStateEnum = builder.enumType('ReplicaState', {
+    description:
+      'IN_ROTATION: queries read there. The others are out: not checked yet, too far behind, unreachable, or no longer a standby.',
+    values: ['STARTING', 'IN_ROTATION', 'LAGGING', 'DOWN', 'PROMOTED'] as const,
+  });
+  const ReplicaStatusRef = builder.objectRef<ReplicaView>('ReplicaStatus').implement({
+    fields: (t) => ({
+      name: t.exposeString('name', { description: 'host:port/database (never the credentials).' }),
+      state: t.field({ type: ReplicaStateEnum, resolve: (r) => r.state as typeof ReplicaStateEnum.$inferType }),
+      lagSeconds: t.float({
+        nullable: true,
+        description: 'How far behind the primary it was at its last check; null when unknown (down, or nothing replayed yet).',
+        resolve: (r) => (r.lagMs === null ? null : r.lagMs / 1000),
+      }),
+      reason: t.exposeString('reason', { nullable: true, description: 'Why it is out of rotation.' }),
+    }),
+  });
+
+  builder.queryFields((t) => ({
+    replicas: t.field({
+      type: [ReplicaStatusRef],
+      description: 'Admin only. Empty when queries read on the primary alone.',
+      resolve: (_root, _args, ctx) => {
+        ctx.services.admin.assertOperator(ctx.caller, 'see the replicas');
+        return ctx.services.replicas?.status() ?? [];
+      },
     }),
   }));
 }

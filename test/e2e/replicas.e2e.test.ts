@@ -88,6 +88,11 @@ describe.skipIf(!onPostgres || !canRunPrivateCluster())('queries on streaming re
 
   it('500 create→read-with-token cycles, one replica 200 ms behind: every read is as new as its token, none stale', async () => {
     const s = await serve([slow, fast]);
+    const listed = await s.gql(`{ replicas { state lagSeconds } }`);
+    expect(listed.data?.replicas).toEqual([
+      { state: 'IN_ROTATION', lagSeconds: expect.any(Number) },
+      { state: 'IN_ROTATION', lagSeconds: expect.any(Number) },
+    ]);
     let fresh = 0;
     const problems: string[] = [];
     for (let i = 0; i < 500; i++) {
@@ -188,6 +193,10 @@ describe.skipIf(!onPostgres || !canRunPrivateCluster())('queries on streaming re
       const ready = (await (await fetch(`${s.origin}/ready`)).json()) as { ready: boolean; replicas?: { state: string }[] };
       return ready.ready && ready.replicas?.[0]?.state === 'PROMOTED';
     });
+    const listed = await s.gql(`{ replicas { name state reason } }`);
+    expect(listed.data?.replicas).toEqual([
+      { name: expect.stringMatching(/:\d+\//), state: 'PROMOTED', reason: expect.stringMatching(/not in recovery/) },
+    ]);
     const created = (await s.gql(CREATE, input('promoted'))).data.createOrder;
     const r = await s.gql(READ, { id: created.orderId, after: created.consistencyToken });
     expect(r.data.order.version).toBe(1);

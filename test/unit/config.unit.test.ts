@@ -11,6 +11,7 @@ describe('config', () => {
       consistencyTimeoutMs: 5000,
       logLevel: 'info',
       graphiql: true,
+      console: true,
       projections: true,
     });
   });
@@ -23,6 +24,13 @@ describe('config', () => {
     const secret = 'x'.repeat(32);
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret }).graphiql).toBe(false);
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, GRAPHIQL: 'on' }).graphiql).toBe(true);
+  });
+
+  it('turns the console off under production, unless asked', () => {
+    const secret = 'x'.repeat(32);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret }).console).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, CONSOLE: 'on' }).console).toBe(true);
+    expect(loadConfig({ CONSOLE: 'off' }).console).toBe(false);
   });
 
   it('refuses a bad value with one line naming the variable', () => {
@@ -38,6 +46,7 @@ describe('config', () => {
       [{ CONSISTENCY_TIMEOUT_MS: '-1' }, /^CONSISTENCY_TIMEOUT_MS: /],
       [{ PROJECTIONS: 'maybe' }, /^PROJECTIONS: must be "on" or "off"/],
       [{ GRAPHIQL: 'yes' }, /^GRAPHIQL: /],
+      [{ CONSOLE: 'true' }, /^CONSOLE: must be "on" or "off"/],
       [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
       [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: /],
       [{ NODE_ENV: 'production' }, /^JWT_SECRET: must be set when NODE_ENV=production/],

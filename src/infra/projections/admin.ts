@@ -1,11 +1,11 @@
-// Projection status and the admin operations (pause, resume, rebuild). Any process may call them: they
-// change the projection's row and notify the process that runs it.
+// Projection status, the log's head and the admin operations (pause, resume, rebuild). Any process may call
+// them: they change the projection's row and notify the process that runs it.
 import { sql } from 'drizzle-orm';
 import { assertAdmin, type Caller } from '../../core/caller.ts';
 import { NotFoundError, RuleViolationError } from '../../core/errors.ts';
-import type { HeldBackBy, ProjectionAdmin, ProjectionStatus } from '../../core/projection.ts';
-import type { Position } from '../../core/position.ts';
-import { START } from '../../core/position.ts';
+import type { HeldBackBy, LogHead, ProjectionAdmin, ProjectionStatus } from '../../core/projection.ts';
+import { positionFromDb, START, type Position } from '../../core/position.ts';
+import { isoTime } from '../../core/sql.ts';
 import type { Database } from '../db/database.ts';
 import { oldestAppendInFlight } from '../event-store/append-lock.ts';
 import { VISIBLE_TEXT } from '../event-store/event-rows.ts';
@@ -19,6 +19,27 @@ async function lag(database: Database, from: Position | null) {
     from events
     where (transaction_id, global_position) > (${start.tx.toString()}::xid8, ${start.pos.toString()}::bigint) and ${sql.raw(VISIBLE_TEXT)}`);
   return { events: row?.n ?? 0, seconds: Math.max(0, row?.seconds ?? 0) };
+}
+
+/** Who may see and steer the projections (the console included): the one place that says so. */
+function assertOperator(caller: Caller, what: string): void {
+  assertAdmin(caller, what);
+}
+
+/** The last visible event (read backwards on the global order's index) and the sequence's highest value (the key's). */
+async function logHead(database: Database): Promise<LogHead> {
+  const [row] = await database.rows<{ tx: string | null; pos: string | null; at: string | null; appended: string; sampled: string }>(sql`
+    select head.tx, head.pos, head.at, (select coalesce(max(global_position), 0) from events)::text as appended,
+      ${sql.raw(isoTime('clock_timestamp()'))} as sampled
+    from (select 1) as one left join lateral (
+      select transaction_id::text as tx, global_position::text as pos, ${sql.raw(isoTime('created_at'))} as at from events
+      where ${sql.raw(VISIBLE_TEXT)} order by transaction_id desc, global_position desc limit 1) as head on true`);
+  return {
+    position: row?.tx && row.pos ? positionFromDb(row.tx, row.pos) : null,
+    appendedAt: row?.at ?? null,
+    appendedEvents: Number(row?.appended ?? 0),
+    sampledAt: row!.sampled,
+  };
 }
 
 /** `names`: every projection and process manager; `processManagers`: which of them are process managers. */
@@ -47,13 +68,14 @@ export function createProjectionAdmin(
   const statusOf = async (name: string): Promise<ProjectionStatus> => {
     const [record] = await loadProjectionRecords(database, [name]);
     if (!record) throw new NotFoundError(`No projection named ${name}`);
-    const behind = await lag(database, record.position);
+    const rebuilding = record.state === 'REBUILDING';
+    const [behind, shadow] = await Promise.all([lag(database, record.position), rebuilding ? lag(database, record.rebuildPosition) : null]);
     const kind = processManagers.includes(name) ? 'PROCESS_MANAGER' : 'PROJECTION';
-    return { ...record, kind, lagEvents: behind.events, lagSeconds: behind.seconds };
+    return { ...record, kind, lagEvents: behind.events, lagSeconds: behind.seconds, rebuildLagEvents: shadow?.events ?? null };
   };
 
   const change = async (name: string, caller: Caller, update: ReturnType<typeof sql>, allowedFrom: string[], what: string) => {
-    assertAdmin(caller, `${what} a projection`);
+    assertOperator(caller, `${what} a projection`);
     if (!names.includes(name)) throw new NotFoundError(`No projection named ${name}; there are ${names.join(', ')}`);
     await ensureRows();
     const changed = await database.rows(sql`update projections set ${update}, updated_at = now()
@@ -71,8 +93,13 @@ export function createProjectionAdmin(
   };
 
   return {
+    assertOperator,
+    async head(caller) {
+      assertOperator(caller, "see the event log's head");
+      return logHead(database);
+    },
     async status(caller) {
-      assertAdmin(caller, 'see the projections');
+      assertOperator(caller, 'see the projections');
       await ensureRows();
       const [statuses, held] = await Promise.all([Promise.all(names.map(statusOf)), heldBackBy()]);
       return held ? statuses.map((status) => ({ ...status, heldBackBy: held })) : statuses;
@@ -91,7 +118,7 @@ export function createProjectionAdmin(
         'resume',
       ),
     rebuild: async (name, caller) => {
-      assertAdmin(caller, 'rebuild a projection');
+      assertOperator(caller, 'rebuild a projection');
       if (processManagers.includes(name)) {
         throw new RuleViolationError(`${name} is a process manager: its effects are commands, not tables, so it cannot be rebuilt`);
       }

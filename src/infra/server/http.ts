@@ -1,6 +1,7 @@
 // The HTTP server: /graphql (yoga: POST, GET, SSE; graphql-ws upgrades on the same path), /health,
-// /ready and /metrics. In front of yoga: bodies over 1 MiB are refused with 413, and a POST must be
-// JSON (415 otherwise), which also keeps cross-site form posts (CSRF) from ever reaching a mutation.
+// /ready, /metrics and the operator console's files under /console. In front of yoga: bodies over 1 MiB
+// are refused with 413, and a POST must be JSON (415 otherwise), which also keeps cross-site form posts
+// (CSRF) from ever reaching a mutation.
 // Every request gets an id (x-request-id), a log line and its metrics; close() drains gracefully.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -9,6 +10,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator } from '../../core/caller.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { CONSOLE_PATH, type ConsoleHandler } from './console-assets.ts';
 import { attachWebSocket } from './websocket.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -21,6 +23,8 @@ export type HttpServerOptions = {
   metricsToken?: string;
   graphqlPath: string;
   readiness: ReadinessCheck;
+  /** Serves /console and the paths under it (see console-assets.ts). */
+  console?: ConsoleHandler;
   auth: Authenticator;
   metrics: Metrics;
   log: Logger;
@@ -92,6 +96,8 @@ async function writeBody(response: Response, res: ServerResponse) {
   }
 }
 
+const isConsole = (path: string) => path === CONSOLE_PATH || path.startsWith(`${CONSOLE_PATH}/`);
+
 export function createHttpServer(options: HttpServerOptions) {
   const { yoga, readiness, metrics, log } = options;
   let inFlight = 0;
@@ -136,7 +142,7 @@ export function createHttpServer(options: HttpServerOptions) {
     const requestId = typeof given === 'string' && SANE_ID.test(given) ? given : randomUUID();
     (req as IncomingMessage & { requestId?: string }).requestId = requestId;
     res.setHeader('x-request-id', requestId);
-    const route = ['/graphql', '/health', '/ready', '/metrics'].includes(path) ? path : 'other';
+    const route = ['/graphql', '/health', '/ready', '/metrics'].includes(path) ? path : isConsole(path) ? CONSOLE_PATH : 'other';
     const started = performance.now();
     inFlight++;
     const streaming = route === '/graphql' && /text\/event-stream/.test(req.headers.accept ?? '');
@@ -180,6 +186,7 @@ export function createHttpServer(options: HttpServerOptions) {
         else res.destroy();
       });
     }
+    if (options.console && isConsole(path)) return options.console(req, res, path);
     sendJson(res, 404, { error: `Nothing at ${path}; GraphQL is at ${options.graphqlPath}` });
   };
   const server = createServer(handle);
