@@ -299,7 +299,7 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
       take: 3,
       client,
     });
-    await new Promise((r) => setTimeout(r, 200));
+    await s.subscribed('projectionProgress');
     const services = s.app.services as { headPosition: () => Promise<unknown> };
     const headPosition = services.headPosition;
     services.headPosition = () => Promise.reject(new UnavailableError());
@@ -335,7 +335,7 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
     await s.gql(`mutation { pauseProjection(name: "orders") { state } }`);
     const b = await createBare();
     const pending = s.subscribe(sub, { t: b.consistencyToken, p: ['orders'] });
-    await new Promise((r) => setTimeout(r, 200));
+    await s.subscribed('projectionProgress');
     await s.gql(`mutation { resumeProjection(name: "orders") { state } }`);
     const { events, errors } = await pending;
     expect(errors).toBeUndefined();
@@ -348,7 +348,7 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
       take: 2,
       client,
     });
-    await new Promise((r) => setTimeout(r, 200));
+    await s.subscribed('projectionProgress');
     await create();
     const open = await stream;
     expect(open.events).toHaveLength(2);
@@ -364,7 +364,7 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
       { id: a.orderId },
       { take: 2 },
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await s.subscribed('orderChanged');
     await s.gql(ADD, { input: { orderId: a.orderId, productId: 'p-9', quantity: 1, unitPrice: '1' } });
     await new Promise((r) => setTimeout(r, 100));
     await s.gql(SHIP, { input: { orderId: a.orderId } });
