@@ -7,14 +7,19 @@
 //     read takes is the after: latency);
 //   - SOAK_SUBSCRIPTIONS (200) graphql-ws subscriptions (orderChanged and projectionProgress), whose
 //     clients reconnect on the close codes graphql-ws retries on;
-// and every 30-60 s one fault: kill -9 of a server (restarted), a PostgreSQL restart, the LISTEN
-// connections killed (pg_terminate_backend), a projection paused and resumed, or a rebuild.
-// Checked as it runs: no read with a token is older than it (one whose server died is asked again).
+// and every 30-60 s one fault: kill -9 of a server (restarted), a PostgreSQL restart (-m fast or -m
+// immediate, while the load goes on; its outage is measured from the stop to the first connection the
+// database accepts again), the LISTEN connections killed (pg_terminate_backend), a projection paused and
+// resumed, or a rebuild.
+// Checked as it runs: no read with a token is older than it, and none fails (one whose server died under
+// it is asked again, and counted apart).
 // At the end, checked: every acknowledged command's events exist exactly once; every command with a
 // commandId, retried or not, answered what the store recorded for it; each read model equals a from-scratch rebuild of it, row for row; every subscription
 // saw positions that never went back and reached the end, or was closed with a retryable code. The
-// summary prints the counts, the mismatches (0) and the worst after: latency around each fault.
-// Env: SOAK_MINUTES (10), SOAK_WRITERS (6), SOAK_SUBSCRIPTIONS (200), SOAK_SEED.
+// summary prints the counts, the mismatches (0) and the worst after: latency in the 20 s after each
+// fault, whose goal is the fault's database outage (0 for the others) plus 2 s.
+// Env: SOAK_MINUTES (10), SOAK_WRITERS (6), SOAK_SUBSCRIPTIONS (200), SOAK_SEED, SOAK_FAULTS (a
+// comma-separated choice of kill,restart-fast,restart-immediate,listen,pause,rebuild; all by default).
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
@@ -43,13 +48,35 @@ const PROJECTIONS = ['orders', 'customer_summaries', 'products', 'order_fulfilme
 const RETRYABLE_CLOSE = new Set([1006, 1012, 1013, 1001, 4500]);
 
 type Acked = { kind: 'create' | 'add'; orderId: string; version: number; commandId?: string; retried: boolean };
-type Fault = { at: number; kind: string; worstAfterMs: number };
+type Fault = { at: number; kind: string; outageMs: number; worstAfterMs: number };
+
+/** Each fault by its SOAK_FAULTS name. */
+const FAULTS = {
+  kill: 'kill -9 a server',
+  'restart-fast': 'restart PostgreSQL -m fast',
+  'restart-immediate': 'restart PostgreSQL -m immediate',
+  listen: 'kill the LISTEN connections',
+  pause: 'pause and resume a projection',
+  rebuild: 'rebuild a projection',
+} as const;
+/** How much later than the fault's own outage the worst after: read may answer. */
+const AFTER_GOAL_MARGIN_MS = 2000;
+
+function chosenFaults(): string[] {
+  const names = (process.env.SOAK_FAULTS ?? Object.keys(FAULTS).join(',')).split(',').map((n) => n.trim());
+  const unknown = names.filter((n) => !(n in FAULTS));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new Error(`SOAK_FAULTS: unknown fault ${unknown.join(', ')}; choose from ${Object.keys(FAULTS).join(', ')}`);
+  }
+  return names.map((n) => FAULTS[n as keyof typeof FAULTS]);
+}
 
 async function main(): Promise<number> {
   if (!canRunPrivateCluster()) {
     log('soak needs root and the PostgreSQL server binaries (initdb, pg_ctl) to run a private cluster');
     return 2;
   }
+  const kinds = chosenFaults();
   log(`soak: ${minutes} min, ${writerCount} writers, ${subscriptionCount} subscriptions, seed ${initialSeed}`);
   const cluster = await startPrivateCluster();
   const servers: (ServerProcess | undefined)[] = [];
@@ -70,7 +97,8 @@ async function main(): Promise<number> {
     let retries = 0;
     let retryMismatches = 0;
     let behind = 0;
-    let readFailures = 0;
+    let readErrors = 0;
+    let readsLost = 0;
     let stale = 0;
     let running = true;
     const deadline = Date.now() + minutes * 60_000;
@@ -147,17 +175,29 @@ async function main(): Promise<number> {
         // The read with the writer's token; a read whose server died under it is asked again (of any server).
         const started = Date.now();
         for (let attempt = 0; attempt < 5; attempt++) {
+          let r: Awaited<ReturnType<typeof gql>>;
           try {
-            const r = await gql(READ, { id: payload.orderId, t: payload.consistencyToken });
-            if (!r.data?.order) throw new Error(JSON.stringify(r.errors ?? r));
-            if (r.extensions?.consistency?.stale) stale++;
-            else if (r.data.order.version < payload.version) behind++;
-            afterSamples.push({ at: started, ms: Date.now() - started });
-            break;
+            r = await gql(READ, { id: payload.orderId, t: payload.consistencyToken });
           } catch {
-            readFailures++;
+            readsLost++; // no answer: its server died under it
             await sleep(100);
+            continue;
           }
+          if (!r.data?.order) {
+            readErrors++;
+            if (readErrors <= 5) log(`read failed: ${JSON.stringify(r.errors ?? r).slice(0, 300)}`);
+            await sleep(100);
+            continue;
+          }
+          if (r.extensions?.consistency?.stale) stale++;
+          else if (r.data.order.version < payload.version) {
+            behind++;
+            log(`read behind its token: ${payload.orderId} v${r.data.order.version}, acknowledged v${payload.version}`);
+          }
+          const ms = Date.now() - started;
+          afterSamples.push({ at: started, ms });
+          if (ms > 3000) log(`slow after: read, ${ms} ms from ${new Date(started).toISOString().slice(11, 23)}`);
+          break;
         }
       }
     });
@@ -206,25 +246,19 @@ async function main(): Promise<number> {
 
     // Faults, one every 30-60 s.
     const faultLoop = (async () => {
-      const kinds = [
-        'kill -9 a server',
-        'restart PostgreSQL',
-        'kill the LISTEN connections',
-        'pause and resume a projection',
-        'rebuild a projection',
-      ];
       while (Date.now() < deadline - 20_000) {
         await sleep(30_000 + random() * 30_000);
         if (Date.now() >= deadline - 20_000) break;
         const kind = kinds[Math.floor(random() * kinds.length)]!;
         const at = Date.now();
         log(`fault: ${kind}`);
+        let outageMs = 0;
         try {
-          await injectFault(kind, cluster, servers, env);
+          outageMs = (await injectFault(kind, cluster, servers, env))?.outageMs ?? 0;
         } catch (error) {
           log(`fault ${kind} failed to inject: ${(error as Error).message}`);
         }
-        faults.push({ at, kind, worstAfterMs: 0 });
+        faults.push({ at, kind, outageMs, worstAfterMs: 0 });
       }
     })();
 
@@ -326,24 +360,28 @@ async function main(): Promise<number> {
     const summary = [
       `soak summary (${minutes} min, seed ${initialSeed})`,
       `  commands sent ${commands}, acknowledged ${acked.length} (${acked.filter((a) => a.commandId).length} with commandId), retries ${retries}`,
-      `  after: reads ${afterSamples.length}, stale ${stale}, behind their token ${behind}, failed and asked again ${readFailures}`,
+      `  after: reads ${afterSamples.length}, stale ${stale}, behind their token ${behind}, answered with an error ${readErrors}, ` +
+        `lost with their server and asked again ${readsLost}`,
       `  subscriptions ${subscriptionCount}: positions going back ${wentBack}, closed with a code graphql-ws does not retry ${closedBadly}, ` +
         `missing the final position ${missedEnd}; socket closes by code ${JSON.stringify(Object.fromEntries(closeCodes))}`,
       `  faults ${faults.length}:`,
       ...faults.map(
         (f) =>
-          `    ${new Date(f.at).toISOString().slice(11, 19)} ${f.kind.padEnd(32)} worst after: latency in the next 20 s ${f.worstAfterMs} ms`,
+          `    ${new Date(f.at).toISOString().slice(11, 19)} ${f.kind.padEnd(32)} outage ${String(f.outageMs).padStart(5)} ms, ` +
+          `worst after: latency in the next 20 s ${String(f.worstAfterMs).padStart(5)} ms${overGoal(f) ? ' (over its goal of outage + 2 s)' : ''}`,
       ),
       `  mismatches ${mismatches}${problems.length ? `: ${problems.slice(0, 10).join('; ')}` : ''}`,
     ];
     process.stdout.write(`${summary.join('\n')}\n`);
-    return mismatches === 0 && behind === 0 ? 0 : 1;
+    return mismatches === 0 && behind === 0 && readErrors === 0 && !faults.some(overGoal) ? 0 : 1;
   } finally {
     for (const s of servers) if (s && s.child.exitCode === null) s.kill('SIGKILL');
     await Promise.all(servers.map((s) => s?.exited));
     cluster.destroy();
   }
 }
+
+const overGoal = (fault: Fault) => fault.worstAfterMs > fault.outageMs + AFTER_GOAL_MARGIN_MS;
 
 /** A consistency token ("c1.<tx>.<pos>", base 36) as one comparable number. */
 function tokenValue(token: string): bigint {
@@ -361,9 +399,15 @@ async function gqlTo(server: ServerProcess, query: string) {
   return (await response.json()) as { data?: any; errors?: unknown[] };
 }
 
-async function injectFault(kind: string, cluster: PrivateCluster, servers: (ServerProcess | undefined)[], env: Record<string, string>) {
+/** Injects one fault; a PostgreSQL restart resolves with the database's own outage. */
+async function injectFault(
+  kind: string,
+  cluster: PrivateCluster,
+  servers: (ServerProcess | undefined)[],
+  env: Record<string, string>,
+): Promise<{ outageMs: number } | undefined> {
   switch (kind) {
-    case 'kill -9 a server': {
+    case FAULTS.kill: {
       const i = Math.floor(random() * servers.length);
       const victim = servers[i];
       if (!victim) return;
@@ -373,10 +417,11 @@ async function injectFault(kind: string, cluster: PrivateCluster, servers: (Serv
       servers[i] = await startServer(env);
       return;
     }
-    case 'restart PostgreSQL':
-      cluster.restart();
-      return;
-    case 'kill the LISTEN connections': {
+    case FAULTS['restart-fast']:
+      return cluster.bounce('fast');
+    case FAULTS['restart-immediate']:
+      return cluster.bounce('immediate');
+    case FAULTS.listen: {
       const database = await openDatabase({ url: cluster.url, poolMax: 1 });
       try {
         await database.rows(
@@ -387,7 +432,7 @@ async function injectFault(kind: string, cluster: PrivateCluster, servers: (Serv
       }
       return;
     }
-    case 'pause and resume a projection': {
+    case FAULTS.pause: {
       const server = servers.find((s) => s && s.child.exitCode === null)!;
       const name = PROJECTIONS[Math.floor(random() * PROJECTIONS.length)]!;
       await gqlTo(server, `mutation { pauseProjection(name: "${name}") { state } }`);
@@ -395,7 +440,7 @@ async function injectFault(kind: string, cluster: PrivateCluster, servers: (Serv
       await gqlTo(server, `mutation { resumeProjection(name: "${name}") { state } }`);
       return;
     }
-    case 'rebuild a projection': {
+    case FAULTS.rebuild: {
       const server = servers.find((s) => s && s.child.exitCode === null)!;
       await gqlTo(server, `mutation { rebuildProjection(name: "${PROJECTIONS[Math.floor(random() * PROJECTIONS.length)]}") { state } }`);
       return;

@@ -16,6 +16,7 @@ import { runAsProjection, type ProcessManager } from './core/process-manager.ts'
 import type { ProjectionAdmin } from './core/projection.ts';
 import { createQueryBus, type QueryBus, type QueryMap } from './core/query-bus.ts';
 import type { QueryContext } from './core/query-context.ts';
+import { retryUnavailableReads } from './core/read-retry.ts';
 import type { SqlProjection } from './core/sql-projection.ts';
 import { createStreamChanges, type StreamChanges } from './core/stream-changes.ts';
 import type { Database } from './infra/db/database.ts';
@@ -141,7 +142,9 @@ export function createServices(database: Database, options: ServicesOptions): Se
     maxWaits: options.consistencyMaxWaits ?? 1000,
     onWaitRefused: () => options.observe?.waitRefused(),
   });
-  const queries = createQueryBus<QueryMap, QueryContext>({ middleware: [consistency.middleware] });
+  // Outermost, so that a read-your-writes wait whose token check lost its connection is tried again too.
+  const readRetry = retryUnavailableReads({ timeoutMs: options.consistencyTimeoutMs });
+  const queries = createQueryBus<QueryMap, QueryContext>({ middleware: [readRetry, consistency.middleware] });
   const reads = options.replicas && readsOnReplicas(database, tracker, options.replicas, log);
   for (const [name, query] of Object.entries(definitions)) {
     const deps = { db: database, store };

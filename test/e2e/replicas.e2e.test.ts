@@ -1,7 +1,8 @@
 // Queries on PostgreSQL streaming replicas (issue: reads that scale out): a private primary with two hot
 // standbys made by pg_basebackup -R, one of them replaying each commit 200 ms late. Reads with a token
 // are never older than it; reads land on the replicas; a replica stopped under load fails no request and
-// is used again once back; one promoted away leaves the rotation.
+// is used again once back; one promoted away leaves the rotation; a URL that reaches another cluster, or a
+// server not in recovery, is refused at start.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -10,6 +11,7 @@ import { onPostgres } from '../support/db.ts';
 import {
   canRunPrivateCluster,
   killServer,
+  runMainToExit,
   startPrivateCluster,
   startReplica,
   startServer,
@@ -183,6 +185,26 @@ describe.skipIf(!onPostgres || !canRunPrivateCluster())('queries on streaming re
     } finally {
       stop();
       await client.dispose();
+    }
+  }, 60_000);
+
+  it('a replica URL that reaches another cluster, or a server not in recovery, is refused at start in one line', async () => {
+    const other = await startPrivateCluster();
+    try {
+      const foreign = await runMainToExit({ DATABASE_URL: primary.url, DATABASE_REPLICA_URLS: other.url, PORT: '0' });
+      expect(foreign.code).toBe(1);
+      expect(foreign.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          /^converge: .*DATABASE_REPLICA_URLS: 127\.0\.0\.1:\d+\/postgres: it is not a replica of DATABASE_URL: its system identifier is \d+, the primary's \d+$/,
+        ),
+      ]);
+      const itself = await runMainToExit({ DATABASE_URL: primary.url, DATABASE_REPLICA_URLS: primary.url, PORT: '0' });
+      expect(itself.code).toBe(1);
+      expect(itself.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(/^converge: .*DATABASE_REPLICA_URLS: .*: it is not in recovery/),
+      ]);
+    } finally {
+      other.destroy();
     }
   }, 60_000);
 

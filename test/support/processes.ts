@@ -3,7 +3,7 @@
 // PostgreSQL cluster (initdb in a temp folder) that a test may stop and start at will.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,7 +106,20 @@ export function runMainToExit(
 }
 
 /** A PostgreSQL cluster of the test's own, so that the test can stop and restart the server. */
-export type PrivateCluster = { url: string; port: number; stop(): void; start(): void; restart(): void; destroy(): void };
+export type PrivateCluster = {
+  url: string;
+  port: number;
+  stop(): void;
+  start(): void;
+  restart(): void;
+  /**
+   * Stops the server (`-m fast` or `-m immediate`) and starts it again without blocking this process's
+   * event loop (load goes on meanwhile); resolves with the database's own outage: from the stop to the
+   * first connection it accepted again.
+   */
+  bounce(mode: 'fast' | 'immediate'): Promise<{ outageMs: number }>;
+  destroy(): void;
+};
 
 function pgBin(name: string): string | undefined {
   try {
@@ -175,9 +188,65 @@ async function privateFolder() {
   return { dir, data: join(dir, 'data'), asPostgres };
 }
 
+/** asPostgres without blocking the event loop. */
+function asPostgresAsync(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('runuser', ['-u', 'postgres', '--', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} failed: ${output}`))));
+  });
+}
+
+/**
+ * Whether the server at `port` accepts a connection now: a startup packet (user and database postgres)
+ * answered with an authentication request, not with an error (such as "the database system is starting up").
+ */
+function acceptsConnection(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+    socket.once('data', (data: Buffer) => done(data[0] === 0x52)); // 'R': an authentication request
+    socket.once('connect', () => {
+      const parameters = Buffer.from('user\0postgres\0database\0postgres\0\0');
+      const message = Buffer.alloc(8 + parameters.length);
+      message.writeInt32BE(message.length, 0);
+      message.writeInt32BE(196608, 4); // protocol 3.0
+      parameters.copy(message, 8);
+      socket.write(message);
+    });
+  });
+}
+
+async function firstAcceptedConnection(port: number, deadline: number): Promise<void> {
+  while (!(await acceptsConnection(port))) {
+    if (Date.now() > deadline) throw new Error(`PostgreSQL on port ${port} accepted no connection in time`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 function runCluster(dir: string, data: string, asPostgres: (args: string[]) => void, port: number): PrivateCluster {
-  const ctl = (action: string, extra: string[] = []) =>
-    asPostgres([pgBin('pg_ctl')!, '-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', ...extra, action]);
+  const ctlArgs = (action: string, extra: string[] = []) => [
+    pgBin('pg_ctl')!,
+    '-D',
+    data,
+    '-l',
+    join(dir, 'log'),
+    '-w',
+    '-t',
+    '60',
+    ...extra,
+    action,
+  ];
+  const ctl = (action: string, extra: string[] = []) => asPostgres(ctlArgs(action, extra));
   const options = ['-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`];
   ctl('start', options);
   return {
@@ -186,6 +255,15 @@ function runCluster(dir: string, data: string, asPostgres: (args: string[]) => v
     stop: () => ctl('stop', ['-m', 'fast']),
     start: () => ctl('start', options),
     restart: () => ctl('restart', ['-m', 'fast', ...options]),
+    async bounce(mode) {
+      const stoppedAt = Date.now();
+      await asPostgresAsync(ctlArgs('stop', ['-m', mode]));
+      const started = asPostgresAsync(ctlArgs('start', options));
+      await firstAcceptedConnection(port, Date.now() + 60_000);
+      const outageMs = Date.now() - stoppedAt;
+      await started;
+      return { outageMs };
+    },
     destroy() {
       try {
         ctl('stop', ['-m', 'immediate']);

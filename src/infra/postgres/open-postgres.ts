@@ -1,17 +1,15 @@
 // PostgreSQL through postgres.js: the main pool, the two small pools projections read on, the listener,
 // and lock sessions.
 import { drizzle } from 'drizzle-orm/postgres-js';
-import postgres from 'postgres';
 import type { Db, UncountedDatabase } from '../db/database.ts';
 import { executorOf, translated } from '../db/executor.ts';
-import { dedicatedConnection, runOn, sidePool } from './connections.ts';
+import { dedicatedConnection, mainPool, runOn, sidePool } from './connections.ts';
 import { createListener } from './listener.ts';
 
 export async function openPostgres(options: { url: string; poolMax?: number; applicationName?: string }): Promise<UncountedDatabase> {
   const poolMax = options.poolMax ?? 10;
   const connection = { application_name: options.applicationName ?? 'converge', TimeZone: 'UTC' };
-  // Fail fast instead of queueing forever when the server is away.
-  const client = postgres(options.url, { max: poolMax, onnotice: () => {}, connection, connect_timeout: 5 });
+  const client = mainPool(options.url, connection, poolMax);
   const db = drizzle({ client }) as unknown as Db;
   const listener = createListener(options.url, connection);
   // Sessions that refuse writes, for projections' lookups; planned per call, since read models grow from

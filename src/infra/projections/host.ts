@@ -89,6 +89,7 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
   let session: Session | undefined;
   let stopped = true;
   let timer: NodeJS.Timeout | undefined;
+  let acquiring: Promise<void> | undefined;
   let unlisten: (() => Promise<void>)[] = [];
 
   const releaseAll = async () => {
@@ -116,7 +117,17 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
     );
   }
 
-  async function acquire() {
+  /** One attempt at a time: by the timer, or at once when the database is back (see start). */
+  function acquire(): Promise<void> {
+    clearTimeout(timer);
+    acquiring ??= attempt().finally(() => {
+      acquiring = undefined;
+      if (!stopped) timer = setTimeout(acquire, lockRetryMs);
+    });
+    return acquiring;
+  }
+
+  async function attempt() {
     if (stopped) return;
     try {
       if (!session) {
@@ -153,8 +164,6 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
         void dead.release().catch(() => {});
         await releaseAll();
       }
-    } finally {
-      if (!stopped) timer = setTimeout(acquire, lockRetryMs);
     }
   }
 
@@ -167,7 +176,11 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
       if (!stopped) return;
       stopped = false;
       unlisten = [
-        await database.listen(EVENTS_CHANNEL, wakeAll, wakeAll),
+        // The listener is back: so is the database, and the locks a lost session held may be free now.
+        await database.listen(EVENTS_CHANNEL, wakeAll, () => {
+          wakeAll();
+          if (!stopped && held.size < runners.size) void acquire();
+        }),
         await database.listen(
           CONTROL_CHANNEL,
           (name) => runners.get(name)?.reload(),

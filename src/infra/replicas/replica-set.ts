@@ -1,6 +1,7 @@
 // The hot-standby replicas queries may read from: each one's state (in rotation, down, lagging, promoted
-// away) and how far it has replayed the primary's WAL, checked every second and, when a read waits for
-// a WAL position, asked again on demand. A replica that fails a read is out until its next good check.
+// away, of another cluster) and how far it has replayed the primary's WAL, checked every second and, when
+// a read waits for a WAL position, asked again on demand. A replica that fails a read is out until its
+// next good check. At start, a URL that reaches no standby of the primary is refused.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorText, type Logger } from '../../core/logger.ts';
 import { freshRead } from '../../core/fresh-read.ts';
@@ -9,7 +10,10 @@ import { withTimeout } from '../../core/with-timeout.ts';
 import { driverError } from '../db/errors.ts';
 import { parseLsn } from './lsn.ts';
 
-export type ReplicaState = 'STARTING' | 'IN_ROTATION' | 'LAGGING' | 'DOWN' | 'PROMOTED';
+export type ReplicaState = 'STARTING' | 'IN_ROTATION' | 'LAGGING' | 'DOWN' | 'PROMOTED' | 'OTHER_CLUSTER';
+
+/** A replica URL that reaches a server which is not a standby of the primary, found at start. */
+export class ReplicaRefusedError extends Error {}
 
 export type ReplicaStatus = {
   /** host:port/database, never the credentials. */
@@ -51,7 +55,10 @@ export type ReplicaSet = {
 
 type Replica = ReplicaConnection & { state: ReplicaState; lagMs: number | null; replay: bigint | null; reason?: string };
 
-const CHECK = `select pg_is_in_recovery() as standby, pg_last_wal_replay_lsn()::text as replay,
+// The cluster's identity: a replica made from the primary (pg_basebackup, a provider's read replica) has
+// the primary's system identifier; any other cluster has its own.
+const IDENTITY = `(select system_identifier::text from pg_control_system())`;
+const CHECK = `select ${IDENTITY} as system, pg_is_in_recovery() as standby, pg_last_wal_replay_lsn()::text as replay,
   (extract(epoch from now() - pg_last_xact_replay_timestamp()) * 1000)::float8 as age_ms`;
 const REPLAY = `select pg_last_wal_replay_lsn()::text as replay`;
 // On the primary: all a replica can have received.
@@ -63,6 +70,7 @@ export function createReplicaSet(options: ReplicaSetOptions): ReplicaSet {
   const checkMs = options.checkMs ?? 1000;
   const replicas: Replica[] = options.replicas.map((r) => ({ ...r, state: 'STARTING', lagMs: null, replay: null }));
   let turn = 0;
+  let primarySystem: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -108,9 +116,16 @@ export function createReplicaSet(options: ReplicaSetOptions): ReplicaSet {
   const check = async (replica: Replica) => {
     try {
       const [row] = await withTimeout(
-        replica.executor.query<{ standby: boolean; replay: string | null; age_ms: number | null }>(CHECK, []),
+        replica.executor.query<{ system: string; standby: boolean; replay: string | null; age_ms: number | null }>(CHECK, []),
         2000,
       );
+      if (primarySystem && row!.system !== primarySystem) {
+        return setState(
+          replica,
+          'OTHER_CLUSTER',
+          `it is not a replica of DATABASE_URL: its system identifier is ${row!.system}, the primary's ${primarySystem}`,
+        );
+      }
       if (!row!.standby) return setState(replica, 'PROMOTED', 'it is not in recovery: promoted, or not a standby');
       if (!row!.replay) {
         replica.replay = replica.lagMs = null;
@@ -192,7 +207,13 @@ export function createReplicaSet(options: ReplicaSetOptions): ReplicaSet {
     failed: (index, error) => failed(replicas[index]!, error),
     status: () => replicas.map((r) => ({ name: r.name, state: r.state, lagMs: r.lagMs, ...(r.reason && { reason: r.reason }) })),
     async start() {
+      const [row] = await options.primary.query<{ system: string }>(`select ${IDENTITY} as system`, []);
+      primarySystem = row!.system;
       await checkAll();
+      // One that cannot be reached now is judged when it can; one that answers as no standby of ours is a
+      // mistake in the configuration.
+      const wrong = replicas.find((r) => r.state === 'OTHER_CLUSTER' || r.state === 'PROMOTED');
+      if (wrong) throw new ReplicaRefusedError(`DATABASE_REPLICA_URLS: ${wrong.name}: ${wrong.reason}`);
       schedule();
     },
     async close() {
