@@ -15,6 +15,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioModule>> = {
   replicas: () => import('./replicas.ts'),
   snapshots: () => import('./snapshots.ts'),
   startup: () => import('./startup.ts'),
+  tenants: () => import('./tenants.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -181,8 +181,11 @@ export type Client = {
   close(): void;
 };
 
-/** node:http with a keep-alive Agent, a socket per worker (undici is not in node_modules, only inside Node's fetch). */
-export function createClient(graphqlUrl: string, sockets: number): Client {
+/**
+ * node:http with a keep-alive Agent, a socket per worker (undici is not in node_modules, only inside Node's
+ * fetch); `headers` go with every request (x-tenant).
+ */
+export function createClient(graphqlUrl: string, sockets: number, headers: Record<string, string> = {}): Client {
   const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
   const { hostname, port, pathname } = new URL(graphqlUrl);
   return {
@@ -200,6 +203,7 @@ export function createClient(graphqlUrl: string, sockets: number): Client {
               'content-type': 'application/json',
               accept: 'application/graphql-response+json',
               'content-length': Buffer.byteLength(body),
+              ...headers,
             },
           },
           (response) => {

@@ -1,7 +1,7 @@
 // The composition root: the modules' services on the database, the GraphQL schema of their faces, and the
 // HTTP server in front. buildApp opens the database, applies migrations and puts it all together.
 import { sql } from 'drizzle-orm';
-import type { Config } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import { SYSTEM_CALLER } from './core/caller.ts';
 import type { Logger } from './core/logger.ts';
 import { withTimeout } from './core/with-timeout.ts';
@@ -11,6 +11,7 @@ import { createGraphQLHandler, GRAPHQL_PATH } from './graphql/yoga.ts';
 import { GRAPHIQL_EXAMPLE } from './graphiql-example.ts';
 import { createAuthenticator } from './infra/auth/jwt.ts';
 import { describeDatabase, openDatabase } from './infra/db/open-database.ts';
+import { prepareApiRole } from './infra/db/tenant-scope.ts';
 import { migrate, migrationsApplied, pendingMigrations } from './infra/db/migrate.ts';
 import { createMetrics } from './infra/observability/metrics.ts';
 import { openReplica } from './infra/postgres/open-replica.ts';
@@ -36,6 +37,10 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     const pending = await pendingMigrations(database);
     if (pending > 0) log.info({ pending }, `applying ${pending} migration${pending === 1 ? '' : 's'}`);
     await migrate(database);
+    if (config.tenancy === 'multi') {
+      const refusal = await prepareApiRole(database);
+      if (refusal) throw new ConfigError(refusal);
+    }
   } catch (error) {
     await database.close();
     throw error;
@@ -57,6 +62,8 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     replicas:
       replicas.length > 0 ? { connections: replicas, maxLagMs: config.replicas.maxLagMs, waitMs: config.replicas.waitMs } : undefined,
     runProjections: config.projections,
+    tenancy: config.tenancy,
+    tenantCommandsPerSecond: config.tenantCommandsPerSecond,
     consistencyTimeoutMs: config.consistencyTimeoutMs,
     consistencyMaxWaits: config.consistencyMaxWaits,
     log,
@@ -76,11 +83,12 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
         else log.warn(line, 'command');
       },
       append: (durationMs) => metrics.append(durationMs / 1000),
+      rateLimited: (tenant) => metrics.rateLimited(tenant),
       waitRefused: () => metrics.waitRefused(),
       read: (read) => metrics.read(read),
     },
   });
-  const auth = createAuthenticator(config.jwtSecret);
+  const auth = createAuthenticator(config.auth);
   const yoga = createGraphQLHandler({
     schema: buildSchema(MODULES.map((m) => m.graphql)),
     // The schema's resolvers type each module's queries themselves (see queriesOf).

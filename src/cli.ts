@@ -3,6 +3,7 @@
 // Run as `converge` (bin/converge.mjs, the compiled dist/cli.js) or `npm run cli --`.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { TENANT_PATTERN } from './core/tenancy.ts';
 import type { Database } from './infra/db/database.ts';
 
 const USAGE = `Usage: converge <command> [options]
@@ -15,6 +16,7 @@ Commands:
   projections resume NAME      resume a PAUSED or FAILED projection
   projections rebuild NAME     rebuild projection NAME from the events (blue/green)
   token --sub ID --role ROLE   print a bearer token signed with JWT_SECRET (for development)
+        [--tenant NAME]        ... acting in tenant NAME (TENANCY=multi: needed but for an operator)
   new domain NAME              write a new domain src/NAME/ (aggregate, command, read model, GraphQL
                                face, specs), register it, generate its migration and the schema
   help                         show this text
@@ -22,7 +24,8 @@ Commands:
 Options:
   --json                       projections: JSON lines instead of a table
   --sub ID                     token: the user id (for a customer, the customer id)
-  --role ROLE                  token: customer or admin (give it twice for both)
+  --role ROLE                  token: customer, admin or operator (give it again for more)
+  --tenant NAME                token: the tenant claim (1 to 64 of a-z, 0-9 and -)
   --expires DURATION           token: how long it is valid, e.g. 30m, 12h, 7d (default 1h)
   --aggregate NAME             new domain: the aggregate's name (default: NAME without its plural s)
   -h, --help                   show this text
@@ -38,7 +41,7 @@ type Command =
   | { kind: 'migrate' }
   | { kind: 'status'; json: boolean }
   | { kind: 'pause' | 'resume' | 'rebuild'; name: string; json: boolean }
-  | { kind: 'token'; sub: string; roles: string[]; expires: string }
+  | { kind: 'token'; sub: string; roles: string[]; expires: string; tenant: string | undefined }
   | { kind: 'new-domain'; name: string; aggregate: string | undefined };
 
 class UsageError extends Error {}
@@ -54,6 +57,7 @@ const parseOptions = (argv: string[]) =>
       sub: { type: 'string' },
       role: { type: 'string', multiple: true },
       expires: { type: 'string' },
+      tenant: { type: 'string' },
       aggregate: { type: 'string' },
     },
   });
@@ -72,7 +76,7 @@ function parseCommand(argv: string[]): Command {
   const noJson = (what: string) => {
     if (json) throw new UsageError(`--json is not an option of ${what}`);
   };
-  const tokenOptions = ['sub', 'role', 'expires'] as const;
+  const tokenOptions = ['sub', 'role', 'expires', 'tenant'] as const;
   if (command !== 'token') {
     const given = tokenOptions.find((option) => values[option] !== undefined);
     if (given) throw new UsageError(`--${given} is an option of token only`);
@@ -100,17 +104,19 @@ function parseCommand(argv: string[]): Command {
       }
       throw new UsageError(sub === undefined ? 'projections needs a subcommand' : `unknown projections subcommand: ${sub}`);
     case 'token': {
-      if (sub !== undefined) throw new UsageError('token takes options only: --sub ID --role ROLE');
+      if (sub !== undefined) throw new UsageError('token takes options only: --sub ID --role ROLE [--tenant NAME]');
       noJson('token');
       const roles = values.role ?? [];
       if (!values.sub) throw new UsageError('token needs --sub ID (the user id; for a customer, the customer id)');
-      if (roles.length === 0) throw new UsageError('token needs --role customer or --role admin');
-      const unknown = roles.find((role) => role !== 'customer' && role !== 'admin');
-      if (unknown) throw new UsageError(`--role must be customer or admin, not ${JSON.stringify(unknown)}`);
+      if (roles.length === 0) throw new UsageError('token needs --role customer, --role admin or --role operator');
+      const unknown = roles.find((role) => role !== 'customer' && role !== 'admin' && role !== 'operator');
+      if (unknown) throw new UsageError(`--role must be customer, admin or operator, not ${JSON.stringify(unknown)}`);
+      if (values.tenant !== undefined && !TENANT_PATTERN.test(values.tenant))
+        throw new UsageError(`--tenant must be 1 to 64 of a-z, 0-9 and -; got ${JSON.stringify(values.tenant)}`);
       const expires = values.expires ?? '1h';
       if (!/^\d+[smhd]$/.test(expires))
         throw new UsageError(`--expires must be a number and a unit (s, m, h or d), such as 1h; got ${JSON.stringify(expires)}`);
-      return { kind: 'token', sub: values.sub, roles: [...new Set(roles)], expires };
+      return { kind: 'token', sub: values.sub, roles: [...new Set(roles)], expires, tenant: values.tenant };
     }
     case 'new':
       if (sub !== 'domain')
@@ -186,6 +192,13 @@ async function token(command: Extract<Command, { kind: 'token' }>, config: Confi
       'converge: JWT_SECRET is not set, so the server runs in open development mode and needs no token; set JWT_SECRET (32 characters or more) to mint one\n',
     );
     return 1;
+  }
+  if (config.tenancy === 'multi' && command.tenant === undefined && command.roles.some((role) => role !== 'operator')) {
+    await write(
+      process.stderr,
+      'converge: TENANCY=multi: a customer or admin token needs --tenant NAME (only an operator may have none)\n',
+    );
+    return 2;
   }
   const { mintToken } = await import('./infra/auth/jwt.ts');
   await write(process.stdout, `${await mintToken(config.jwtSecret, command)}\n`);
@@ -273,7 +286,11 @@ async function runProjections(
   await migrate(database);
   // No services.start(): it would LISTEN and (with runProjections) take projection locks. The admin
   // needs neither; a change reaches the process running that projection through NOTIFY.
-  const services = createServices(database, { runProjections: false, consistencyTimeoutMs: config.consistencyTimeoutMs });
+  const services = createServices(database, {
+    runProjections: false,
+    tenancy: config.tenancy,
+    consistencyTimeoutMs: config.consistencyTimeoutMs,
+  });
   // The CLI is an operator tool, run on the server with its database credentials: it acts as the
   // system caller, i.e. as an admin, without a JWT.
   const caller = SYSTEM_CALLER;
@@ -322,7 +339,11 @@ async function runProjections(
 async function rebuildHere(database: Database, config: Config, name: string) {
   const { createServices } = await import('./services.ts');
   const { SYSTEM_CALLER } = await import('./core/caller.ts');
-  const services = createServices(database, { runProjections: true, consistencyTimeoutMs: config.consistencyTimeoutMs });
+  const services = createServices(database, {
+    runProjections: true,
+    tenancy: config.tenancy,
+    consistencyTimeoutMs: config.consistencyTimeoutMs,
+  });
   await services.start();
   try {
     for (;;) {

@@ -22,6 +22,14 @@ const schema = z
       .optional(),
     PGLITE_DIR: z.string().trim().min(1, 'must not be empty').default('./.data/pglite'),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit key)').optional(),
+    JWT_JWKS_URL: z
+      .string()
+      .refine((v) => /^https?:\/\//.test(v), "must be an http:// or https:// URL (the OIDC provider's jwks_uri)")
+      .optional(),
+    JWT_ISSUER: z.string().trim().min(1, 'must not be empty').optional(),
+    JWT_AUDIENCE: z.string().trim().min(1, 'must not be empty').optional(),
+    TENANCY: oneOf(['single', 'multi']).default('single'),
+    TENANT_COMMANDS_PER_SECOND: wholeNumber(1, 1_000_000).optional(),
     CONSISTENCY_TIMEOUT_MS: wholeNumber(0, 600_000, 'a number of milliseconds').default(5000),
     CONSISTENCY_MAX_WAITS: wholeNumber(0, 1_000_000).default(1000),
     LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -44,6 +52,15 @@ const schema = z
     host: env.HOST,
     database: env.DATABASE_URL ? ({ url: env.DATABASE_URL, poolMax: env.DB_POOL_MAX } as const) : ({ pgliteDir: env.PGLITE_DIR } as const),
     jwtSecret: env.JWT_SECRET,
+    auth: {
+      tenancy: env.TENANCY,
+      secret: env.JWT_SECRET,
+      jwksUrl: env.JWT_JWKS_URL,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+    },
+    tenancy: env.TENANCY,
+    tenantCommandsPerSecond: env.TENANT_COMMANDS_PER_SECOND,
     consistencyTimeoutMs: env.CONSISTENCY_TIMEOUT_MS,
     consistencyMaxWaits: env.CONSISTENCY_MAX_WAITS,
     logLevel: env.LOG_LEVEL,
@@ -68,8 +85,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const result = schema.safeParse(present);
   if (result.success) {
     const config = result.data;
-    if (config.nodeEnv === 'production' && !config.jwtSecret) {
-      throw new ConfigError('JWT_SECRET: must be set when NODE_ENV=production (open development mode is refused)');
+    if (config.nodeEnv === 'production' && !config.jwtSecret && !config.auth.jwksUrl) {
+      throw new ConfigError('JWT_SECRET: it or JWT_JWKS_URL must be set when NODE_ENV=production (open development mode is refused)');
     }
     if (config.replicas.urls.length > 0 && !('url' in config.database)) {
       throw new ConfigError(

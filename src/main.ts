@@ -28,8 +28,11 @@ const log = pino({
     censor: '[redacted]',
   },
 });
-if (!config.jwtSecret) {
-  log.warn({}, 'OPEN DEVELOPMENT MODE: JWT_SECRET is not set, so every caller is an admin. Set JWT_SECRET before exposing this server.');
+if (!config.jwtSecret && !config.auth.jwksUrl) {
+  log.warn(
+    {},
+    'OPEN DEVELOPMENT MODE: neither JWT_SECRET nor JWT_JWKS_URL is set, so every caller is an admin. Set one before exposing this server.',
+  );
 }
 
 // postgres.js 3.4.9 can throw from a timer when a connection's socket closes under a pending write
@@ -60,7 +63,8 @@ process.on('unhandledRejection', (reason) => {
 
 /** A start-up failure in one line (the stack is logged at debug level). */
 function explain(error: unknown): string {
-  if (error instanceof DataDirectoryInUseError || error instanceof ModuleConflictError) return error.message;
+  if (error instanceof DataDirectoryInUseError || error instanceof ModuleConflictError || error instanceof ConfigError)
+    return error.message;
   const cause = driverError(error) as (Error & { code?: unknown; severity?: unknown }) | undefined;
   const code = cause?.code;
   if (code === 'EADDRINUSE') return `${config.host}:${config.port} is already in use; stop the other server or set PORT`;

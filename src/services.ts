@@ -19,7 +19,11 @@ import type { QueryContext } from './core/query-context.ts';
 import { retryUnavailableReads } from './core/read-retry.ts';
 import type { SqlProjection } from './core/sql-projection.ts';
 import { createStreamChanges, type StreamChanges } from './core/stream-changes.ts';
+import { tenantRateLimit } from './core/rate-limit.ts';
+import { tenantCommands, tenantQueries } from './core/tenant-scope.ts';
+import type { Tenancy } from './core/tenancy.ts';
 import type { Database } from './infra/db/database.ts';
+import { tablesWithoutTenants, tenantScoped, tenantScopedExecutor } from './infra/db/tenant-scope.ts';
 import { createAppendNotifier } from './infra/event-store/append-notifier.ts';
 import { createPostgresEventStore, type PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
 import { createSnapshotStore } from './infra/event-store/snapshot-store.ts';
@@ -28,7 +32,8 @@ import { createProjectionHost, type ProjectionHost } from './infra/projections/h
 import { startProgressFeed } from './infra/projections/progress-feed.ts';
 import { createCommitMarks } from './infra/replicas/commit-marks.ts';
 import { createReadRouter, routedQuery, type ReadObserver } from './infra/replicas/read-router.ts';
-import { createReplicaSet, type ReplicaConnection, type ReplicaSet } from './infra/replicas/replica-set.ts';
+import type { OpenedReplica } from './infra/postgres/open-replica.ts';
+import { createReplicaSet, type ReplicaSet } from './infra/replicas/replica-set.ts';
 import { MODULES, type AppQueries } from './modules.ts';
 
 export type Services<Q extends QueryMap = AppQueries> = {
@@ -65,6 +70,8 @@ export type ServicesObserver = {
     requestId: string | undefined;
   }): void;
   append(durationMs: number): void;
+  /** A tenant's command refused for TENANT_COMMANDS_PER_SECOND. */
+  rateLimited?(tenant: string): void;
   /** A query answered stale at once: CONSISTENCY_MAX_WAITS were waiting already. */
   waitRefused(): void;
   /** Where a query read, when there are replicas. */
@@ -73,6 +80,10 @@ export type ServicesObserver = {
 
 export type ServicesOptions = {
   runProjections: boolean;
+  /** TENANCY (single by default): with multi, the API's statements run under row-level security (infra/db/tenant-scope.ts). */
+  tenancy?: Tenancy;
+  /** TENANT_COMMANDS_PER_SECOND: each tenant's commands over it are RATE_LIMITED (off when absent). */
+  tenantCommandsPerSecond?: number;
   consistencyTimeoutMs: number;
   /** Queries that may wait for a token at once in this process (1000 by default). */
   consistencyMaxWaits?: number;
@@ -83,7 +94,7 @@ export type ServicesOptions = {
   /** Replaces the modules' projections (tests wrap them to inject faults). */
   projections?: (defaults: SqlProjection[]) => SqlProjection[];
   /** Hot-standby replicas of `database` for the queries (PostgreSQL only; see infra/replicas/). */
-  replicas?: { connections: readonly ReplicaConnection[]; maxLagMs: number; waitMs: number; checkMs?: number };
+  replicas?: { connections: readonly OpenedReplica[]; maxLagMs: number; waitMs: number; checkMs?: number };
   /** Tuning, mostly for tests. */
   projectionBatchSize?: number;
   /** See ProjectionRunnerDeps.firstBuildAsRebuildFrom. */
@@ -97,11 +108,14 @@ export function createServices(database: Database, options: ServicesOptions): Se
   const modules = options.modules ?? MODULES.map((m) => m.module);
   assertDistinctModules(modules);
   const schemas: EventSchemas = Object.assign({}, ...modules.map((m) => m.events));
+  const tenancy = options.tenancy ?? 'single';
+  // What the API's commands and queries run on; projections, operators and the log's head use `database`.
+  const api = tenancy === 'multi' ? tenantScoped(database) : database;
   // Local runners are woken directly; other processes by a notification sent after the commit.
   const notifier = createAppendNotifier(database, (error) => log.error({ error: errorText(error) }, 'append notification failed'));
   let host: ProjectionHost | undefined;
   const store = createPostgresEventStore({
-    db: database,
+    db: api,
     schemas,
     onAppended: (_result, durationMs) => {
       host?.wake();
@@ -110,8 +124,13 @@ export function createServices(database: Database, options: ServicesOptions): Se
     },
   });
   const aggregates = modules.flatMap((m) => m.aggregates);
+  const limit = options.tenantCommandsPerSecond;
   const commands = createCommandBus<Command, CommandResult>({
-    middleware: options.observe ? [observeCommands(options.observe, aggregates)] : [],
+    middleware: [
+      tenantCommands(tenancy),
+      ...(limit ? [tenantRateLimit<Command, CommandResult>({ perSecond: limit, onLimited: options.observe?.rateLimited })] : []),
+      ...(options.observe ? [observeCommands(options.observe, aggregates)] : []),
+    ],
   });
 
   // Process managers run as projections whose effects are commands.
@@ -131,7 +150,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
     const reacting = running.filter((pm) => eventTypes.some((type) => pm.handles.has(type))).map((pm) => pm.name);
     return reacting.length === 0 || !(await tracker.waitFor(after, reacting, options.consistencyTimeoutMs)).stale;
   };
-  const snapshots = createSnapshotStore(database);
+  const snapshots = createSnapshotStore(api);
   for (const aggregate of aggregates) registerAggregate(commands, aggregate, { store, streamLock, awaitReactions, snapshots });
 
   const definitions = Object.fromEntries(modules.flatMap((m) => Object.entries(m.queries)));
@@ -144,16 +163,17 @@ export function createServices(database: Database, options: ServicesOptions): Se
   });
   // Outermost, so that a read-your-writes wait whose token check lost its connection is tried again too.
   const readRetry = retryUnavailableReads({ timeoutMs: options.consistencyTimeoutMs });
-  const queries = createQueryBus<QueryMap, QueryContext>({ middleware: [readRetry, consistency.middleware] });
-  const reads = options.replicas && readsOnReplicas(database, tracker, options.replicas, log);
+  const queries = createQueryBus<QueryMap, QueryContext>({ middleware: [readRetry, tenantQueries(tenancy), consistency.middleware] });
+  const reads = options.replicas && readsOnReplicas(database, tracker, { ...options.replicas, tenancy }, log);
   for (const [name, query] of Object.entries(definitions)) {
-    const deps = { db: database, store };
+    const deps = { db: api, store };
     queries.register(name, reads ? routedQuery(query, deps, { ...reads, observe: options.observe?.read }) : query.create(deps));
   }
   const admin = createProjectionAdmin(
     database,
     projectionNames,
     running.map((pm) => pm.name),
+    tenancy,
   );
 
   host = options.runProjections
@@ -196,6 +216,12 @@ export function createServices(database: Database, options: ServicesOptions): Se
     replicas: reads?.replicas,
     async start() {
       try {
+        const untenanted = await tablesWithoutTenants(database, [...new Set(projections.flatMap((p) => p.tables))]);
+        if (untenanted.length > 0) {
+          throw new Error(
+            `read-model table ${untenanted.join(', ')} carries no tenants: its migration must end with SELECT converge_tenant_table('${untenanted[0]}') (docs/architecture.md, Adding a domain)`,
+          );
+        }
         await admin.ensure(); // every projection has its row
         stopFeed = await startProgressFeed(database, tracker, (error) =>
           log.error({ error: errorText(error) }, 'progress notification failed'),
@@ -213,9 +239,17 @@ export function createServices(database: Database, options: ServicesOptions): Se
 }
 
 /** The replica set, the commit marks and the router that picks a query's database (infra/replicas/). */
-function readsOnReplicas(database: Database, tracker: ConsistencyTracker, options: NonNullable<ServicesOptions['replicas']>, log: Logger) {
+function readsOnReplicas(
+  database: Database,
+  tracker: ConsistencyTracker,
+  options: NonNullable<ServicesOptions['replicas']> & { tenancy: Tenancy },
+  log: Logger,
+) {
   const replicas = createReplicaSet({
-    replicas: options.connections,
+    replicas:
+      options.tenancy === 'multi'
+        ? options.connections.map((c) => ({ ...c, executor: tenantScopedExecutor({ ...c.executor, transaction: c.transaction }) }))
+        : options.connections,
     primary: database,
     maxLagMs: options.maxLagMs,
     checkMs: options.checkMs,

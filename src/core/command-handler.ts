@@ -10,6 +10,7 @@ import { DuplicateCommandError, type CommandRecord, type EventStore, type Expect
 import type { Command, CommandMetadata, Event, StoredEvent } from './messages.ts';
 import { encodeToken, type Position } from './position.ts';
 import { createKeyedLock, type KeyedLock } from './keyed-lock.ts';
+import { tenantKey, tenantOrDefault } from './tenancy.ts';
 import { crossesSnapshot, type Snapshot, type SnapshotPolicy, type SnapshotStore } from './snapshots.ts';
 
 export type CommandResult = {
@@ -204,7 +205,7 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
         command: commandId && inputHash ? { commandId, inputHash } : undefined,
       },
     );
-    cache?.set(streamId, { version: appended.version, state: nextState });
+    cache?.set(tenantStream(streamId), { version: appended.version, state: nextState });
     const was = typeof expectedVersion === 'number' ? expectedVersion : 0;
     if (policy && snapshots && crossesSnapshot(was, appended.version, policy.every)) {
       // Beside the command, not in its way: a snapshot lost only makes a later cold read longer.
@@ -222,20 +223,21 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
     };
     const streamId = spec.streamId(command);
     const creates = spec.createsStream?.(command) ?? false;
-    return lock(streamId, async () => {
+    const key = tenantStream(streamId);
+    return lock(key, async () => {
       // A repeat is not looked up first: its append carries the command's row, whose key refuses it
       // (DuplicateCommandError), and one that fails a rule or a version check looks then (below).
       for (let n = 1; ; n++) {
         // Only the first attempt may use the cache (a failed one drops the entry). A cached version
         // other than the caller's expected one may just be stale: let a fresh read judge it.
         // A decision that reads related streams reads them afresh, and its own stream with them.
-        let cached = n === 1 && !creates && !spec.relatedStreams?.(command).length ? cache?.get(streamId) : undefined;
+        let cached = n === 1 && !creates && !spec.relatedStreams?.(command).length ? cache?.get(key) : undefined;
         if (cached && expectedVersion !== undefined && cached.version !== expectedVersion) cached = undefined;
         try {
           return await attempt(command, streamId, inputHash, creates, cached);
         } catch (error) {
           // Whatever failed, the entry may no longer match the stream: the next attempt reads it.
-          cache?.delete(streamId);
+          cache?.delete(key);
           if (error instanceof DuplicateCommandError) {
             const record = await store.findCommand(error.commandId);
             if (!record) throw new Error(`command ${error.commandId} reported as recorded but not found`);
@@ -264,6 +266,9 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
     });
   };
 }
+
+/** A stream as the tenant the work acts for has it: stream ids repeat across tenants (a product's sku). */
+const tenantStream = (streamId: string) => tenantKey(tenantOrDefault(), streamId);
 
 function toResult(streamId: string, version: number, position: Position, events: readonly Event[]): CommandResult {
   return { streamId, version, position, consistencyToken: encodeToken(position), events };

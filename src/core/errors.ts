@@ -79,11 +79,28 @@ export class ForbiddenError extends ConvergeError {
  */
 export class UnavailableError extends ConvergeError {
   readonly code = 'SERVICE_UNAVAILABLE';
-  constructor(options?: { cause?: unknown }) {
-    super('The database is unavailable right now; try again shortly (a command with a commandId can be retried safely).', options);
+  constructor(options?: { cause?: unknown; message?: string }) {
+    super(
+      options?.message ?? 'The database is unavailable right now; try again shortly (a command with a commandId can be retried safely).',
+      options,
+    );
   }
   protected override details() {
     return { http: { status: 503 } };
+  }
+}
+
+/** A tenant sent more commands than TENANT_COMMANDS_PER_SECOND allows; nothing was done. */
+export class RateLimitedError extends ConvergeError {
+  readonly code = 'RATE_LIMITED';
+  constructor(readonly retryAfterMs: number) {
+    super(`Too many commands for this tenant: try again in ${retryAfterMs} ms (nothing was done)`);
+  }
+  protected override details() {
+    return {
+      retryAfterMs: this.retryAfterMs,
+      http: { status: 429, headers: { 'retry-after': String(Math.ceil(this.retryAfterMs / 1000)) } },
+    };
   }
 }
 

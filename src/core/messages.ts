@@ -42,6 +42,8 @@ export type Command<Type extends string = string, Data = unknown> = Message<Type
 
 /** An event as read back from the store. */
 export type StoredEvent<E extends Event = Event> = E & {
+  /** The tenant whose stream it is (see tenancy.ts). */
+  tenant: string;
   streamId: string;
   streamType: string;
   version: number;

@@ -10,6 +10,7 @@ import type { EventStore } from './event-store.ts';
 import { INTERNAL_COMMAND_ID_PREFIX } from './input-fields.ts';
 import type { Command, Event, StoredEvent } from './messages.ts';
 import { encodeToken } from './position.ts';
+import { tenantKey, tenantOrDefault } from './tenancy.ts';
 import {
   compileTables,
   type HandledEvent,
@@ -98,10 +99,12 @@ export function runAsProjection(
   // A stream's start never changes once it exists: only those are kept (one that does not exist yet may).
   const starts = new LRUCache<string, NonNullable<Awaited<ReturnType<EventStore['streamStart']>>>>({ max: 10_000 });
   const streamStart: EventStore['streamStart'] = async (streamId) => {
-    const known = starts.get(streamId);
+    // Stream ids repeat across tenants: the tenant of the events being handled is part of the key.
+    const key = tenantKey(tenantOrDefault(), streamId);
+    const known = starts.get(key);
     if (known) return known;
     const start = await store.streamStart(streamId);
-    if (start) starts.set(streamId, start);
+    if (start) starts.set(key, start);
     return start;
   };
   return {

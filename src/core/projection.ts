@@ -127,10 +127,12 @@ export type ProjectionStorage<Tx> = {
   hasEvents(count: number): Promise<boolean>;
 };
 
-/** Status and the admin operations; any process may call them. Only an admin may see or change projections. */
+/** Status and the operator's operations; any process may call them. Only an operator (or, with one tenant, an admin) may see or change projections. */
 export type ProjectionAdmin = {
   /** FORBIDDEN unless the caller may see and steer the projections: the one check every operation here makes. */
   assertOperator(caller: Caller, what: string): void;
+  /** FORBIDDEN unless the caller may follow projectionProgress (anyone, but an operator only with TENANCY=multi). */
+  assertFollowsProgress(caller: Caller): void;
   status(caller: Caller): Promise<ProjectionStatus[]>;
   head(caller: Caller): Promise<LogHead>;
   pause(name: string, caller: Caller): Promise<ProjectionStatus>;

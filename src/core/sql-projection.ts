@@ -7,6 +7,7 @@ import type { Event, StoredEvent } from './messages.ts';
 import type { Position } from './position.ts';
 import type { Projection } from './projection.ts';
 import { type NewRowOf, primaryKeyOf, type ReadModelTable, type RowOf, selectList, tableName, toColumns } from './tables.ts';
+import { tenantKey } from './tenancy.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -163,7 +164,7 @@ export function typedStep<L extends Record<string, Lookup<any, any>>, T extends 
   };
 }
 
-/** The keys a batch names for a lookup, from the events alone (sources of kind `lookup` left out). */
+/** The keys a batch names for a lookup, with their events' tenants (tenantKey), from the events alone (sources of kind `lookup` left out). */
 export function eventKeys(sources: readonly KeySource[], events: readonly StoredEvent[]): Set<string> {
   const keys = new Set<string>();
   for (const source of sources) {
@@ -176,12 +177,12 @@ export function eventKeys(sources: readonly KeySource[], events: readonly Stored
         if (!Array.isArray(items)) continue;
         for (const item of items) {
           const key = (item as Record<string, unknown> | null)?.[source.field];
-          if (typeof key === 'string') keys.add(key);
+          if (typeof key === 'string') keys.add(tenantKey(event.tenant, key));
         }
         continue;
       }
       const key = 'streamId' in source ? event.streamId : data?.[source.dataField];
-      if (typeof key === 'string') keys.add(key);
+      if (typeof key === 'string') keys.add(tenantKey(event.tenant, key));
     }
   }
   return keys;

@@ -4,7 +4,7 @@
 import type { ConsistencyTracker } from './consistency-tracker.ts';
 import { isAtOrAfter, START, type Position } from './position.ts';
 
-/** The streams with events in an advance, or 'all' when there were too many to list (or the read failed). */
+/** The streams (tenantKey) with events in an advance, or 'all' when there were too many to list (or the read failed). */
 export type ChangedStreams = ReadonlySet<string> | 'all';
 
 export type StreamChanges = {
@@ -16,7 +16,7 @@ export type StreamChanges = {
   subscribe(projection: string, listener: (changed: ChangedStreams, at: Position) => void): () => void;
 };
 
-/** The streams with events after `from`, up to `to`; null when more than `limit` events lie between. */
+/** The streams (tenantKey) with events after `from`, up to `to`; null when more than `limit` events lie between. */
 export type StreamsBetween = (from: Position, to: Position, limit: number) => Promise<string[] | null>;
 
 export function createStreamChanges(tracker: ConsistencyTracker, streamsBetween: StreamsBetween, limit = 1000): StreamChanges {

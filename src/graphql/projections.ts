@@ -60,7 +60,7 @@ export function projectionsGraphQL(builder: Builder): void {
   builder.queryFields((t) => ({
     projections: t.field({
       type: [ProjectionStatusRef],
-      description: 'Admin only.',
+      description: 'Operators only (and admins where TENANCY=single).',
       resolve: (_root, _args, ctx) => ctx.services.admin.status(ctx.caller),
     }),
   }));
@@ -68,19 +68,20 @@ export function projectionsGraphQL(builder: Builder): void {
   builder.mutationFields((t) => ({
     rebuildProjection: t.field({
       type: ProjectionStatusRef,
-      description: 'Admin only. Rebuilds blue/green: the old copy serves reads until the new one has caught up.',
+      description:
+        'Operators only (and admins where TENANCY=single). Rebuilds blue/green: the old copy serves reads until the new one has caught up.',
       args: { name: t.arg.string({ required: true }) },
       resolve: (_root, { name }, ctx) => ctx.services.admin.rebuild(name, ctx.caller),
     }),
     pauseProjection: t.field({
       type: ProjectionStatusRef,
-      description: 'Admin only.',
+      description: 'Operators only (and admins where TENANCY=single).',
       args: { name: t.arg.string({ required: true }) },
       resolve: (_root, { name }, ctx) => ctx.services.admin.pause(name, ctx.caller),
     }),
     resumeProjection: t.field({
       type: ProjectionStatusRef,
-      description: 'Admin only. Also restarts a FAILED projection at the event that failed.',
+      description: 'Operators only (and admins where TENANCY=single). Also restarts a FAILED projection at the event that failed.',
       args: { name: t.arg.string({ required: true }) },
       resolve: (_root, { name }, ctx) => ctx.services.admin.resume(name, ctx.caller),
     }),
@@ -96,6 +97,7 @@ export function projectionsGraphQL(builder: Builder): void {
         'First the current position of each projection (all when `projections` is omitted), then one event each time one advances. With `until`, completes once all have processed that token.',
       args: { projections: t.arg.stringList(), until: t.arg({ type: 'ConsistencyToken' }) },
       subscribe: async (_root, args, ctx) => {
+        ctx.services.admin.assertFollowsProgress(ctx.caller);
         const until = args.until ?? undefined;
         // A token the log has not reached would keep the subscription open forever: refused at once.
         if (until && !ctx.services.tracker.reached(until, ctx.services.projectionNames))
@@ -130,7 +132,7 @@ function eventLogGraphQL(builder: Builder): void {
   builder.queryFields((t) => ({
     eventLog: t.field({
       type: EventLogRef,
-      description: 'Admin only.',
+      description: 'Operators only (and admins where TENANCY=single).',
       resolve: (_root, _args, ctx) => ctx.services.admin.head(ctx.caller),
     }),
   }));
@@ -138,7 +140,7 @@ function eventLogGraphQL(builder: Builder): void {
   builder.subscriptionFields((t) => ({
     eventLog: t.field({
       type: EventLogRef,
-      description: `Admin only. A sample of the log's head at once, then one every ${LOG_SAMPLE_MS / 1000} s.`,
+      description: `Operators only (and admins where TENANCY=single). A sample of the log's head at once, then one every ${LOG_SAMPLE_MS / 1000} s.`,
       subscribe: async (_root, _args, ctx) => {
         const first = await ctx.services.admin.head(ctx.caller); // FORBIDDEN before anything is sent
         return logSamples(ctx, first);
@@ -184,7 +186,7 @@ function replicasGraphQL(builder: Builder): void {
   builder.queryFields((t) => ({
     replicas: t.field({
       type: [ReplicaStatusRef],
-      description: 'Admin only. Empty when queries read on the primary alone.',
+      description: 'Operators only (and admins where TENANCY=single). Empty when queries read on the primary alone.',
       resolve: (_root, _args, ctx) => {
         ctx.services.admin.assertOperator(ctx.caller, 'see the replicas');
         return ctx.services.replicas?.status() ?? [];

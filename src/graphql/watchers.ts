@@ -3,6 +3,7 @@
 // read once, and every watcher of it gets that read: the cost follows the changes, not the watchers.
 import type { Position } from '../core/position.ts';
 import type { ChangedStreams } from '../core/stream-changes.ts';
+import { inTenant, splitKey, tenantKey } from '../core/tenancy.ts';
 import type { GraphQLServices } from './context.ts';
 
 export type Watcher<T> = { next(value: T): void; fail(error: unknown): void };
@@ -15,36 +16,39 @@ export type WatchDefinition<T> = {
 };
 
 export type StreamWatchers<T> = {
-  /** Watches `streamId`; returns the unwatch. */
-  add(streamId: string, watcher: Watcher<T>): () => void;
+  /** Watches `streamId` of `tenant` (each read of it acts for that tenant); returns the unwatch. */
+  add(tenant: string, streamId: string, watcher: Watcher<T>): () => void;
 };
 
 function createStreamWatchers<T>(services: GraphQLServices, definition: WatchDefinition<T>): StreamWatchers<T> {
+  // By tenantKey: the same stream id in two tenants is two streams.
   const byStream = new Map<string, Set<Watcher<T>>>();
   let unsubscribe: (() => void) | undefined;
   const onChange = (changed: ChangedStreams, at: Position) => {
     const ids = changed === 'all' ? [...byStream.keys()] : [...changed].filter((id) => byStream.has(id));
-    for (const id of ids) {
-      definition.read(services, id, at).then(
+    for (const key of ids) {
+      const [tenant, id] = splitKey(key);
+      inTenant(tenant, () => definition.read(services, id, at)).then(
         (value) => {
-          if (value !== null) for (const watcher of byStream.get(id) ?? []) watcher.next(value);
+          if (value !== null) for (const watcher of byStream.get(key) ?? []) watcher.next(value);
         },
         (error: unknown) => {
-          for (const watcher of byStream.get(id) ?? []) watcher.fail(error);
+          for (const watcher of byStream.get(key) ?? []) watcher.fail(error);
         },
       );
     }
   };
   return {
-    add(streamId, watcher) {
-      let watchers = byStream.get(streamId);
-      if (!watchers) byStream.set(streamId, (watchers = new Set()));
+    add(tenant, streamId, watcher) {
+      const key = tenantKey(tenant, streamId);
+      let watchers = byStream.get(key);
+      if (!watchers) byStream.set(key, (watchers = new Set()));
       watchers.add(watcher);
       unsubscribe ??= services.changes.subscribe(definition.projection, onChange);
       const mine = watchers;
       return () => {
         mine.delete(watcher);
-        if (mine.size === 0 && byStream.get(streamId) === mine) byStream.delete(streamId);
+        if (mine.size === 0 && byStream.get(key) === mine) byStream.delete(key);
         if (byStream.size === 0) {
           unsubscribe?.();
           unsubscribe = undefined;

@@ -198,7 +198,8 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
       return {
         services,
         // Over WebSocket the caller was authenticated once, at connection_init (see websocket.ts).
-        caller: ws.extra?.caller ?? (await authenticate(initial.request?.headers.get('authorization'))),
+        caller:
+          ws.extra?.caller ?? (await authenticate(initial.request?.headers.get('authorization'), initial.request?.headers.get('x-tenant'))),
         requestId,
         log: log.child({ requestId }),
         signal: ws.signal ?? initial.request?.signal,

@@ -49,7 +49,8 @@ export function newDomain(
   const bin = (name: string) => join(root, 'node_modules', '.bin', name);
   run(bin('biome'), ['format', '--write', dir, modulesFile]);
   run(bin('drizzle-kit'), ['generate', '--name', names.snake]);
-  log(`generated its migration in drizzle/ (table ${names.snake})`);
+  carryTenants(root, names.snake);
+  log(`generated its migration in drizzle/ (table ${names.snake}, with its tenants)`);
   run(process.execPath, ['--import', 'tsx', join(root, 'src', 'print-schema.ts')]);
   log('printed schema.graphql with its type, query and mutation');
   return { names, written };
@@ -67,4 +68,12 @@ export function nextSteps({ names }: NewDomainResult): string[] {
   ];
   const width = Math.max(...steps.map(([command]) => command.length));
   return ['Next:', ...steps.map(([command, what]) => `  ${command.padEnd(width)}   ${what}`)];
+}
+
+/** The newest migration (drizzle-kit's, for the new table) makes the table a tenants' one (drizzle/0010_tenants.sql). */
+function carryTenants(root: string, table: string): void {
+  const journal = JSON.parse(readFileSync(join(root, 'drizzle', 'meta', '_journal.json'), 'utf8')) as { entries: { tag: string }[] };
+  const file = join(root, 'drizzle', `${journal.entries.at(-1)!.tag}.sql`);
+  const text = readFileSync(file, 'utf8').trimEnd();
+  writeFileSync(file, `${text}--> statement-breakpoint\nSELECT converge_tenant_table('${table}');\n`);
 }

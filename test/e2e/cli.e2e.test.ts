@@ -195,14 +195,14 @@ describe(`converge CLI on ${driverName}`, () => {
       expect(payload).toMatchObject({ sub: 'customer-1', roles: ['customer'] });
       expect(payload.exp! - payload.iat!).toBe(7200);
       const { createAuthenticator } = await import('../../src/infra/auth/jwt.ts');
-      expect(await createAuthenticator(secret).authenticate(`Bearer ${minted.stdout.trim()}`)).toMatchObject({
+      expect(await createAuthenticator({ secret, tenancy: 'single' }).authenticate(`Bearer ${minted.stdout.trim()}`)).toMatchObject({
         userId: 'customer-1',
         roles: ['customer'],
       });
       expect(open).toMatchObject({ code: 1, stdout: '' });
       expect(open.stderr).toMatch(/^converge: JWT_SECRET is not set[^\n]*\n$/);
       expect(bad).toMatchObject({ code: 2, stdout: '' });
-      expect(bad.stderr).toMatch(/^converge: --role must be customer or admin/);
+      expect(bad.stderr).toMatch(/^converge: --role must be customer, admin or operator/);
     },
     SLOW,
   );

@@ -45,6 +45,7 @@ describe(`projection guarantees on ${driverName}`, () => {
   beforeAll(async () => {
     t = await createTestDatabase({ poolMax: 45 });
     await t.database.rows(sql`create table if not exists audit_events (tx xid8 not null, pos bigint primary key)`);
+    await t.database.rows(sql`select converge_tenant_table('audit_events')`);
   });
   beforeEach(() => t.reset());
   afterEach(async () => {
@@ -343,7 +344,9 @@ describe(`projection guarantees on ${driverName}`, () => {
     try {
       await rebuildOrders();
       // The primary key stays: upserts need it.
-      expect(await indexesOfOrders('converge_shadow_orders')).toEqual(['CREATE UNIQUE INDEX orders_pkey ON orders USING btree (id)']);
+      expect(await indexesOfOrders('converge_shadow_orders')).toEqual([
+        'CREATE UNIQUE INDEX orders_pkey ON orders USING btree (id, tenant_id)',
+      ]);
       // Two at once (a process that took over while the first one's build still ran): PostgreSQL may
       // refuse one of two concurrent builds of an index (a deadlock, the name taken meanwhile, or, rarely,
       // an internal error about the index the other one dropped under it); the runner retries, as here.

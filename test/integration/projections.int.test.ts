@@ -224,6 +224,7 @@ describe(`projections on ${driverName}`, () => {
     // Counts the later events of each customer's orders: the customer comes from the order's row.
     await t.database.rows(sql`create table if not exists test_order_customers (order_id text primary key, customer_id text not null)`);
     await t.database.rows(sql`create table if not exists test_customer_events (customer_id text primary key, n int not null)`);
+    await t.database.rows(sql`select converge_tenant_table('test_order_customers'), converge_tenant_table('test_customer_events')`);
     const orderCustomers = pgTable('test_order_customers', {
       orderId: text('order_id').primaryKey(),
       customerId: text('customer_id').notNull(),

@@ -12,6 +12,7 @@ export function fakeEvent(n: number, type = 'ThingHappened', streamId = `s-${n}`
   return {
     type,
     data: { n },
+    tenant: 'default',
     streamId,
     streamType: 'Thing',
     version: 1,

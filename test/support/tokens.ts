@@ -4,7 +4,7 @@ import { SignJWT } from 'jose';
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 
 export async function signToken(
-  claims: { sub?: string; roles?: unknown },
+  claims: { sub?: string; roles?: unknown; tenant?: string },
   options: { secret?: string; expiresIn?: string | number; alg?: string } = {},
 ): Promise<string> {
   const jwt = new SignJWT(claims as Record<string, unknown>).setProtectedHeader({ alg: options.alg ?? 'HS256' }).setIssuedAt();

@@ -36,6 +36,7 @@ function fakeStore() {
     for (const e of events) {
       position = { tx: ++pos, pos };
       stream.push({
+        tenant: 'default',
         type: e.type,
         // What the database does to event data: a JSON round trip.
         data: JSON.parse(JSON.stringify(e.data)),

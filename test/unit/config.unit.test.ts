@@ -49,7 +49,7 @@ describe('config', () => {
       [{ CONSOLE: 'true' }, /^CONSOLE: must be "on" or "off"/],
       [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
       [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: /],
-      [{ NODE_ENV: 'production' }, /^JWT_SECRET: must be set when NODE_ENV=production/],
+      [{ NODE_ENV: 'production' }, /^JWT_SECRET: it or JWT_JWKS_URL must be set when NODE_ENV=production/],
       [{ DATABASE_REPLICA_URLS: 'postgres://r/db' }, /^DATABASE_REPLICA_URLS: needs DATABASE_URL .*PGlite/],
       [
         { DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'postgres://r/db,replica2' },
@@ -57,6 +57,9 @@ describe('config', () => {
       ],
       [{ REPLICA_MAX_LAG_MS: '0' }, /^REPLICA_MAX_LAG_MS: /],
       [{ REPLICA_WAIT_MS: 'soon' }, /^REPLICA_WAIT_MS: /],
+      [{ TENANCY: 'many' }, /^TENANCY: must be one of single, multi/],
+      [{ TENANT_COMMANDS_PER_SECOND: '0' }, /^TENANT_COMMANDS_PER_SECOND: must be a whole number from 1/],
+      [{ JWT_JWKS_URL: 'keys.json' }, /^JWT_JWKS_URL: must be an http/],
     ];
     for (const [env, message] of cases) {
       let error: unknown;

@@ -6,6 +6,7 @@ import { positionFromDb } from '../../core/position.ts';
 import { isoTime } from '../../core/sql.ts';
 
 export type EventRow = {
+  tenant_id: string;
   stream_id: string;
   stream_type: string;
   version: number;
@@ -18,7 +19,7 @@ export type EventRow = {
   created_at: string;
 };
 
-export const EVENT_COLUMNS_TEXT = `stream_id, stream_type, version, type, schema_version, data, metadata,
+export const EVENT_COLUMNS_TEXT = `tenant_id, stream_id, stream_type, version, type, schema_version, data, metadata,
   transaction_id::text as tx, global_position::text as pos, ${isoTime('created_at')} as created_at`;
 
 /**
@@ -32,6 +33,7 @@ export const eventReader =
   (row: EventRow): StoredEvent => ({
     type: row.type,
     data: upcast(schemas, row.type, row.schema_version, row.data),
+    tenant: row.tenant_id,
     streamId: row.stream_id,
     streamType: row.stream_type,
     version: row.version,

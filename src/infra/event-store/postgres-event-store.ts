@@ -1,5 +1,7 @@
 // The event store on PostgreSQL (or PGlite): the global order and visibility rule, expected versions,
-// and commands recorded for idempotency; each append is one statement (docs/architecture.md, Event store and ordering).
+// and commands recorded for idempotency; each append is one statement (docs/architecture.md, Event store and
+// ordering). Streams and commands are the tenant's the work acts for (see core/tenancy.ts); the global
+// order and reading it are every tenant's.
 import { sql } from 'drizzle-orm';
 import { ConcurrencyConflictError } from '../../core/errors.ts';
 import {
@@ -13,6 +15,7 @@ import {
 } from '../../core/event-store.ts';
 import type { StoredEvent } from '../../core/messages.ts';
 import { positionFromDb, type Position } from '../../core/position.ts';
+import { acrossTenants, tenantKey, tenantOrDefault } from '../../core/tenancy.ts';
 import type { Executor } from '../../core/sql.ts';
 import { driverError } from '../db/errors.ts';
 import { appendStatement } from './append-statements.ts';
@@ -29,7 +32,10 @@ const EVENT_COLUMNS = sql.raw(EVENT_COLUMNS_TEXT);
 const VISIBLE = sql.raw(VISIBLE_TEXT);
 
 export type PostgresEventStore = EventStore & {
-  /** The streams with events after `from`, up to `to` (both read already); null when more than `limit` events lie between. */
+  /**
+   * The streams (tenantKey: tenant and stream id) with events after `from`, up to `to` (both read already);
+   * null when more than `limit` events lie between.
+   */
   streamsBetween(from: Position, to: Position, limit: number): Promise<string[] | null>;
   /** The last committed event's position, whether readers may see it yet or not. */
   lastPosition(): Promise<Position | null>;
@@ -57,13 +63,15 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
   const toStoredEvent = eventReader(schemas);
 
   const streamVersion = async (streamId: string) => {
-    const [row] = await db.rows<{ v: number }>(sql`select coalesce(max(version), 0)::int as v from events where stream_id = ${streamId}`);
+    const [row] = await db.rows<{ v: number }>(
+      sql`select coalesce(max(version), 0)::int as v from events where stream_id = ${streamId} and tenant_id = ${tenantOrDefault()}`,
+    );
     return row?.v ?? 0;
   };
 
   const appendOnce = async (streamId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> => {
     const expected = options.expectedVersion;
-    const { text, params } = appendStatement(streamId, events, options, schemas);
+    const { text, params } = appendStatement(tenantOrDefault(), streamId, events, options, schemas);
     const rows = await db.query<{ version: number; tx: string; pos: string }>(text, params);
     // One row per event, or the last one's only when a command is recorded: the result is the highest.
     const row = rows.reduce<(typeof rows)[number] | undefined>((last, r) => (last && last.version > r.version ? last : r), undefined);
@@ -117,7 +125,8 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
 
     async readStream(streamId, fromVersion = 1) {
       const rows = await db.rows<EventRow>(
-        sql`select ${EVENT_COLUMNS} from events where stream_id = ${streamId} and version >= ${fromVersion} order by version`,
+        sql`select ${EVENT_COLUMNS} from events
+          where stream_id = ${streamId} and tenant_id = ${tenantOrDefault()} and version >= ${fromVersion} order by version`,
       );
       const events = rows.map(toStoredEvent);
       return { version: events.at(-1)?.version ?? 0, events };
@@ -136,7 +145,7 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
     async findCommand(commandId): Promise<CommandRecord | null> {
       const [row] = await db.rows<{ input_hash: string; stream_id: string; version: number; tx: string; pos: string }>(sql`
         select input_hash, stream_id, version, transaction_id::text as tx, global_position::text as pos
-        from commands where command_id = ${commandId}`);
+        from commands where command_id = ${commandId} and tenant_id = ${tenantOrDefault()}`);
       if (!row) return null;
       return {
         commandId,
@@ -152,7 +161,8 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
       const found: StoredEvent[] = [];
       for (let to = record.version; to > 0; to -= COMMAND_EVENTS_CHUNK) {
         const rows = await db.rows<EventRow>(sql`select ${EVENT_COLUMNS} from events
-          where stream_id = ${record.streamId} and version <= ${to} and version > ${to - COMMAND_EVENTS_CHUNK} order by version desc`);
+          where stream_id = ${record.streamId} and tenant_id = ${tenantOrDefault()} and version <= ${to} and version > ${to - COMMAND_EVENTS_CHUNK}
+          order by version desc`);
         for (const row of rows) {
           if ((row.metadata as { commandId?: string }).commandId !== record.commandId) return found.reverse();
           found.push(toStoredEvent(row));
@@ -163,34 +173,40 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
 
     async streamStart(streamId) {
       const [row] = await db.rows<{ stream_type: string; tx: string; pos: string }>(sql`
-        select stream_type, transaction_id::text as tx, global_position::text as pos from events where stream_id = ${streamId} and version = 1`);
+        select stream_type, transaction_id::text as tx, global_position::text as pos from events
+        where stream_id = ${streamId} and tenant_id = ${tenantOrDefault()} and version = 1`);
       return row ? { streamType: row.stream_type, position: positionFromDb(row.tx, row.pos) } : null;
     },
 
-    async streamsBetween(from, to, limit) {
-      const [row] = await db.rows<{ n: number; streams: string[] }>(sql`
-        with range as (
-          select stream_id from events
-          where (transaction_id, global_position) > (${from.tx.toString()}::xid8, ${from.pos.toString()}::bigint)
-            and (transaction_id, global_position) <= (${to.tx.toString()}::xid8, ${to.pos.toString()}::bigint)
-          order by transaction_id, global_position limit ${limit + 1}
-        )
-        select (select count(*) from range)::int as n, array(select distinct stream_id from range) as streams`);
-      return !row || row.n > limit ? null : row.streams;
-    },
+    // The log's head and what an advance covered are every tenant's: read outside any tenant's scope.
+    streamsBetween: (from, to, limit) =>
+      acrossTenants(async () => {
+        const [row] = await db.rows<{ n: number; streams: [string, string][] | null }>(sql`
+          with range as (
+            select tenant_id, stream_id from events
+            where (transaction_id, global_position) > (${from.tx.toString()}::xid8, ${from.pos.toString()}::bigint)
+              and (transaction_id, global_position) <= (${to.tx.toString()}::xid8, ${to.pos.toString()}::bigint)
+            order by transaction_id, global_position limit ${limit + 1}
+          )
+          select (select count(*) from range)::int as n,
+            (select jsonb_agg(distinct jsonb_build_array(tenant_id, stream_id)) from range) as streams`);
+        return !row || row.n > limit ? null : (row.streams ?? []).map(([tenant, stream]) => tenantKey(tenant, stream));
+      }),
 
-    async lastPosition() {
-      const [row] = await db.rows<{ tx: string; pos: string }>(sql`
-        select transaction_id::text as tx, global_position::text as pos from events order by transaction_id desc, global_position desc limit 1`);
-      return row ? positionFromDb(row.tx, row.pos) : null;
-    },
+    lastPosition: () =>
+      acrossTenants(async () => {
+        const [row] = await db.rows<{ tx: string; pos: string }>(sql`
+          select transaction_id::text as tx, global_position::text as pos from events order by transaction_id desc, global_position desc limit 1`);
+        return row ? positionFromDb(row.tx, row.pos) : null;
+      }),
 
-    async headPosition() {
-      const [row] = await db.rows<{ tx: string; pos: string }>(sql`
-        select transaction_id::text as tx, global_position::text as pos from events
-        where ${VISIBLE} order by transaction_id desc, global_position desc limit 1`);
-      return row ? positionFromDb(row.tx, row.pos) : null;
-    },
+    headPosition: () =>
+      acrossTenants(async () => {
+        const [row] = await db.rows<{ tx: string; pos: string }>(sql`
+          select transaction_id::text as tx, global_position::text as pos from events
+          where ${VISIBLE} order by transaction_id desc, global_position desc limit 1`);
+        return row ? positionFromDb(row.tx, row.pos) : null;
+      }),
 
     toStoredEvent,
   };

@@ -1,10 +1,11 @@
-// One-event appends without a commandId that arrive together (concurrent requests) share one statement
+// One-event appends without a commandId that arrive together (concurrent requests of one tenant) share one statement
 // and one commit, each with its own expected-version check (docs/decisions/shared-appends.md). An append
 // whose row does not come back is answered as on its own: a conflict, or for `any` a retry alone.
 import { ConcurrencyConflictError } from '../../core/errors.ts';
 import type { AppendOptions, AppendResult, EventSchemas, NewEvent } from '../../core/event-store.ts';
 import { createMicroBatcher } from '../../core/micro-batch.ts';
 import { positionFromDb } from '../../core/position.ts';
+import { tenantOrDefault } from '../../core/tenancy.ts';
 import type { Executor } from '../../core/sql.ts';
 import { isRefusedByServer } from '../db/errors.ts';
 import { SHARED_APPEND_TEXT, sharedAppendRow } from './append-statements.ts';
@@ -55,7 +56,7 @@ export function createSharedAppends(deps: Deps): (append: OneAppend) => Promise<
     }
     let rows: { stream_id: string; version: number; tx: string; pos: string }[];
     try {
-      rows = await db.query(SHARED_APPEND_TEXT, [payload]);
+      rows = await db.query(SHARED_APPEND_TEXT, [payload, tenantOrDefault()]);
     } catch (error) {
       // Refused by the server, the statement rolled back: each goes again alone, so that its own error
       // reaches its own caller. A lost connection leaves the outcome unknown: nothing is retried.

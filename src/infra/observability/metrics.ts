@@ -129,6 +129,12 @@ export function createMetrics(sources: MetricsSources) {
       this.set(sources.consistencyWaits());
     },
   });
+  const rateLimited = new Counter({
+    name: 'converge_commands_rate_limited_total',
+    help: 'Commands refused for TENANT_COMMANDS_PER_SECOND, by tenant',
+    labelNames: ['tenant'],
+    registers: [registry],
+  });
   const waitsRefused = new Counter({
     name: 'converge_consistency_waits_refused_total',
     help: 'Queries answered stale at once because CONSISTENCY_MAX_WAITS were waiting already',
@@ -206,6 +212,7 @@ export function createMetrics(sources: MetricsSources) {
       appendDuration.observe(seconds);
     },
     waitRefused: () => waitsRefused.inc(),
+    rateLimited: (tenant: string) => rateLimited.inc({ tenant }),
     read(read: { onReplica: boolean; withToken: boolean; fallback?: string }) {
       reads.inc({ target: read.onReplica ? 'replica' : 'primary', token: read.withToken ? 'yes' : 'no', fallback: read.fallback ?? '' });
     },

@@ -1,8 +1,10 @@
 // Projection status, the log's head and the admin operations (pause, resume, rebuild). Any process may call
 // them: they change the projection's row and notify the process that runs it.
 import { sql } from 'drizzle-orm';
-import { assertAdmin, type Caller } from '../../core/caller.ts';
+import { assertOperator as assertOperatorIn, type Caller } from '../../core/caller.ts';
+import { ForbiddenError } from '../../core/errors.ts';
 import { NotFoundError, RuleViolationError } from '../../core/errors.ts';
+import type { Tenancy } from '../../core/tenancy.ts';
 import type { HeldBackBy, LogHead, ProjectionAdmin, ProjectionStatus } from '../../core/projection.ts';
 import { positionFromDb, START, type Position } from '../../core/position.ts';
 import { isoTime } from '../../core/sql.ts';
@@ -19,11 +21,6 @@ async function lag(database: Database, from: Position | null) {
     from events
     where (transaction_id, global_position) > (${start.tx.toString()}::xid8, ${start.pos.toString()}::bigint) and ${sql.raw(VISIBLE_TEXT)}`);
   return { events: row?.n ?? 0, seconds: Math.max(0, row?.seconds ?? 0) };
-}
-
-/** Who may see and steer the projections (the console included): the one place that says so. */
-function assertOperator(caller: Caller, what: string): void {
-  assertAdmin(caller, what);
 }
 
 /** The last visible event (read backwards on the global order's index) and the sequence's highest value (the key's). */
@@ -47,7 +44,10 @@ export function createProjectionAdmin(
   database: Database,
   names: readonly string[],
   processManagers: readonly string[] = [],
+  tenancy: Tenancy = 'single',
 ): ProjectionAdmin {
+  // Who may see and steer the projections (the console included): the one place that says so.
+  const assertOperator = (caller: Caller, what: string) => assertOperatorIn(caller, what, tenancy);
   // Rows are never deleted, so once is enough per process (status runs on every /metrics scrape).
   let ensured: Promise<void> | undefined;
   const ensureRows = () =>
@@ -94,6 +94,11 @@ export function createProjectionAdmin(
 
   return {
     assertOperator,
+    assertFollowsProgress(caller) {
+      // Positions count every tenant's events: where there are many tenants, only for operators.
+      if (tenancy === 'multi' && !caller.system && !caller.roles.includes('operator'))
+        throw new ForbiddenError("Only an operator may follow the projections' progress (TENANCY=multi); await your writes with after:");
+    },
     async head(caller) {
       assertOperator(caller, "see the event log's head");
       return logHead(database);

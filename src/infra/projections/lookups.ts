@@ -3,14 +3,16 @@
 // ride along with the live batch statement or go out as one statement of their own.
 import type { StoredEvent } from '../../core/messages.ts';
 import { eventKeys, type KeySource, type LookupSpec, type Row, type SqlProjection } from '../../core/sql-projection.ts';
+import { splitKey, tenantKey } from '../../core/tenancy.ts';
 import { ident, quoteIdent, sqlList, sqlString } from './sql-text.ts';
 
-/** What the statement answers: per lookup, the keys it looked up and the rows it found. */
-export type LookupResult = Record<string, { keys: string[]; rows: Row[] }>;
+/** What the statement answers: per lookup, the keys it looked up (with their tenants) and the rows it found. */
+export type LookupResult = Record<string, { keys: [string, string][]; rows: Row[] }>;
 
 type EventKeySource = Exclude<KeySource, { lookup: string }>;
 
 const KEY = '$key';
+const TENANT = '$tenant';
 const ref = (column: string) => `$ref_${column}`;
 
 type SqlParts = { ctes: string; result: string };
@@ -27,7 +29,7 @@ export type CompiledLookups = {
   overParams(first: number): SqlParts;
   /** The parameters of overParams: the keys each lookup takes from `events`, as JSON arrays. */
   params(events: readonly StoredEvent[]): string[];
-  /** The rows by key, once every key the events name is known to have been looked up; else null. */
+  /** The rows by tenant and key (tenantKey), once every key the events name is known to have been looked up; else null. */
   found(result: LookupResult, events: readonly StoredEvent[]): Record<string, Map<string, Row>> | null;
 };
 
@@ -63,24 +65,27 @@ export function compileLookups(projection: SqlProjection): CompiledLookups | und
     sqlList((types ?? [...projection.handles]).filter((t) => projection.handles.has(t)));
   const fromEvents = (lookup: LookupSpec) => lookup.keys.filter((source): source is EventKeySource => !('lookup' in source));
 
+  // Keys are the tenant's: each query below pairs a tenant (t) with a key (k), and finds rows of that tenant.
   const build = (eventKeysOf: (i: number, lookup: LookupSpec) => string | null): SqlParts => {
     const ctes = lookups.flatMap((lookup, i) => {
       const parts = [
         eventKeysOf(i, lookup),
-        ...lookup.keys.flatMap((s) => ('lookup' in s ? [`select ${quoteIdent(ref(s.column))} from lookup_${where(s.lookup)}`] : [])),
+        ...lookup.keys.flatMap((s) =>
+          'lookup' in s ? [`select ${quoteIdent(TENANT)}, ${quoteIdent(ref(s.column))} from lookup_${where(s.lookup)}`] : [],
+        ),
       ];
       const keys = parts.filter((p): p is string => p !== null);
       const refs = [...referenced[i]!].map((column) => `, ${ident(column)}::text as ${quoteIdent(ref(column))}`).join('');
       return [
-        `lookup_${i}_keys as (select distinct k from (${keys.length > 0 ? keys.join(' union all ') : 'select null::text'}) s(k) where k is not null)`,
-        `lookup_${i} as (select ${ident(lookup.key)}::text as ${quoteIdent(KEY)}${refs}, ${lookup.columns} from ${ident(lookup.table)}
-          where ${ident(lookup.key)} = any(array(select k from lookup_${i}_keys)))`,
+        `lookup_${i}_keys as (select distinct t, k from (${keys.length > 0 ? keys.join(' union all ') : 'select null::text, null::text'}) s(t, k) where k is not null)`,
+        `lookup_${i} as (select tenant_id as ${quoteIdent(TENANT)}, ${ident(lookup.key)}::text as ${quoteIdent(KEY)}${refs}, ${lookup.columns}
+          from ${ident(lookup.table)} where (${ident(lookup.key)}, tenant_id) in (select k, t from lookup_${i}_keys))`,
       ];
     });
     const result = `json_build_object(${names
       .map(
         (name, i) => `${sqlString(name)}, json_build_object(
-          'keys', (select coalesce(json_agg(k), '[]'::json) from lookup_${i}_keys),
+          'keys', (select coalesce(json_agg(json_build_array(t, k)), '[]'::json) from lookup_${i}_keys),
           'rows', (select coalesce(json_agg(r), '[]'::json) from lookup_${i} r))`,
       )
       .join(', ')})`;
@@ -94,33 +99,35 @@ export function compileLookups(projection: SqlProjection): CompiledLookups | und
         const parts = fromEvents(lookup).map((source) => {
           const types = typesOf(source.types);
           if ('dataItems' in source) {
-            return `select item->>${sqlString(source.field)} from batch, jsonb_array_elements(case when jsonb_typeof(data->${sqlString(source.dataItems)}) = 'array' then data->${sqlString(source.dataItems)} else '[]'::jsonb end) item where type in (${types})`;
+            const items = `data->${sqlString(source.dataItems)}`;
+            return `select tenant_id, item->>${sqlString(source.field)} from batch,
+              jsonb_array_elements(case when jsonb_typeof(${items}) = 'array' then ${items} else '[]'::jsonb end) item where type in (${types})`;
           }
           const column = 'streamId' in source ? 'stream_id' : `data->>${sqlString(source.dataField)}`;
-          return `select ${column} from batch where type in (${types})`;
+          return `select tenant_id, ${column} from batch where type in (${types})`;
         });
         return parts.length > 0 ? parts.join(' union all ') : null;
       }),
     // One parameter per lookup, empty for one whose keys all come from an earlier lookup.
-    overParams: (first) => build((i) => `select jsonb_array_elements_text($${first + i}::jsonb)`),
-    params: (events) => lookups.map((lookup) => JSON.stringify([...eventKeys(lookup.keys, events)])),
+    overParams: (first) => build((i) => `select x->>0, x->>1 from jsonb_array_elements($${first + i}::jsonb) x`),
+    params: (events) => lookups.map((lookup) => JSON.stringify([...eventKeys(lookup.keys, events)].map(splitKey))),
     found(result, events) {
       const found: Record<string, Map<string, Row>> = {};
       for (const [i, lookup] of lookups.entries()) {
         const name = names[i]!;
         const answer = result[name];
         if (!answer) return null;
-        const looked = new Set(answer.keys);
+        const looked = new Set(answer.keys.map(([tenant, key]) => tenantKey(tenant, key)));
         const wanted = eventKeys(lookup.keys, events);
         for (const source of lookup.keys) {
           if (!('lookup' in source)) continue;
           for (const row of found[source.lookup]!.values()) {
             const value = (row as Record<string, unknown>)[ref(source.column)];
-            if (typeof value === 'string') wanted.add(value);
+            if (typeof value === 'string') wanted.add(tenantKey(String(row[TENANT]), value));
           }
         }
         for (const key of wanted) if (!looked.has(key)) return null;
-        found[name] = new Map(answer.rows.map((row) => [String(row[KEY]), row]));
+        found[name] = new Map(answer.rows.map((row) => [tenantKey(String(row[TENANT]), String(row[KEY])), row]));
       }
       // The helper columns go once every lookup has used them.
       for (const rows of Object.values(found)) {

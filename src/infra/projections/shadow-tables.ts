@@ -90,7 +90,7 @@ export async function shadowMatchesLive(tx: Executor, name: string, tables: read
   return true;
 }
 
-/** Moves the copies into `public` and drops the tables they replace (inside the swap's transaction). */
+/** Moves the copies into `public`, with the tenants' row-level security, and drops the tables they replace (inside the swap's transaction). */
 export async function swapInShadowTables(tx: Executor, name: string, tables: readonly string[]): Promise<void> {
   const shadow = quoteIdent(shadowSchema(name));
   const retired = quoteIdent(retiredSchema(name));
@@ -100,6 +100,8 @@ export async function swapInShadowTables(tx: Executor, name: string, tables: rea
     await exec(tx, `alter table public.${quoteIdent(table)} set schema ${retired}`);
     await exec(tx, `alter table ${shadow}.${quoteIdent(table)} set schema public`);
     await renameIndexesLike(tx, table, retiredSchema(name));
+    // A copy has no policies nor grants of its own: the tenants' row-level security again (drizzle/0010).
+    await tx.rows(sql`select converge_tenant_table(${`public.${quoteIdent(table)}`}::regclass)`);
   }
   await exec(tx, `drop schema ${retired} cascade`);
   await exec(tx, `drop schema ${shadow} cascade`);

@@ -8,6 +8,8 @@ import { maxPosition, type Position } from '../../core/position.ts';
 import { EventsNotApplied } from '../../core/projection.ts';
 import type { Executor } from '../../core/sql.ts';
 import type { Row, SqlProjection, StepContext } from '../../core/sql-projection.ts';
+import { splitKey } from '../../core/tenancy.ts';
+import { inTenant } from '../../core/tenancy.ts';
 import { type CompiledLookups, compileLookups, type LookupResult } from './lookups.ts';
 import { ident } from './sql-text.ts';
 import { createWriteCollector } from './step-writes.ts';
@@ -23,15 +25,39 @@ export function withWrites(writes: readonly SQL[], main: SQL): SQL {
   )} ${main}`;
 }
 
-/** Rows of `table` whose `key` column is one of `keys`, by key. */
-async function readRows(reads: Executor, table: string, key: string, columns: string, keys: readonly string[]) {
+/** Rows of the tenant's in `table` whose `key` column is one of `keys`, by key. */
+async function readRows(reads: Executor, tenant: string, table: string, key: string, columns: string, keys: readonly string[]) {
   if (keys.length === 0) return new Map<string, Row>();
   const rows = await reads.query<Row & { $key: string }>(
-    `select ${ident(key)}::text as "$key", ${columns} from ${ident(table)} where ${ident(key)} = any(array(select jsonb_array_elements_text($1::jsonb)))`,
-    [JSON.stringify(keys)],
+    `select ${ident(key)}::text as "$key", ${columns} from ${ident(table)}
+      where tenant_id = $2 and ${ident(key)} = any(array(select jsonb_array_elements_text($1::jsonb)))`,
+    [JSON.stringify(keys), tenant],
   );
   return new Map(rows.map(({ $key, ...row }) => [$key, row as Row]));
 }
+
+/** The events of each tenant, in the order they came (a batch holds every tenant's events). */
+function byTenant(events: readonly StoredEvent[]): Map<string, StoredEvent[]> {
+  const groups = new Map<string, StoredEvent[]>();
+  for (const event of events) {
+    const group = groups.get(event.tenant);
+    if (group) group.push(event);
+    else groups.set(event.tenant, [event]);
+  }
+  return groups;
+}
+
+/** The tenant's rows of a lookup's answer, by their own keys. */
+function rowsOf(found: ReadonlyMap<string, Row>, tenant: string): Map<string, Row> {
+  const mine = new Map<string, Row>();
+  for (const [qualified, row] of found) {
+    const [owner, key] = splitKey(qualified);
+    if (owner === tenant) mine.set(key, row);
+  }
+  return mine;
+}
+
+const withTenant = (rows: readonly Row[], tenant: string) => rows.map((row) => ({ ...row, tenant_id: tenant }));
 
 type Prepared = { projection: SqlProjection; lookups?: CompiledLookups; standalone?: string };
 
@@ -63,7 +89,9 @@ export class PreparedProjections {
 
   /**
    * Runs `apply` over `events` with what its lookups found (`found`, from the batch statement, or read
-   * on `reads`); returns the statements of its writes and the furthest event its commands appended.
+   * on `reads`); returns the statements of its writes and the furthest event its commands appended. The
+   * events of each tenant go to `apply` apart, in the tenant's scope (core/tenancy.ts), with that tenant's
+   * rows found, and what it writes is that tenant's.
    */
   async apply(name: string, events: StoredEvent[], apply: Apply, reads: Executor, found?: LookupResult | null) {
     const { projection } = this.get(name);
@@ -78,8 +106,16 @@ export class PreparedProjections {
     const caused = (position: Position) => {
       effects = effects ? maxPosition(effects, position) : position;
     };
-    const read = (table: string, key: string, columns: string, keys: readonly string[]) => readRows(reads, table, key, columns, keys);
-    await apply(events, { found: rows, insert: writes.insert, upsert: writes.upsert, caused, read });
+    for (const [tenant, ofTenant] of byTenant(events)) {
+      const step: StepContext = {
+        found: Object.fromEntries(Object.entries(rows).map(([lookup, map]) => [lookup, rowsOf(map, tenant)])),
+        insert: (table, list) => writes.insert(table, withTenant(list, tenant)),
+        upsert: (table, key, list) => writes.upsert(table, [...key, 'tenant_id'], withTenant(list, tenant)),
+        caused,
+        read: (table, key, columns, keys) => readRows(reads, tenant, table, key, columns, keys),
+      };
+      await inTenant(tenant, () => apply(ofTenant, step));
+    }
     return { writes: writes.close(), effects: effects as Position | null };
   }
 

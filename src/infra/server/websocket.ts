@@ -139,9 +139,13 @@ function graphqlWsOptions(
   return {
     onConnect: async (ctx) => {
       const authorization = ctx.connectionParams?.authorization;
+      const tenant = ctx.connectionParams?.['x-tenant'];
       const { socket } = ctx.extra;
       try {
-        const caller = await auth.authenticate(typeof authorization === 'string' ? authorization : undefined);
+        const caller = await auth.authenticate(
+          typeof authorization === 'string' ? authorization : undefined,
+          typeof tenant === 'string' ? tenant : undefined,
+        );
         ctx.extra.caller = caller;
         if (caller.expiresAt !== undefined) {
           const cancel = runAt(caller.expiresAt, () => socket.close(CloseCode.Forbidden, 'Forbidden: the token has expired'));

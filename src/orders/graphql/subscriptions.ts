@@ -4,6 +4,7 @@
 import { Repeater } from 'graphql-yoga';
 import { SYSTEM_CALLER } from '../../core/caller.ts';
 import { isDeepStrictEqual } from 'node:util';
+import { DEFAULT_TENANT, inTenant } from '../../core/tenancy.ts';
 import { type Builder, perBuilder } from '../../graphql/builder.ts';
 import { type GraphQLContext, queriesOf } from '../../graphql/context.ts';
 import { superviseSubscription } from '../../graphql/subscription.ts';
@@ -57,7 +58,10 @@ function orderChanges(ctx: GraphQLContext, id: string, sources: readonly OrderCh
       emitted = order.version;
       if (emit) push(order).catch(() => {});
     };
-    const removes = [watchersOf(ctx.services, orderRows).add(id, { next: (order) => offer(order, true), fail: (error) => stop(error) })];
+    const tenant = ctx.caller.tenant ?? DEFAULT_TENANT;
+    const removes = [
+      watchersOf(ctx.services, orderRows).add(tenant, id, { next: (order) => offer(order, true), fail: (error) => stop(error) }),
+    ];
     // Another face's field: emitted when what it shows differs from what was seen last (per field).
     const seen = new Map<string, unknown>();
     const changed = (field: string, value: unknown) => {
@@ -69,14 +73,15 @@ function orderChanges(ctx: GraphQLContext, id: string, sources: readonly OrderCh
     };
     for (const source of sources) {
       removes.push(
-        watchersOf(ctx.services, source).add(source.streamOf(id), { next: (value) => changed(source.field, value), fail: stop }),
+        watchersOf(ctx.services, source).add(tenant, source.streamOf(id), { next: (value) => changed(source.field, value), fail: stop }),
       );
     }
     // Where the order is now: changes after this are emitted, and one that raced the watch is not lost.
     offer(await queries(ctx).execute('order', { id }, { caller: ctx.caller }), false);
     for (const source of sources) {
       const at = ctx.services.tracker.position(source.projection);
-      if (!seen.has(source.field) && at) seen.set(source.field, await source.read(ctx.services, source.streamOf(id), at));
+      if (!seen.has(source.field) && at)
+        seen.set(source.field, await inTenant(tenant, () => source.read(ctx.services, source.streamOf(id), at)));
     }
     await stop;
     for (const remove of removes) remove();
