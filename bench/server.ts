@@ -37,8 +37,17 @@ export type Server = {
 
 export const cpuMsOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 
+// TENANCY passes through, so that any scenario can measure TENANCY=multi (open mode: tenant default).
 const appConfig = (url: string, poolMax: number, extra: Record<string, string> = {}) =>
-  loadAppConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: url, LOG_LEVEL: 'silent', DB_POOL_MAX: String(poolMax), ...extra });
+  loadAppConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: url,
+    LOG_LEVEL: 'silent',
+    DB_POOL_MAX: String(poolMax),
+    ...(process.env.TENANCY && { TENANCY: process.env.TENANCY }),
+    ...extra,
+  });
 
 // Typed as the app's Logger, so that a change of its shape shows up in `npm run typecheck`.
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };

@@ -19,6 +19,7 @@ import type { QueryContext } from './core/query-context.ts';
 import { retryUnavailableReads } from './core/read-retry.ts';
 import type { SqlProjection } from './core/sql-projection.ts';
 import { createStreamChanges, type StreamChanges } from './core/stream-changes.ts';
+import { retryUnavailableCommands } from './core/command-retry.ts';
 import { tenantRateLimit } from './core/rate-limit.ts';
 import { tenantCommands, tenantQueries } from './core/tenant-scope.ts';
 import type { Tenancy } from './core/tenancy.ts';
@@ -130,6 +131,8 @@ export function createServices(database: Database, options: ServicesOptions): Se
       tenantCommands(tenancy),
       ...(limit ? [tenantRateLimit<Command, CommandResult>({ perSecond: limit, onLimited: options.observe?.rateLimited })] : []),
       ...(options.observe ? [observeCommands(options.observe, aggregates)] : []),
+      // Innermost: each try is a new run of the handler; what the caller hears is the last one's.
+      retryUnavailableCommands<Command, CommandResult>({ timeoutMs: options.consistencyTimeoutMs }),
     ],
   });
 

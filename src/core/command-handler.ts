@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Decider } from './decider.ts';
-import { ConcurrencyConflictError, IdempotencyConflictError, isDecided, RuleViolationError } from './errors.ts';
+import { ConcurrencyConflictError, IdempotencyConflictError, isDecided, RuleViolationError, UnavailableError } from './errors.ts';
 import { DuplicateCommandError, type CommandRecord, type EventStore, type ExpectedVersion } from './event-store.ts';
 import type { Command, CommandMetadata, Event, StoredEvent } from './messages.ts';
 import { encodeToken, type Position } from './position.ts';
@@ -196,15 +196,21 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
     const nextState = events.reduce((s, e) => spec.decider.evolve(s, e), state);
     const { commandId, correlationId, causationId, userId } = command.metadata;
     const metadata = { commandId, correlationId, causationId, userId };
-    const appended = await store.append(
-      streamId,
-      events.map((e) => ({ type: e.type, data: e.data, metadata })),
-      {
-        streamType: spec.streamType,
-        expectedVersion,
-        command: commandId && inputHash ? { commandId, inputHash } : undefined,
-      },
-    );
+    const appended = await store
+      .append(
+        streamId,
+        events.map((e) => ({ type: e.type, data: e.data, metadata })),
+        {
+          streamType: spec.streamType,
+          expectedVersion,
+          command: commandId && inputHash ? { commandId, inputHash } : undefined,
+        },
+      )
+      .catch((error: unknown) => {
+        // A connection lost under the append may have taken its commit's acknowledgement with it.
+        if (!(error instanceof UnavailableError)) throw error;
+        throw new UnavailableError({ cause: error.cause ?? error, outcome: error.notCommitted ? 'none' : 'unknown' });
+      });
     cache?.set(tenantStream(streamId), { version: appended.version, state: nextState });
     const was = typeof expectedVersion === 'number' ? expectedVersion : 0;
     if (policy && snapshots && crossesSnapshot(was, appended.version, policy.every)) {

@@ -76,18 +76,30 @@ export class ForbiddenError extends ConvergeError {
 /**
  * The database (or another backing service) cannot answer right now: a lost connection, a restart, a
  * deadlock. Infra turns driver errors into this one, so that no other layer knows a driver's codes.
+ * For a command, `outcome` says whether anything may have been appended: "none" when it failed before
+ * its append was sent, "unknown" when the connection went away during the append's commit.
  */
 export class UnavailableError extends ConvergeError {
   readonly code = 'SERVICE_UNAVAILABLE';
-  constructor(options?: { cause?: unknown; message?: string }) {
-    super(
-      options?.message ?? 'The database is unavailable right now; try again shortly (a command with a commandId can be retried safely).',
-      options,
-    );
+  readonly outcome: 'none' | 'unknown' | undefined;
+  /** Whether the statement surely did not commit (never sent, or refused by the server), as infra knows it. */
+  readonly notCommitted: boolean;
+  constructor(options?: { cause?: unknown; message?: string; outcome?: 'none' | 'unknown'; notCommitted?: boolean }) {
+    super(options?.message ?? messageFor(options?.outcome), options);
+    this.outcome = options?.outcome;
+    this.notCommitted = options?.notCommitted ?? options?.outcome === 'none';
   }
   protected override details() {
-    return { http: { status: 503 } };
+    return { retryable: true, ...(this.outcome && { outcome: this.outcome }), http: { status: 503 } };
   }
+}
+
+function messageFor(outcome: 'none' | 'unknown' | undefined): string {
+  if (outcome === 'unknown') {
+    return 'The database connection was lost while the command was committed: it may or may not have been applied. Read before repeating it, or send a commandId so that a repeat is safe.';
+  }
+  if (outcome === 'none') return 'The database is unavailable right now and nothing was done; try the command again shortly.';
+  return 'The database is unavailable right now; try again shortly (a command with a commandId can be retried safely).';
 }
 
 /** A tenant sent more commands than TENANT_COMMANDS_PER_SECOND allows; nothing was done. */

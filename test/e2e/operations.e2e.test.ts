@@ -221,7 +221,7 @@ describe.skipIf(!onPostgres)('database sockets that die mid-write (postgres.js #
 });
 
 describe.skipIf(!onPostgres || !canRunPrivateCluster())('a PostgreSQL outage (a private cluster, stopped and restarted)', () => {
-  it('/ready goes false and commands fail fast while it is down; everything recovers without a server restart', async () => {
+  it('/ready goes false and commands fail within CONSISTENCY_TIMEOUT_MS, saying nothing was done, while it is down; everything recovers without a server restart', async () => {
     const cluster = await startPrivateCluster();
     let server: ServerProcess | undefined;
     try {
@@ -239,9 +239,10 @@ describe.skipIf(!onPostgres || !canRunPrivateCluster())('a PostgreSQL outage (a 
       expect(ready.status).toBe(503);
       const started = Date.now();
       const refused = await s.gql(CREATE, input('c-down'));
-      expect(Date.now() - started).toBeLessThan(6000);
-      expect(refused.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
-      expect(refused.errors?.[0]?.message).toMatch(/database is unavailable/);
+      // Tried again for CONSISTENCY_TIMEOUT_MS (5 s here): nothing was sent, so nothing can be applied twice.
+      expect(Date.now() - started).toBeLessThan(8000);
+      expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true, outcome: 'none' });
+      expect(refused.errors?.[0]?.message).toMatch(/database is unavailable right now and nothing was done/);
 
       cluster.start();
       let recovered = false;

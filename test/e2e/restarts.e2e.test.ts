@@ -16,38 +16,50 @@ import {
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId consistencyToken } }`;
 const READ = `query($id: ID!, $t: ConsistencyToken) { order(id: $id, after: $t) { id } }`;
-const input = (customerId: string) => ({
+const input = (customerId: string, commandId?: string) => ({
   input: {
+    ...(commandId && { commandId }),
     customerId,
     items: [{ productId: 'p', quantity: 1, unitPrice: '2.50' }],
     shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' },
   },
 });
 
-type Request = { kind: 'write' | 'read'; startedAt: number; ms: number; ok: boolean; stale?: boolean; error?: string };
+type Request = {
+  kind: 'write' | 'read';
+  startedAt: number;
+  ms: number;
+  ok: boolean;
+  stale?: boolean;
+  error?: string;
+  /** A write sent with a commandId. */
+  withId?: boolean;
+};
 
 /** Closed-loop clients: createOrder on one server, then order(id, after:) with its token on the other. */
 function clients(writeOn: ServerProcess, readOn: ServerProcess, count: number) {
   const requests: Request[] = [];
   let running = true;
-  const timed = async (kind: Request['kind'], work: () => Promise<{ data?: any; errors?: any[]; extensions?: any }>) => {
+  const timed = async (kind: Request['kind'], work: () => Promise<{ data?: any; errors?: any[]; extensions?: any }>, withId?: boolean) => {
     const startedAt = Date.now();
     try {
       const r = await work();
       const ok = !r.errors && r.data !== undefined;
       const error = ok ? undefined : JSON.stringify(r.errors?.[0]?.extensions ?? r);
-      requests.push({ kind, startedAt, ms: Date.now() - startedAt, ok, stale: r.extensions?.consistency?.stale === true, error });
+      requests.push({ kind, startedAt, ms: Date.now() - startedAt, ok, stale: r.extensions?.consistency?.stale === true, error, withId });
       return ok ? r.data : undefined;
     } catch (e) {
-      requests.push({ kind, startedAt, ms: Date.now() - startedAt, ok: false, error: String(e) });
+      requests.push({ kind, startedAt, ms: Date.now() - startedAt, ok: false, error: String(e), withId });
       return undefined;
     }
   };
   const done = Promise.all(
     Array.from({ length: count }, async (_, c) => {
-      while (running) {
-        const created = await timed('write', () => writeOn.gql(CREATE, input(`restart-${c}`)));
-        if (!created) continue; // a command that failed in the outage (item 3 of the issue says what happened to it)
+      // Half the clients send a commandId: their commands are safe to run again through a restart.
+      for (let n = 0; running; n++) {
+        const commandId = c % 2 === 0 ? `restart-${c}-${n}` : undefined;
+        const created = await timed('write', () => writeOn.gql(CREATE, input(`restart-${c}`, commandId)), commandId !== undefined);
+        if (!created) continue; // a command that failed in the outage: it says whether it may have been applied
         const { orderId, consistencyToken } = created.createOrder;
         const read = await timed('read', () => readOn.gql(READ, { id: orderId, t: consistencyToken }));
         if (read && read.order?.id !== orderId) requests.push({ kind: 'read', startedAt: Date.now(), ms: 0, ok: false, error: 'no order' });
@@ -112,11 +124,18 @@ describe.skipIf(skipped !== undefined)('PostgreSQL restarts under load (a privat
           worstReadMs: worst(reads),
           writes: writes.length,
           writesFailed: writes.filter((r) => !r.ok).length,
+          writesWithIdFailed: writes.filter((r) => !r.ok && r.withId).length,
           worstWriteMs: worst(writes),
           limitMs,
         })}`,
       );
       expect(reads.filter((r) => !r.ok)).toEqual([]);
+      // A command with a commandId rides through; one without fails only where its commit may have
+      // happened, and says so.
+      expect(writes.filter((r) => !r.ok && r.withId)).toEqual([]);
+      for (const failed of writes.filter((r) => !r.ok)) {
+        expect(JSON.parse(failed.error!)).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true, outcome: 'unknown' });
+      }
       expect(reads.filter((r) => r.stale)).toEqual([]);
       expect(load.requests.filter((r) => r.ms > limitMs)).toEqual([]);
     } catch (error) {

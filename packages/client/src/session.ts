@@ -110,3 +110,26 @@ export function receive(
   else session.observe(tokenOf(result));
   if (isStale(result)) session.onStale?.(delivered as StaleResult);
 }
+
+/** How long to wait before each try again of an operation the server answered retryable (then it stands). */
+export const RETRY_DELAYS_MS = [100, 300, 1000] as const;
+
+/**
+ * Whether an operation may be sent again as it is: the server answered SERVICE_UNAVAILABLE (the
+ * database was away, past the server's own tries) with `retryable`, and either nothing of a command was
+ * applied (`outcome` "none"), or it is a read (no `outcome`), or it is a command with a `commandId`,
+ * whose repeat answers the first result.
+ */
+export function shouldRetry(result: { errors?: unknown } | null | undefined, variables: unknown): boolean {
+  const errors = Array.isArray(result?.errors) ? (result.errors as { extensions?: Record<string, unknown> }[]) : [];
+  const unavailable = errors.find((e) => e.extensions?.code === 'SERVICE_UNAVAILABLE');
+  const extensions = unavailable?.extensions;
+  if (extensions?.retryable !== true) return false;
+  return extensions.outcome !== 'unknown' || hasCommandId(variables);
+}
+
+const hasCommandId = (value: unknown, depth = 0): boolean =>
+  typeof value === 'object' &&
+  value !== null &&
+  depth < 3 &&
+  Object.entries(value).some(([key, v]) => (key === 'commandId' && typeof v === 'string') || hasCommandId(v, depth + 1));

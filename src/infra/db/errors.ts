@@ -29,8 +29,14 @@ function isTransientDbError(error: unknown): boolean {
   return code !== undefined && (TRANSIENT_CODES.has(code) || code.startsWith('08'));
 }
 
+// No connection was made: nothing was sent.
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'CONNECT_TIMEOUT']);
+
 export function toCoreError(error: unknown): unknown {
-  return error instanceof UnavailableError || !isTransientDbError(error) ? error : new UnavailableError({ cause: error });
+  if (error instanceof UnavailableError || !isTransientDbError(error)) return error;
+  // An answer of the server (a SQLSTATE outside class 08) rolled the statement back.
+  const notCommitted = NOT_CONNECTED.has(codeOf(error)!) || isRefusedByServer(error);
+  return new UnavailableError({ cause: error, notCommitted });
 }
 
 /** The driver's own error behind an UnavailableError (or the error itself). */
