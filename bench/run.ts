@@ -16,6 +16,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioModule>> = {
   snapshots: () => import('./snapshots.ts'),
   startup: () => import('./startup.ts'),
   tenants: () => import('./tenants.ts'),
+  publish: () => import('./publish.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

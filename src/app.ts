@@ -18,6 +18,7 @@ import { openReplica } from './infra/postgres/open-replica.ts';
 import { createConsoleHandler } from './infra/server/console-assets.ts';
 import { createHttpServer, limitRequestBody } from './infra/server/http.ts';
 import { MODULES } from './modules.ts';
+import { createIntegration } from './integration.ts';
 import { createServices, type Services } from './services.ts';
 
 export type App = {
@@ -57,7 +58,17 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     database: () => database.stats(),
     consistencyWaits: () => services.consistency.waiting(),
     replicas: () => services.replicas?.status() ?? [],
+    nats: () => integration?.status(),
   });
+  const integration =
+    config.nats &&
+    createIntegration({
+      servers: config.nats.servers,
+      modules: MODULES.map((m) => m.module),
+      tenancy: config.tenancy,
+      log,
+      observe: metrics.inbound,
+    });
   services = createServices(database, {
     replicas:
       replicas.length > 0 ? { connections: replicas, maxLagMs: config.replicas.maxLagMs, waitMs: config.replicas.waitMs } : undefined,
@@ -67,6 +78,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     consistencyTimeoutMs: config.consistencyTimeoutMs,
     consistencyMaxWaits: config.consistencyMaxWaits,
     log,
+    publisher: integration?.publisher,
     observe: {
       command(info) {
         metrics.command(info.type, info.outcome, info.code, info.durationMs / 1000);
@@ -120,7 +132,14 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
       if (config.projections) checks.projections = services.host?.running() ?? false;
       // Replicas do not make the service unready: their reads go to the primary meanwhile.
       const replicaStatus = services.replicas?.status();
-      return { ready: Object.values(checks).every((v) => v === true), checks, ...(replicaStatus && { replicas: replicaStatus }) };
+      // NATS neither: the publisher catches up and the consumers resume once it is back.
+      const nats = integration?.status();
+      return {
+        ready: Object.values(checks).every((v) => v === true),
+        checks,
+        ...(replicaStatus && { replicas: replicaStatus }),
+        ...(nats && { nats }),
+      };
     },
   });
   let started = false;
@@ -139,6 +158,8 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
         await http.close(0);
         throw error;
       }
+      // Inbound messages are consumed where the processors run (PROJECTIONS=on).
+      integration?.start(config.projections ? services.commands.dispatch : undefined);
       started = true;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       return `http://${host}:${address.port}${GRAPHQL_PATH}`;
@@ -147,6 +168,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
       // Requests in flight (commands among them) finish first; then the projection locks are released.
       await http.close();
       if (started) await services.stop();
+      await integration?.stop();
       await database.close();
     },
   };

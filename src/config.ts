@@ -46,6 +46,14 @@ const schema = z
       .optional(),
     REPLICA_MAX_LAG_MS: wholeNumber(1, 3_600_000, 'a number of milliseconds').default(5000),
     REPLICA_WAIT_MS: wholeNumber(0, 60_000, 'a number of milliseconds').default(50),
+    NATS_URL: z
+      .string()
+      .transform((v) => v.split(',').map((url) => url.trim()))
+      .refine(
+        (urls) => urls.every((url) => /^(nats|tls):\/\/[^\s/]+\/?$/.test(url)),
+        'must be nats:// or tls:// URLs (comma-separated), such as nats://127.0.0.1:4222',
+      )
+      .optional(),
   })
   .transform((env) => ({
     port: env.PORT,
@@ -70,6 +78,8 @@ const schema = z
     projections: env.PROJECTIONS === 'on',
     metricsToken: env.METRICS_TOKEN,
     replicas: { urls: env.DATABASE_REPLICA_URLS ?? [], maxLagMs: env.REPLICA_MAX_LAG_MS, waitMs: env.REPLICA_WAIT_MS },
+    /** Integration events and inbound payments on NATS JetStream; off when unset. */
+    nats: env.NATS_URL ? { servers: env.NATS_URL } : undefined,
   }));
 
 export type Config = z.output<typeof schema>;
@@ -77,7 +87,7 @@ export type Config = z.output<typeof schema>;
 export class ConfigError extends Error {}
 
 // Never echoed back: a secret, or a URL that may carry a password.
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'DATABASE_REPLICA_URLS', 'METRICS_TOKEN']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'DATABASE_REPLICA_URLS', 'METRICS_TOKEN', 'NATS_URL']);
 
 /** Parses the environment; empty strings count as unset. Throws ConfigError with a one-line message. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

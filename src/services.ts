@@ -13,7 +13,9 @@ import type { Command } from './core/messages.ts';
 import { assertDistinctModules, registerAggregate, type Aggregate, type DomainModule } from './core/module.ts';
 import type { Position } from './core/position.ts';
 import { runAsProjection, type ProcessManager } from './core/process-manager.ts';
-import type { ProjectionAdmin } from './core/projection.ts';
+import type { ProcessorKind, ProjectionAdmin } from './core/projection.ts';
+import { publicationsOf } from './core/public-events.ts';
+import { type IntegrationBroker, type PublisherOptions, runAsPublisher } from './core/publisher.ts';
 import { createQueryBus, type QueryBus, type QueryMap } from './core/query-bus.ts';
 import type { QueryContext } from './core/query-context.ts';
 import { retryUnavailableReads } from './core/read-retry.ts';
@@ -94,6 +96,8 @@ export type ServicesOptions = {
   log?: Logger;
   /** Replaces the modules' projections (tests wrap them to inject faults). */
   projections?: (defaults: SqlProjection[]) => SqlProjection[];
+  /** Publishes the modules' public events to this broker (NATS_URL: see integration.ts). */
+  publisher?: PublisherOptions & { broker: IntegrationBroker };
   /** Hot-standby replicas of `database` for the queries (PostgreSQL only; see infra/replicas/). */
   replicas?: { connections: readonly OpenedReplica[]; maxLagMs: number; waitMs: number; checkMs?: number };
   /** Tuning, mostly for tests. */
@@ -141,6 +145,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
   const defaults = [
     ...modules.flatMap((m) => m.projections),
     ...processManagers.map((pm) => runAsProjection(pm, commands.dispatch, store)),
+    ...(options.publisher ? [runAsPublisher(publicationsOf(modules), options.publisher.broker, options.publisher)] : []),
   ];
   const projections = options.projections ? options.projections(defaults) : defaults;
   const projectionNames = projections.map((p) => p.name);
@@ -172,12 +177,8 @@ export function createServices(database: Database, options: ServicesOptions): Se
     const deps = { db: api, store };
     queries.register(name, reads ? routedQuery(query, deps, { ...reads, observe: options.observe?.read }) : query.create(deps));
   }
-  const admin = createProjectionAdmin(
-    database,
-    projectionNames,
-    running.map((pm) => pm.name),
-    tenancy,
-  );
+  const kinds: Record<string, ProcessorKind> = Object.fromEntries(projections.map((p) => [p.name, p.kind ?? 'PROJECTION']));
+  const admin = createProjectionAdmin(database, projectionNames, kinds, tenancy);
 
   host = options.runProjections
     ? createProjectionHost({

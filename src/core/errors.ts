@@ -84,6 +84,7 @@ export class UnavailableError extends ConvergeError {
   readonly outcome: 'none' | 'unknown' | undefined;
   /** Whether the statement surely did not commit (never sent, or refused by the server), as infra knows it. */
   readonly notCommitted: boolean;
+  /** `message`: for another backing service than the database (a broker, an identity provider), what is away. */
   constructor(options?: { cause?: unknown; message?: string; outcome?: 'none' | 'unknown'; notCommitted?: boolean }) {
     super(options?.message ?? messageFor(options?.outcome), options);
     this.outcome = options?.outcome;

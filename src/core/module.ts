@@ -6,9 +6,11 @@ import type { CommandBus } from './command-bus.ts';
 import { createDeciderHandler, type CommandHandlerDeps, type CommandResult, type DeciderHandlerSpec } from './command-handler.ts';
 import type { CommandInputs } from './command-input.ts';
 import type { EventSchemas, EventStore } from './event-store.ts';
+import type { InboundMessages } from './inbound.ts';
 import type { Command, Event } from './messages.ts';
 import type { QueryContext } from './query-context.ts';
 import type { ProcessManager } from './process-manager.ts';
+import type { PublicEvents } from './public-events.ts';
 import type { Executor } from './sql.ts';
 import type { SqlProjection } from './sql-projection.ts';
 
@@ -48,6 +50,10 @@ export type DomainModule<Q extends Record<string, QueryDefinition> = Record<stri
   projections: readonly SqlProjection[];
   processManagers?: readonly ProcessManager[];
   queries: Readonly<Q>;
+  /** The events other services may see, with their public shapes (published where NATS_URL is set). */
+  publicEvents?: PublicEvents;
+  /** What it consumes from other services (where NATS_URL is set): each subject's messages become commands. */
+  inbound?: readonly InboundMessages[];
 };
 
 /** A module, its queries' types kept (QueryTypes<typeof module.queries> types calls through the query bus). */
@@ -74,6 +80,7 @@ export function assertDistinctModules(modules: readonly DomainModule[]): void {
     for (const type of Object.keys(module.events)) claim('event type', type, module.name);
     for (const type of module.aggregates.flatMap((aggregate) => Object.keys(aggregate.inputs))) claim('command', type, module.name);
     for (const name of Object.keys(module.queries)) claim('query', name, module.name);
+    for (const { subject } of module.inbound ?? []) claim('inbound subject', subject, module.name);
   }
 }
 

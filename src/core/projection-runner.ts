@@ -99,10 +99,13 @@ class Runner<Tx> implements ProjectionRunner {
     this.name = projection.name;
     this.processManager = projection.kind === 'PROCESS_MANAGER';
     // A process manager's batch is a run of commands before one checkpoint: kept small, so that its
-    // effects show soon and a replay after a crash is short. It never builds through shadow tables.
+    // effects show soon and a replay after a crash is short. A publisher's is a run of messages in flight
+    // at once, which each must be acknowledged in time. Neither builds through shadow tables.
     const base = this.processManager ? Math.min(deps.batchSize ?? 100, 100) : (deps.batchSize ?? 500);
-    this.batch = new BatchSize(base, this.processManager ? base : Math.max(base, deps.maxBatchSize ?? 10_000));
-    this.firstBuildAsRebuildFrom = this.processManager ? Infinity : (deps.firstBuildAsRebuildFrom ?? 20_000);
+    const max = projection.kind === 'PUBLISHER' ? Math.max(base, 2000) : Math.max(base, deps.maxBatchSize ?? 10_000);
+    this.batch = new BatchSize(base, this.processManager ? base : max);
+    const rebuildable = projection.kind === undefined || projection.kind === 'PROJECTION';
+    this.firstBuildAsRebuildFrom = rebuildable ? (deps.firstBuildAsRebuildFrom ?? 20_000) : Infinity;
     this.pollMs = deps.pollMs ?? 2000;
     this.log = deps.log ?? silentLogger;
   }

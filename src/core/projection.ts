@@ -4,11 +4,14 @@ import type { Caller } from './caller.ts';
 import type { StoredEvent } from './messages.ts';
 import type { Position } from './position.ts';
 
-export type ProcessorKind = 'PROJECTION' | 'PROCESS_MANAGER';
+export type ProcessorKind = 'PROJECTION' | 'PROCESS_MANAGER' | 'PUBLISHER';
 
 export type Projection<Tx = unknown> = {
   name: string;
-  /** PROCESS_MANAGER: its effects are commands (see process-manager.ts); it is never rebuilt. */
+  /**
+   * PROCESS_MANAGER: its effects are commands (see process-manager.ts); PUBLISHER: messages to a broker
+   * (see publisher.ts). Neither is ever rebuilt.
+   */
   kind?: ProcessorKind;
   /** Event types it applies; the checkpoint moves over all others. */
   handles: ReadonlySet<string>;

@@ -19,8 +19,9 @@ const LOG_SAMPLE_MS = 1000;
 export function projectionsGraphQL(builder: Builder): void {
   const ProjectionStateEnum = builder.enumType('ProjectionState', { values: ['RUNNING', 'PAUSED', 'REBUILDING', 'FAILED'] as const });
   const ProcessorKindEnum = builder.enumType('ProcessorKind', {
-    description: 'PROCESS_MANAGER: its effects are commands, not tables; it cannot be rebuilt.',
-    values: ['PROJECTION', 'PROCESS_MANAGER'] as const,
+    description:
+      'PROCESS_MANAGER: its effects are commands, not tables; PUBLISHER: its effects are integration messages (NATS JetStream). Neither can be rebuilt.',
+    values: ['PROJECTION', 'PROCESS_MANAGER', 'PUBLISHER'] as const,
   });
 
   const ProjectionStatusRef = builder.objectRef<ProjectionStatus>('ProjectionStatus').implement({

@@ -4,7 +4,7 @@ import type { CommandContext } from '../core/command-input.ts';
 import { ForbiddenError, NotFoundError, RuleViolationError, ValidationError } from '../core/errors.ts';
 import { commandFor, deciderSpec, SPEC_NOW } from '../testing/index.ts';
 import { type OrderCommand, orderDecider } from './decider.ts';
-import type { OrderEvent } from './events.ts';
+import type { OrderEvent, OrderStreamEvent } from './events.ts';
 import type { FulfilmentEvent } from './fulfilment/events.ts';
 import { orderAggregate } from './order-aggregate.ts';
 
@@ -232,5 +232,51 @@ describe('who may command an order', () => {
       .given([])
       .when(command('ShipOrder', { orderId }, { caller: bob }))
       .thenThrows(NotFoundError);
+  });
+});
+
+describe('MarkOrderPaid', () => {
+  const markPaid = (paymentId = 'pay-1', amount: unknown = '19.98') => command('MarkOrderPaid', { paymentId, orderId, amount }, {});
+  const paid = (paymentId = 'pay-1', amount = '19.98'): OrderStreamEvent => ({
+    type: 'OrderPaid',
+    data: { orderId, paymentId, amount, paidAt: at },
+  });
+
+  it('given an order, pays it when the amount is its total, exactly', () => {
+    spec.given([created]).when(markPaid('pay-1', 19.98)).then([paid()]);
+  });
+
+  it('given lines added, the total is theirs too (exact decimals)', () => {
+    spec
+      .given([created, itemAdded()])
+      .when(markPaid('pay-1', '20.98'))
+      .then([paid('pay-1', '20.98')]);
+    spec
+      .given([created, itemAdded()])
+      .when(markPaid('pay-1', '19.98'))
+      .thenThrows(RuleViolationError, /19.98 does not match the total 20.98/);
+  });
+
+  it('given a cancelled or shipped order, still records the payment (the money was taken)', () => {
+    spec.given([created, cancelled]).when(markPaid()).then([paid()]);
+    spec.given([created, shipped]).when(markPaid()).then([paid()]);
+  });
+
+  it('given a paid order, refuses a second payment', () => {
+    spec
+      .given([created, paid()])
+      .when(markPaid('pay-2'))
+      .thenThrows(RuleViolationError, /already paid \(payment pay-1\)/);
+  });
+
+  it('given nothing, is not found', () => {
+    spec
+      .given([])
+      .when(markPaid())
+      .thenThrows(NotFoundError, /Order order-1 not found/);
+  });
+
+  it('refuses an amount that is not Money as bad input', () => {
+    expect(() => markPaid('pay-1', '1.234')).toThrow(ValidationError);
   });
 });

@@ -16,12 +16,21 @@ export type OrderItemAdded = Event<'OrderItemAdded', { orderId: string; addedAt:
 export type OrderCancelled = Event<'OrderCancelled', { orderId: string; reason: string; cancelledAt: string; cancelledBy: string | null }>;
 export type OrderShipped = Event<'OrderShipped', { orderId: string; shippedAt: string }>;
 
+/** The order's lifecycle: what the fulfilment process and the customer summaries follow. */
 export type OrderEvent = OrderCreated | OrderItemAdded | OrderCancelled | OrderShipped;
+
+/** A payment service captured the order's total (payments.captured, see payments.ts). */
+export type OrderPaid = Event<'OrderPaid', { orderId: string; paymentId: string; amount: string; paidAt: string }>;
+
+/** Every event of an Order stream. */
+export type OrderStreamEvent = OrderEvent | OrderPaid;
 
 export const ORDER_EVENT_TYPES: readonly OrderEvent['type'][] = ['OrderCreated', 'OrderItemAdded', 'OrderCancelled', 'OrderShipped'];
 
 /** The events that change an order already there (all but its creation). */
 export const LATER_ORDER_EVENT_TYPES = ORDER_EVENT_TYPES.filter((type) => type !== 'OrderCreated');
+
+export const ORDER_STREAM_EVENT_TYPES: readonly OrderStreamEvent['type'][] = [...ORDER_EVENT_TYPES, 'OrderPaid'];
 
 /** Each event type's current schema version, and the upcasters that bring older shapes up to it. */
 export const orderEventSchemas: EventSchemas = {
@@ -30,4 +39,5 @@ export const orderEventSchemas: EventSchemas = {
   // Version 1 did not record who cancelled.
   OrderCancelled: { version: 2, upcasters: { 1: (data: Omit<OrderCancelled['data'], 'cancelledBy'>) => ({ ...data, cancelledBy: null }) } },
   OrderShipped: { version: 1 },
+  OrderPaid: { version: 1 },
 };

@@ -5,6 +5,7 @@ import type { Aggregate } from '../core/module.ts';
 import { addOrderItemInput } from './commands/add-order-item.ts';
 import { cancelOrderInput } from './commands/cancel-order.ts';
 import { createOrderInput } from './commands/create-order.ts';
+import { markOrderPaidInput } from './commands/mark-order-paid.ts';
 import { shipOrderInput } from './commands/ship-order.ts';
 import { orderDecider, type OrderCommand } from './decider.ts';
 import { ORDER_STREAM_TYPE } from './events.ts';
@@ -21,6 +22,7 @@ export const orderAggregate: Aggregate<OrderCommand, OrderDecisionEvent, OrderSt
     AddOrderItem: addOrderItemInput,
     CancelOrder: cancelOrderInput,
     ShipOrder: shipOrderInput,
+    MarkOrderPaid: markOrderPaidInput,
   },
   streamId: orderStreamId,
   createsStream: (command) => command.type === 'CreateOrder',

@@ -2,16 +2,20 @@
 // state also folds the order's fulfilment stream when a decision reads it (shipping: see ship-order.ts).
 import { z } from 'zod';
 import { assertNever } from '../core/messages.ts';
-import type { OrderEvent } from './events.ts';
+import { centsOf, formatMoney, lineTotal } from '../core/money.ts';
+import type { OrderStreamEvent } from './events.ts';
 import { type FulfilmentEvent, type FulfilmentStatus, statusOf } from './fulfilment/events.ts';
 
 export const ORDER_STATUSES = ['PLACED', 'CANCELLED', 'SHIPPED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
+export const PAYMENT_STATUSES = ['UNPAID', 'PAID'] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
 /** An order status as a query's filter. */
 export const orderStatus = z.enum(ORDER_STATUSES);
 
 /** What an order's decisions fold: its own events, and its fulfilment's where a decision reads them. */
-export type OrderDecisionEvent = OrderEvent | FulfilmentEvent;
+export type OrderDecisionEvent = OrderStreamEvent | FulfilmentEvent;
 
 export type OrderState =
   | { status: 'NONE' }
@@ -20,6 +24,10 @@ export type OrderState =
       orderId: string;
       customerId: string;
       lineCount: number;
+      /** The order's total (Money), which a payment must match. */
+      total: string;
+      /** The payment that paid it, once one did. */
+      paidBy?: string;
       /** The last outcome the fulfilment process recorded, when the decision read it (none yet: undefined). */
       fulfilment?: FulfilmentStatus;
     };
@@ -36,13 +44,19 @@ export function evolve(state: OrderState, event: OrderDecisionEvent): OrderState
         orderId: event.data.orderId,
         customerId: event.data.customerId,
         lineCount: event.data.items.length,
+        total: formatMoney(event.data.items.reduce((sum, i) => sum + centsOf(lineTotal(i.quantity, i.unitPrice)), 0n)),
       };
-    case 'OrderItemAdded':
-      return state.status === 'NONE' ? state : { ...state, lineCount: state.lineCount + 1 };
+    case 'OrderItemAdded': {
+      if (state.status === 'NONE') return state;
+      const added = lineTotal(event.data.quantity, event.data.unitPrice);
+      return { ...state, lineCount: state.lineCount + 1, total: formatMoney(centsOf(state.total) + centsOf(added)) };
+    }
     case 'OrderCancelled':
       return state.status === 'NONE' ? state : { ...state, status: 'CANCELLED' };
     case 'OrderShipped':
       return state.status === 'NONE' ? state : { ...state, status: 'SHIPPED' };
+    case 'OrderPaid':
+      return state.status === 'NONE' ? state : { ...state, paidBy: event.data.paymentId };
     case 'FulfilmentReserved':
     case 'FulfilmentBackordered':
     case 'FulfilmentReleased':

@@ -16,6 +16,13 @@ describe('config', () => {
     });
   });
 
+  it('turns integration events on with NATS_URL (one server or several), off without it', () => {
+    expect(loadConfig({}).nats).toBeUndefined();
+    expect(loadConfig({ NATS_URL: 'nats://127.0.0.1:4222, nats://u:p@n2:4222' }).nats).toEqual({
+      servers: ['nats://127.0.0.1:4222', 'nats://u:p@n2:4222'],
+    });
+  });
+
   it('uses PostgreSQL when DATABASE_URL is set', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db' }).database).toMatchObject({ url: 'postgres://u@h/db' });
   });
@@ -60,6 +67,7 @@ describe('config', () => {
       [{ TENANCY: 'many' }, /^TENANCY: must be one of single, multi/],
       [{ TENANT_COMMANDS_PER_SECOND: '0' }, /^TENANT_COMMANDS_PER_SECOND: must be a whole number from 1/],
       [{ JWT_JWKS_URL: 'keys.json' }, /^JWT_JWKS_URL: must be an http/],
+      [{ NATS_URL: 'http://127.0.0.1:4222' }, /^NATS_URL: must be nats:\/\/ or tls:\/\/ URLs/],
     ];
     for (const [env, message] of cases) {
       let error: unknown;

@@ -1,6 +1,6 @@
 // Prometheus metrics (prom-client) on a registry of this app's own: HTTP and GraphQL traffic, command
 // outcomes, append latency, projection progress and state, WebSocket connections and subscriptions,
-// database pool use. Projection and pool figures are read at scrape time.
+// database pool use, NATS and the inbound messages (dead letters among them). Projection and pool figures are read at scrape time.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ProjectionStatus } from '../../core/projection.ts';
 import type { ReplicaStatus } from '../replicas/replica-set.ts';
@@ -15,6 +15,8 @@ export type MetricsSources = {
   consistencyWaits(): number;
   /** The replicas queries read on (none without DATABASE_REPLICA_URLS). */
   replicas?(): ReplicaStatus[];
+  /** Whether NATS is connected (only with NATS_URL). */
+  nats?(): { connected: boolean } | undefined;
 };
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -192,6 +194,24 @@ export function createMetrics(sources: MetricsSources) {
     registers: [registry],
   });
 
+  // Integration events (NATS_URL): the publisher's lag is the projection gauges' (projection="integration_events").
+  new Gauge({
+    name: 'converge_nats_connected',
+    help: 'Whether the NATS connection is up (1) or not (0); absent without NATS_URL',
+    registers: [registry],
+    collect() {
+      this.reset();
+      const nats = sources.nats?.();
+      if (nats) this.set(nats.connected ? 1 : 0);
+    },
+  });
+  const inbound = new Counter({
+    name: 'converge_inbound_messages_total',
+    help: 'Inbound messages by subject and outcome (applied, dead: dead-lettered, with the error code; retried: delivered again)',
+    labelNames: ['subject', 'outcome', 'code'] as const,
+    registers: [registry],
+  });
+
   return {
     registry,
     contentType: registry.contentType,
@@ -215,6 +235,9 @@ export function createMetrics(sources: MetricsSources) {
     rateLimited: (tenant: string) => rateLimited.inc({ tenant }),
     read(read: { onReplica: boolean; withToken: boolean; fallback?: string }) {
       reads.inc({ target: read.onReplica ? 'replica' : 'primary', token: read.withToken ? 'yes' : 'no', fallback: read.fallback ?? '' });
+    },
+    inbound(subject: string, outcome: 'applied' | 'dead' | 'retried', code = '') {
+      inbound.inc({ subject, outcome, code });
     },
     webSocketOpened: () => wsConnections.inc(),
     webSocketClosed: () => wsConnections.dec(),

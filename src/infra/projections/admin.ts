@@ -4,8 +4,8 @@ import { sql } from 'drizzle-orm';
 import { assertOperator as assertOperatorIn, type Caller } from '../../core/caller.ts';
 import { ForbiddenError } from '../../core/errors.ts';
 import { NotFoundError, RuleViolationError } from '../../core/errors.ts';
+import type { HeldBackBy, LogHead, ProcessorKind, ProjectionAdmin, ProjectionStatus } from '../../core/projection.ts';
 import type { Tenancy } from '../../core/tenancy.ts';
-import type { HeldBackBy, LogHead, ProjectionAdmin, ProjectionStatus } from '../../core/projection.ts';
 import { positionFromDb, START, type Position } from '../../core/position.ts';
 import { isoTime } from '../../core/sql.ts';
 import type { Database } from '../db/database.ts';
@@ -39,11 +39,11 @@ async function logHead(database: Database): Promise<LogHead> {
   };
 }
 
-/** `names`: every projection and process manager; `processManagers`: which of them are process managers. */
+/** `names`: every processor; `kinds`: the kind of each that is not a plain projection (a process manager, a publisher). */
 export function createProjectionAdmin(
   database: Database,
   names: readonly string[],
-  processManagers: readonly string[] = [],
+  kinds: Readonly<Record<string, ProcessorKind>> = {},
   tenancy: Tenancy = 'single',
 ): ProjectionAdmin {
   // Who may see and steer the projections (the console included): the one place that says so.
@@ -70,7 +70,7 @@ export function createProjectionAdmin(
     if (!record) throw new NotFoundError(`No projection named ${name}`);
     const rebuilding = record.state === 'REBUILDING';
     const [behind, shadow] = await Promise.all([lag(database, record.position), rebuilding ? lag(database, record.rebuildPosition) : null]);
-    const kind = processManagers.includes(name) ? 'PROCESS_MANAGER' : 'PROJECTION';
+    const kind = kinds[name] ?? 'PROJECTION';
     return { ...record, kind, lagEvents: behind.events, lagSeconds: behind.seconds, rebuildLagEvents: shadow?.events ?? null };
   };
 
@@ -124,8 +124,11 @@ export function createProjectionAdmin(
       ),
     rebuild: async (name, caller) => {
       assertOperator(caller, 'rebuild a projection');
-      if (processManagers.includes(name)) {
+      if (kinds[name] === 'PROCESS_MANAGER') {
         throw new RuleViolationError(`${name} is a process manager: its effects are commands, not tables, so it cannot be rebuilt`);
+      }
+      if (kinds[name] === 'PUBLISHER') {
+        throw new RuleViolationError(`${name} is a publisher: its effects are messages, not tables, so it cannot be rebuilt`);
       }
       return change(
         name,

@@ -8,8 +8,7 @@ import { maxPosition, type Position } from '../../core/position.ts';
 import { EventsNotApplied } from '../../core/projection.ts';
 import type { Executor } from '../../core/sql.ts';
 import type { Row, SqlProjection, StepContext } from '../../core/sql-projection.ts';
-import { splitKey } from '../../core/tenancy.ts';
-import { inTenant } from '../../core/tenancy.ts';
+import { inTenant, splitKey } from '../../core/tenancy.ts';
 import { type CompiledLookups, compileLookups, type LookupResult } from './lookups.ts';
 import { ident } from './sql-text.ts';
 import { createWriteCollector } from './step-writes.ts';
@@ -36,15 +35,18 @@ async function readRows(reads: Executor, tenant: string, table: string, key: str
   return new Map(rows.map(({ $key, ...row }) => [$key, row as Row]));
 }
 
-/** The events of each tenant, in the order they came (a batch holds every tenant's events). */
-function byTenant(events: readonly StoredEvent[]): Map<string, StoredEvent[]> {
-  const groups = new Map<string, StoredEvent[]>();
+/**
+ * A batch (every tenant's events, in the log's order) as runs of one tenant's events, in that order: a
+ * processor that needs the log's order across tenants (the publisher) keeps it.
+ */
+function tenantRuns(events: readonly StoredEvent[]): [string, StoredEvent[]][] {
+  const runs: [string, StoredEvent[]][] = [];
   for (const event of events) {
-    const group = groups.get(event.tenant);
-    if (group) group.push(event);
-    else groups.set(event.tenant, [event]);
+    const last = runs.at(-1);
+    if (last && last[0] === event.tenant) last[1].push(event);
+    else runs.push([event.tenant, [event]]);
   }
-  return groups;
+  return runs;
 }
 
 /** The tenant's rows of a lookup's answer, by their own keys. */
@@ -90,8 +92,8 @@ export class PreparedProjections {
   /**
    * Runs `apply` over `events` with what its lookups found (`found`, from the batch statement, or read
    * on `reads`); returns the statements of its writes and the furthest event its commands appended. The
-   * events of each tenant go to `apply` apart, in the tenant's scope (core/tenancy.ts), with that tenant's
-   * rows found, and what it writes is that tenant's.
+   * events of each tenant go to `apply` apart (each run of one tenant's events, in the log's order), in
+   * the tenant's scope (core/tenancy.ts), with that tenant's rows found, and what it writes is that tenant's.
    */
   async apply(name: string, events: StoredEvent[], apply: Apply, reads: Executor, found?: LookupResult | null) {
     const { projection } = this.get(name);
@@ -106,7 +108,7 @@ export class PreparedProjections {
     const caused = (position: Position) => {
       effects = effects ? maxPosition(effects, position) : position;
     };
-    for (const [tenant, ofTenant] of byTenant(events)) {
+    for (const [tenant, ofTenant] of tenantRuns(events)) {
       const step: StepContext = {
         found: Object.fromEntries(Object.entries(rows).map(([lookup, map]) => [lookup, rowsOf(map, tenant)])),
         insert: (table, list) => writes.insert(table, withTenant(list, tenant)),

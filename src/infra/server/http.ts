@@ -15,7 +15,13 @@ import { attachWebSocket } from './websocket.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-export type ReadinessCheck = () => Promise<{ ready: boolean; checks: Record<string, boolean | string>; replicas?: readonly object[] }>;
+export type ReadinessCheck = () => Promise<{
+  ready: boolean;
+  checks: Record<string, boolean | string>;
+  replicas?: readonly object[];
+  /** Reported, never a reason to be unready (NATS_URL). */
+  nats?: object;
+}>;
 
 export type HttpServerOptions = {
   yoga: YogaServerInstance<any, any>;

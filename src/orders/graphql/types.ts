@@ -7,7 +7,7 @@ import { type GraphQLContext, queriesOf } from '../../graphql/context.ts';
 import { pageType } from '../../graphql/page.ts';
 import type { Address } from '../events.ts';
 import type { OrderQueries } from '../module.ts';
-import { ORDER_STATUSES } from '../order.ts';
+import { ORDER_STATUSES, PAYMENT_STATUSES } from '../order.ts';
 import type { CustomerSummaryView } from '../read-models/customer-summaries.ts';
 import type { OrderItemRow, OrderView } from '../read-models/orders.ts';
 
@@ -16,6 +16,10 @@ export const queries = (ctx: GraphQLContext) => queriesOf<OrderQueries>(ctx);
 export const orderTypes = perBuilder((builder) => {
   const OrderRef = builder.objectRef<OrderView>('Order');
   const OrderStatusEnum = builder.enumType('OrderStatus', { values: ORDER_STATUSES });
+  const PaymentStatusEnum = builder.enumType('PaymentStatus', {
+    description: 'PAID once a payment service captured the order total (payments.captured).',
+    values: PAYMENT_STATUSES,
+  });
   const OrderSortField = builder.enumType('OrderSortField', { values: ['CREATED_AT', 'TOTAL_AMOUNT'] as const });
   const SortOrder = builder.enumType('SortOrder', { values: ['ASC', 'DESC'] as const });
 
@@ -53,6 +57,8 @@ export const orderTypes = perBuilder((builder) => {
       cancelledAt: t.field({ type: 'DateTime', nullable: true, resolve: (o) => o.cancelledAt }),
       cancelReason: t.exposeString('cancelReason', { nullable: true }),
       cancelledBy: t.exposeID('cancelledBy', { nullable: true, description: 'Who cancelled it (a user id); null for the system.' }),
+      paymentStatus: t.field({ type: PaymentStatusEnum, resolve: (o) => o.paymentStatus }),
+      paidAt: t.field({ type: 'DateTime', nullable: true, resolve: (o) => o.paidAt }),
     }),
   });
 

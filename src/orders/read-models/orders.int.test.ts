@@ -3,7 +3,7 @@
 import { afterAll, describe, it } from 'vitest';
 import type { RowOf } from '../../core/tables.ts';
 import { projectionSpec, rowsOf, type SpecEvent } from '../../testing/index.ts';
-import type { OrderEvent } from '../events.ts';
+import type { OrderStreamEvent } from '../events.ts';
 import { orders, ordersProjection } from './orders.ts';
 
 const spec = projectionSpec(ordersProjection);
@@ -12,8 +12,8 @@ afterAll(() => spec.close());
 const at = '2026-01-01T00:00:00.000Z';
 const later = '2026-01-02T00:00:00.000Z';
 const address = { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
-const order = (type: OrderEvent['type'], data: object, streamId = 'o-1') =>
-  ({ streamId, streamType: 'Order', type, data }) as SpecEvent<OrderEvent>;
+const order = (type: OrderStreamEvent['type'], data: object, streamId = 'o-1') =>
+  ({ streamId, streamType: 'Order', type, data }) as SpecEvent<OrderStreamEvent>;
 const created = (id = 'o-1', customerId = 'c-1') =>
   order(
     'OrderCreated',
@@ -37,6 +37,8 @@ const placed: RowOf<typeof orders> = {
   cancelledAt: null,
   cancelReason: null,
   cancelledBy: null,
+  paymentStatus: 'UNPAID',
+  paidAt: null,
 };
 
 describe('orders projection', () => {
@@ -98,6 +100,13 @@ describe('orders projection', () => {
       .given(created())
       .when(order('OrderShipped', { orderId: 'o-1', shippedAt: later }))
       .then(rowsOf(orders, [{ ...placed, status: 'SHIPPED', version: 2, updatedAt: later, shippedAt: later }]));
+  });
+
+  it('given an order, when it is paid, then it is PAID with the time, its status untouched', async () => {
+    await spec
+      .given(created())
+      .when(order('OrderPaid', { orderId: 'o-1', paymentId: 'pay-1', amount: '19.98', paidAt: later }))
+      .then(rowsOf(orders, [{ ...placed, paymentStatus: 'PAID', paidAt: later, version: 2, updatedAt: later }]));
   });
 
   it('when a later event names an order the read model does not have, then the step fails', async () => {

@@ -13,8 +13,8 @@ import { centsOf, formatMoney, lineTotal } from '../../core/money.ts';
 import { defineSqlProjection, type HandledEvent, lookup } from '../../core/sql-projection.ts';
 import { type RowOf, selectList } from '../../core/tables.ts';
 import { parseWith } from '../../core/validation.ts';
-import { type Address, LATER_ORDER_EVENT_TYPES, ORDER_EVENT_TYPES, type OrderEvent, type OrderLine } from '../events.ts';
-import { ORDER_STATUSES, orderStatus } from '../order.ts';
+import { type Address, LATER_ORDER_EVENT_TYPES, ORDER_STREAM_EVENT_TYPES, type OrderLine, type OrderStreamEvent } from '../events.ts';
+import { ORDER_STATUSES, orderStatus, PAYMENT_STATUSES } from '../order.ts';
 
 export const ORDERS_PROJECTION = 'orders';
 
@@ -37,6 +37,8 @@ export const orders = pgTable(
     cancelledAt: timestamp('cancelled_at', { withTimezone: true, mode: 'string' }),
     cancelReason: text('cancel_reason'),
     cancelledBy: text('cancelled_by'),
+    paymentStatus: text('payment_status', { enum: PAYMENT_STATUSES }).notNull().default('UNPAID'),
+    paidAt: timestamp('paid_at', { withTimezone: true, mode: 'string' }),
     /** Lower-cased order id, customer id, product ids and city, for searchOrders. */
     searchText: text('search_text').notNull(),
   },
@@ -58,7 +60,7 @@ export function searchText(order: Pick<OrderView, 'id' | 'customerId' | 'items' 
   return [order.id, order.customerId, ...order.items.map((i) => i.productId), order.shippingAddress.city].join('\u001f').toLowerCase();
 }
 
-export function evolveOrderView(order: OrderView | undefined, event: HandledEvent<OrderEvent, OrderEvent['type']>): OrderView {
+export function evolveOrderView(order: OrderView | undefined, event: HandledEvent<OrderStreamEvent, OrderStreamEvent['type']>): OrderView {
   if (event.type === 'OrderCreated') {
     const items: OrderItemRow[] = event.data.items.map((i) => ({ ...i, lineTotal: lineTotal(i.quantity, i.unitPrice) }));
     return {
@@ -76,6 +78,8 @@ export function evolveOrderView(order: OrderView | undefined, event: HandledEven
       cancelledAt: null,
       cancelReason: null,
       cancelledBy: null,
+      paymentStatus: 'UNPAID',
+      paidAt: null,
     };
   }
   if (!order) throw new Error(`${event.type} for order ${event.streamId}, which the read model does not have`);
@@ -104,17 +108,19 @@ export function evolveOrderView(order: OrderView | undefined, event: HandledEven
       };
     case 'OrderShipped':
       return { ...order, status: 'SHIPPED', shippedAt: event.data.shippedAt, version: event.version, updatedAt: event.data.shippedAt };
+    case 'OrderPaid':
+      return { ...order, paymentStatus: 'PAID', paidAt: event.data.paidAt, version: event.version, updatedAt: event.data.paidAt };
     default:
       return assertNever(event, 'order event');
   }
 }
 
-export const ordersProjection = defineSqlProjection<OrderEvent>()({
+export const ordersProjection = defineSqlProjection<OrderStreamEvent>()({
   name: ORDERS_PROJECTION,
-  handles: ORDER_EVENT_TYPES,
+  handles: ORDER_STREAM_EVENT_TYPES,
   tables: [orders],
   lookups: {
-    orders: lookup(orders, { key: orders.id, keys: [{ streamId: true, types: LATER_ORDER_EVENT_TYPES }] }),
+    orders: lookup(orders, { key: orders.id, keys: [{ streamId: true, types: [...LATER_ORDER_EVENT_TYPES, 'OrderPaid'] }] }),
   },
   apply(events, { found, upsert }) {
     const changed = new Map<string, OrderView>();
