@@ -24,7 +24,7 @@ import { createStreamChanges, type StreamChanges } from './core/stream-changes.t
 import { retryUnavailableCommands } from './core/command-retry.ts';
 import { tenantRateLimit } from './core/rate-limit.ts';
 import { tenantCommands, tenantQueries } from './core/tenant-scope.ts';
-import type { Tenancy } from './core/tenancy.ts';
+import { scopeEveryTenant, type Tenancy } from './core/tenancy.ts';
 import type { Database } from './infra/db/database.ts';
 import { tablesWithoutTenants, tenantScoped, tenantScopedExecutor } from './infra/db/tenant-scope.ts';
 import { createAppendNotifier } from './infra/event-store/append-notifier.ts';
@@ -114,6 +114,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
   assertDistinctModules(modules);
   const schemas: EventSchemas = Object.assign({}, ...modules.map((m) => m.events));
   const tenancy = options.tenancy ?? 'single';
+  if (tenancy === 'multi') scopeEveryTenant();
   // What the API's commands and queries run on; projections, operators and the log's head use `database`.
   const api = tenancy === 'multi' ? tenantScoped(database) : database;
   // Local runners are woken directly; other processes by a notification sent after the commit.

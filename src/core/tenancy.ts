@@ -15,8 +15,19 @@ export type Tenancy = 'single' | 'multi';
 // One per process, like the async context it rides on: it holds nothing but that context.
 const scope = new AsyncLocalStorage<string>();
 
+// On Node 20 the first AsyncLocalStorage entered turns on promise hooks for the whole process, about 15%
+// more CPU per read (docs/decisions/tenants.md). Single tenancy needs no scope: tenantOrDefault() answers
+// the default tenant outside any. So the default tenant is entered only once a service runs TENANCY=multi.
+let scoping = false;
+
+/** From now on every tenant's work, the default one's too, is entered (a service with TENANCY=multi). */
+export const scopeEveryTenant = () => {
+  scoping = true;
+};
+
 /** Runs `work` acting for `tenant` (and everything it starts, awaited or not). */
-export const inTenant = <T>(tenant: string, work: () => T): T => scope.run(tenant, work);
+export const inTenant = <T>(tenant: string, work: () => T): T =>
+  !scoping && tenant === DEFAULT_TENANT && scope.getStore() === undefined ? work() : scope.run(tenant, work);
 
 /** The tenant the current work acts for; undefined outside any (a projection reading every tenant's events). */
 export const currentTenant = (): string | undefined => scope.getStore();
@@ -25,7 +36,7 @@ export const currentTenant = (): string | undefined => scope.getStore();
 export const tenantOrDefault = (): string => scope.getStore() ?? DEFAULT_TENANT;
 
 /** Runs `work` for no tenant in particular: reads of the whole log (its head, what an advance covered). */
-export const acrossTenants = <T>(work: () => T): T => scope.exit(work);
+export const acrossTenants = <T>(work: () => T): T => (scope.getStore() === undefined ? work() : scope.exit(work));
 
 /** A key of a tenant's row or stream, as one string: stream ids and other keys repeat across tenants. */
 export const tenantKey = (tenant: string, key: string) => `${tenant}\u0000${key}`;

@@ -110,7 +110,8 @@ describe(`session consistency with real GraphQL clients on ${driverName}`, () =>
       } finally {
         await client.close();
       }
-    });
+      // 100 pauses and resumes: a busy machine (or PGlite's one connection) takes a while, nothing waits on a timer.
+    }, 180_000);
   }
 
   it('two client instances keep separate sessions', async () => {

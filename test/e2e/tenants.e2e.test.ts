@@ -78,9 +78,10 @@ describe(`two tenants on one server on ${driverName}`, () => {
       const customer = headers[`customer-${tenant}`]!;
       const product = await s.gql(PRODUCT, { input: { sku: 'widget', name: `Widget of ${tenant}`, onHand, commandId: 'same' } }, admin);
       expect(product.errors).toBeUndefined();
-      const created = await Promise.all(
-        Array.from({ length: orders }, (_, i) => s.gql(CREATE, { input: orderInput('customer-1', { commandId: `order-${i}` }) }, customer)),
-      );
+      // One after another within a tenant (the two tenants run at once), so that the last token covers them all.
+      const created = [];
+      for (let i = 0; i < orders; i++)
+        created.push(await s.gql(CREATE, { input: orderInput('customer-1', { commandId: `order-${i}` }) }, customer));
       for (const r of created) expect(r.errors).toBeUndefined();
       return { product: product.data.createProduct, orders: created.map((r) => r.data.createOrder) };
     };
@@ -162,6 +163,13 @@ describe(`two tenants on one server on ${driverName}`, () => {
   it("a subscriber of a tenant sees its order's changes", async () => {
     const created = await s.gql(CREATE_BARE, { input: orderInput('customer-1') }, headers['customer-b']);
     const id = created.data.createOrder.orderId as string;
+    // Projected before subscribing, so that the first change the subscriber sees is the cancellation.
+    const placed = await s.gql(
+      'query($id: ID!, $t: ConsistencyToken) { order(id: $id, after: $t) { status } }',
+      { id, t: created.data.createOrder.consistencyToken },
+      headers['customer-b'],
+    );
+    expect(placed.data.order).toEqual({ status: 'PLACED' });
     const changes = s.subscribe(
       'subscription($id: ID!) { orderChanged(id: $id) { id status } }',
       { id },
@@ -204,7 +212,7 @@ describe(`open development mode with many tenants on ${driverName}`, () => {
 describe(`TENANT_COMMANDS_PER_SECOND on ${driverName}`, () => {
   let s: TestServer;
   beforeAll(async () => {
-    s = await startTestServer({ TENANCY: 'multi', TENANT_COMMANDS_PER_SECOND: '5' });
+    s = await startTestServer({ TENANCY: 'multi', TENANT_COMMANDS_PER_SECOND: '2' });
   });
   afterAll(() => s.close());
 
@@ -212,15 +220,21 @@ describe(`TENANT_COMMANDS_PER_SECOND on ${driverName}`, () => {
     const product = await s.gql(PRODUCT, { input: { sku: 'widget', name: 'Widget', onHand: 100 } }, { 'x-tenant': 'noisy' });
     expect(product.errors).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, 1200)); // the bucket is full again
+    const started = performance.now();
     const flood = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
+      Array.from({ length: 40 }, (_, i) =>
         s.gql(CREATE_BARE, { input: orderInput('c', { commandId: `flood-${i}` }) }, { 'x-tenant': 'noisy' }),
       ),
     );
     const limited = flood.filter((r) => r.errors?.[0]?.extensions?.code === 'RATE_LIMITED');
     const accepted = flood.filter((r) => !r.errors);
-    expect(limited.length).toBeGreaterThanOrEqual(10);
-    expect(accepted.length).toBeGreaterThanOrEqual(5);
+    const seconds = (performance.now() - started) / 1000;
+    expect(limited.length + accepted.length).toBe(40);
+    // A second's worth of burst, then 2 a second: how many got through depends on how long the flood took
+    // (on a busy machine, seconds: the limit is low so that most of the flood is refused even then).
+    expect(accepted.length).toBeGreaterThanOrEqual(2);
+    expect(accepted.length).toBeLessThanOrEqual(2 + Math.ceil(2 * seconds));
+    expect(limited.length).toBeGreaterThan(0);
     expect(limited[0]!.errors![0]!.extensions!.retryAfterMs).toBeGreaterThan(0);
     expect(limited[0]!.errors![0]!.extensions!.retryAfterMs).toBeLessThanOrEqual(1000);
     expect(limited[0]!.errors![0]!.message).toMatch(/nothing was done/);
@@ -228,7 +242,8 @@ describe(`TENANT_COMMANDS_PER_SECOND on ${driverName}`, () => {
     const quiet = await s.gql(CREATE_BARE, { input: orderInput('c') }, { 'x-tenant': 'quiet' });
     expect(quiet.errors).toBeUndefined();
     // Refused means not done: the noisy tenant has exactly the orders it was told were accepted.
-    const token = accepted.at(-1)!.data.createOrder.consistencyToken;
+    // The quiet tenant's order came after every accepted one (a token is a position in the one log).
+    const token = quiet.data.createOrder.consistencyToken;
     const list = await s.gql(
       'query($t: ConsistencyToken) { customerOrders(customerId: "c", after: $t, pageSize: 50) { total } }',
       { t: token },
