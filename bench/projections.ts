@@ -29,7 +29,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { createServices, type Services } from '../src/services.ts';
 import type { CommandResult } from '../src/core/command-handler.ts';
-import { decodeToken } from '../src/core/position.ts';
+import { decodeToken, type Position } from '../src/core/position.ts';
 import type { Database } from '../src/infra/db/database.ts';
 import { openDatabase } from '../src/infra/db/open-database.ts';
 import { migrate } from '../src/infra/db/migrate.ts';
@@ -425,8 +425,11 @@ export async function measureReadYourWrites(options: {
   config: BenchConfig;
   rate: number;
   intervalMs: number;
+  /** Each measured sample: the command's token, when its dispatch resolved and when the wait did. */
+  onSample?: (token: Position, t0: number, t1: number) => void;
 }): Promise<RywResult> {
   const { writer, waiter, config, rate, intervalMs } = options;
+  let measuring = false;
   const background = startBackground(writer, rate);
   let orderId: string | undefined;
   let lines = 0;
@@ -466,6 +469,7 @@ export async function measureReadYourWrites(options: {
         await Promise.all(each);
         samples.push(t1 - t0);
         dispatchMs.push(t0 - c0);
+        if (measuring) options.onSample?.(token, t0, t1);
         if (waited.stale) stale++;
       } catch (error) {
         errors++;
@@ -482,6 +486,7 @@ export async function measureReadYourWrites(options: {
   try {
     if (config.warmupS > 0) await phase(config.warmupS);
     const before = background.snapshot();
+    measuring = true;
     const measured = await phase(config.durationS);
     const after = background.snapshot();
     return {
