@@ -15,7 +15,6 @@
 // DURATION_S, WARMUP_S (at least 2), POOL_MAX.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import type { Aggregate, DomainModule } from '../src/core/module.ts';
 import { comparePositions, type Position } from '../src/core/position.ts';
