@@ -32,7 +32,7 @@
 // The database is converge_http_bench, not append.ts's converge_bench: append.ts truncates its tables
 // and writes OrderCreated events without items, which a server projecting that database fails on.
 //
-// Each round measures trivial, createOrder, trivial, order(id), order(id) with a session token in turn;
+// Each round measures trivial, createOrder, createRead, trivial, order(id), order(id) with a session token in turn;
 // the summary gives the median over rounds of each Converge/trivial ratio, with the range, and of the
 // session token's: order(id) with it over order(id) without it, run right before.
 //
