@@ -4,6 +4,9 @@
 //   trivial  http-typename      POST `{ __typename }`: yoga, node:http and the client, no resolver, no DB
 //   converge http-create-order  the createOrder mutation selecting orderId version consistencyToken
 //                               (not `order`: no read-your-writes wait), one item, customers varied
+//   converge http-create-read   the same createOrder also selecting its `order { id status itemCount
+//                               totalAmount }` (the peer harness's createRead): waits for the `orders`
+//                               projection to reach the command, then reads the row
 //   converge http-order-by-id   order(id) with its items, round-robin over SETUP_ORDERS orders created
 //                               through the mutation before the measurements, projections caught up
 //   converge http-order-by-id-session
@@ -29,7 +32,7 @@
 // The database is converge_http_bench, not append.ts's converge_bench: append.ts truncates its tables
 // and writes OrderCreated events without items, which a server projecting that database fails on.
 //
-// Each round measures trivial, createOrder, trivial, order(id), order(id) with a session token in turn;
+// Each round measures trivial, createOrder, createRead, trivial, order(id), order(id) with a session token in turn;
 // the summary gives the median over rounds of each Converge/trivial ratio, with the range, and of the
 // session token's: order(id) with it over order(id) without it, run right before.
 //
@@ -57,6 +60,7 @@ import { cpuMsOf, createClient, databaseCpuMs, dataOf, prepareDatabase, startChi
 
 const TRIVIAL = 'http-typename';
 const CREATE = 'http-create-order';
+const CREATE_READ = 'http-create-read';
 const BY_ID = 'http-order-by-id';
 const BY_ID_SESSION = 'http-order-by-id-session';
 
@@ -69,6 +73,9 @@ const CUSTOMERS = 1000;
 const TYPENAME_QUERY = '{ __typename }';
 const CREATE_ORDER_MUTATION = `mutation CreateOrder($input: CreateOrderInput!) {
   createOrder(input: $input) { orderId version consistencyToken }
+}`;
+const CREATE_READ_MUTATION = `mutation CreateOrder($input: CreateOrderInput!) {
+  createOrder(input: $input) { orderId order { id status itemCount totalAmount } }
 }`;
 const ORDER_QUERY = `query Order($id: ID!) {
   order(id: $id) { id status totalAmount itemCount items { productId quantity unitPrice lineTotal } }
@@ -91,6 +98,17 @@ async function createOrder(client: Client, n: number): Promise<string> {
     throw new Error(`createOrder returned ${JSON.stringify(payload)}`);
   }
   return payload.orderId;
+}
+
+/** createOrder selecting its order: the row must be the new one, as the command left it, and not stale. */
+async function createRead(client: Client, n: number): Promise<void> {
+  const body = await client.post(CREATE_READ_MUTATION, { input: createOrderInput(n) });
+  const data = dataOf(body, 'createOrder');
+  const payload = data.createOrder as { orderId?: string; order?: { id: string; status: string; itemCount: number } | null } | null;
+  const stale = (body as { extensions?: { consistency?: { stale?: boolean } } }).extensions?.consistency?.stale;
+  if (!payload?.orderId || payload.order?.id !== payload.orderId || payload.order.status !== 'PLACED' || stale) {
+    throw new Error(`createOrder { order } returned ${JSON.stringify(body)}`);
+  }
 }
 
 /** Polls `projections` until none lags (so no backlog leaks into the next run); a FAILED one ends the run. */
@@ -124,8 +142,9 @@ async function createSetupOrders(client: Client, count: number): Promise<string[
 export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const { config } = context;
   const record = context.record;
-  const dbName = env('HTTP_DB', 'converge_http_bench');
-  const url = databaseUrl(config.baseUrl, dbName);
+  const url = databaseUrl(config.baseUrl, env('HTTP_DB', 'converge_http_bench'));
+  // As databaseUrl named it (BENCH_DB_PREFIX), for the backends' CPU time.
+  const dbName = decodeURIComponent(new URL(url).pathname.slice(1));
   const concurrencies = integerList('HTTP_CONCURRENCIES', '32');
   const rounds = positiveNumber('HTTP_ROUNDS', '3', true);
   const mode = env('HTTP_SERVER', 'child');
@@ -191,6 +210,9 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         const create: Op = async () => {
           await createOrder(client, customer++);
         };
+        const createAndRead: Op = async () => {
+          await createRead(client, customer++);
+        };
         let cursor = 0;
         const orderById =
           (extensions?: Record<string, unknown>): Op =>
@@ -207,6 +229,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
           if (rounds > 1) log(`c=${concurrency} round ${round} of ${rounds}`);
           await timed('trivial', TRIVIAL, () => typename);
           await timed('converge', CREATE, () => create);
+          await timed('converge', CREATE_READ, () => createAndRead);
           await timed('trivial', TRIVIAL, () => typename);
           await timed('converge', BY_ID, () => byId);
           await timed('converge', BY_ID_SESSION, () => byIdSession);
@@ -275,10 +298,12 @@ function summarize(measurements: Measurement[], serverCpu: Map<Measurement, numb
     lines.push(`${label(name)}${cells.join('')}`);
   };
   row('createOrder/trivial', CREATE, TARGET_CREATE, (m, t) => ratio(m, t));
+  row('createRead/trivial', CREATE_READ, undefined, (m, t) => ratio(m, t));
   row('order(id)/trivial', BY_ID, TARGET_BY_ID, (m, t) => ratio(m, t));
   row('order(id) with/without session token', BY_ID_SESSION, undefined, (m, t) => ratio(m, t));
   if (serverCpu.size > 0) {
     row('  by server CPU/op: createOrder', CREATE, undefined, cpuRatio);
+    row('  by server CPU/op: createRead', CREATE_READ, undefined, cpuRatio);
     row('  by server CPU/op: order(id)', BY_ID, undefined, cpuRatio);
     row('  by server CPU/op: session token', BY_ID_SESSION, undefined, cpuRatio);
   }

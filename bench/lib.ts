@@ -80,9 +80,11 @@ export function loadConfig(): BenchConfig {
   };
 }
 
+/** The URL of database `name`, prefixed by BENCH_DB_PREFIX (compare.ts gives each tree its own), `postgres` aside. */
 export function databaseUrl(baseUrl: string, name: string): string {
   const url = new URL(baseUrl);
-  url.pathname = `/${encodeURIComponent(name)}`;
+  const prefix = env('BENCH_DB_PREFIX', '');
+  url.pathname = `/${encodeURIComponent(name === 'postgres' || name.startsWith(prefix) ? name : prefix + name)}`;
   return url.toString();
 }
 

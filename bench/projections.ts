@@ -12,16 +12,24 @@
 //   converge read-your-writes-remote  the same, but commands and the wait go through a second
 //                                     createServices (runProjections: false, own pool) that learns of
 //                                     progress only from PostgreSQL notifications
+//   raw      read-your-writes         the physical limit (raw-ryw.ts): postgres.js alone, an insert +
+//                                     NOTIFY, a projector child process, the same background rate; its
+//                                     p50/p99 is the wait plus the select of the row (waitP50ms: the
+//                                     wait alone, which is what the Converge lines time)
+// Read-your-writes runs every module (RYW_MODULES=all, as in production: the fulfilment process reacts
+// to each order too) or the orders module alone (RYW_MODULES=orders, as before issue 32).
 // Env: CATCHUP_EVENTS (200000); PROJECTION_BATCH (2000, the best of 500/1000/2000 here; a list such as
 // "500 1000 2000" sweeps, and the fastest is kept for read-your-writes); BACKGROUND_RATE (500);
-// RYW_INTERVAL_MS (20); RYW_REMOTE (1; 0 skips the remote variant); PROJECTIONS_DB
+// RYW_INTERVAL_MS (20); RYW_REMOTE (1; 0 skips the remote variant); RYW_RAW (1; 0 skips the raw
+// baseline); RYW_RAW_NOTIFY (after-commit | in-transaction: where the raw writer's NOTIFY goes, see
+// raw-ryw.ts); RYW_MODULES (all | orders); PROJECTIONS_DB
 // (converge_projections_bench); and lib.ts's DURATION_S, WARMUP_S, POOL_MAX, RESET.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { createServices, type Services } from '../src/services.ts';
 import type { CommandResult } from '../src/core/command-handler.ts';
-import { decodeToken } from '../src/core/position.ts';
+import { decodeToken, type Position } from '../src/core/position.ts';
 import type { Database } from '../src/infra/db/database.ts';
 import { openDatabase } from '../src/infra/db/open-database.ts';
 import { migrate } from '../src/infra/db/migrate.ts';
@@ -29,6 +37,7 @@ import { SYSTEM_CALLER } from '../src/core/caller.ts';
 import { parseCommand } from '../src/core/command-input.ts';
 import { ordersModule } from '../src/orders/module.ts';
 import { orderAggregate } from '../src/orders/order-aggregate.ts';
+import { MODULES } from '../src/modules.ts';
 import {
   checkpoint,
   databaseUrl,
@@ -46,6 +55,7 @@ import {
   type Measurement,
   type ScenarioOutcome,
 } from './lib.ts';
+import { measureRawReadYourWrites, type RawRywResult } from './raw-ryw.ts';
 
 // A database of its own: the catch-up truncates everything and counts what it finds, and converge_bench
 // is written by the append and http scenarios (a concurrent http run once added 1424 orders mid-catch-up).
@@ -415,8 +425,11 @@ export async function measureReadYourWrites(options: {
   config: BenchConfig;
   rate: number;
   intervalMs: number;
+  /** Each measured sample: the command's token, when its dispatch resolved and when the wait did. */
+  onSample?: (token: Position, t0: number, t1: number) => void;
 }): Promise<RywResult> {
   const { writer, waiter, config, rate, intervalMs } = options;
+  let measuring = false;
   const background = startBackground(writer, rate);
   let orderId: string | undefined;
   let lines = 0;
@@ -456,6 +469,7 @@ export async function measureReadYourWrites(options: {
         await Promise.all(each);
         samples.push(t1 - t0);
         dispatchMs.push(t0 - c0);
+        if (measuring) options.onSample?.(token, t0, t1);
         if (waited.stale) stale++;
       } catch (error) {
         errors++;
@@ -472,6 +486,7 @@ export async function measureReadYourWrites(options: {
   try {
     if (config.warmupS > 0) await phase(config.warmupS);
     const before = background.snapshot();
+    measuring = true;
     const measured = await phase(config.durationS);
     const after = background.snapshot();
     return {
@@ -485,10 +500,58 @@ export async function measureReadYourWrites(options: {
   }
 }
 
-/** Waits until both projections have processed everything visible now (e.g. the catch-up's tail). */
+/**
+ * Moves the processors other than the two measured ones to the log's head: the bulk-loaded history would
+ * take them minutes (the fulfilment process reads each line's product stream), while in production they
+ * are caught up. The read-your-writes commands make orders of their own, so none needs that history.
+ */
+async function skipHistory(database: Database, names: readonly string[]): Promise<void> {
+  const others = names.filter((name) => !(PROJECTIONS as readonly string[]).includes(name));
+  if (others.length === 0) return;
+  await database.rows(sql`
+    insert into projections (name, position_tx, position)
+    select n, e.transaction_id, e.global_position
+    from unnest(${`{${others.join(',')}}`}::text[]) as n,
+      (select transaction_id, global_position from events order by transaction_id desc, global_position desc limit 1) e
+    on conflict (name) do update set position_tx = excluded.position_tx, position = excluded.position`);
+}
+
+/** Waits until every projection has processed everything visible now (e.g. the catch-up's tail). */
 async function settle(services: Services): Promise<void> {
   const head = await services.store.headPosition();
-  if (head) await services.tracker.waitFor(head, PROJECTIONS, 600_000);
+  if (head) await services.tracker.waitFor(head, services.projectionNames, 600_000);
+}
+
+function rawRywLine(result: RawRywResult, pool: number): { line: Line; extra: Extra } {
+  const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+  const samples = sorted(result.samples);
+  const waits = sorted(result.waits);
+  const writes = sorted(result.writeMs);
+  return {
+    line: {
+      system: 'raw',
+      scenario: RYW,
+      concurrency: 1,
+      opsPerSec: round(result.background, 1)!,
+      p50ms: round(percentile(samples, 50), 3),
+      p99ms: round(percentile(samples, 99), 3),
+      ops: samples.length,
+      seconds: round(result.seconds, 3)!,
+      errors: result.errors,
+      pool,
+    },
+    extra: {
+      background: round(result.background, 1),
+      samples: samples.length,
+      maxMs: round(samples.at(-1) ?? null, 3),
+      waitP50ms: round(percentile(waits, 50), 3),
+      waitP99ms: round(percentile(waits, 99), 3),
+      writeP50ms: round(percentile(writes, 50), 3),
+      writeP99ms: round(percentile(writes, 99), 3),
+      backgroundDropped: result.backgroundDropped,
+      ...Object.fromEntries(Object.entries(result.projector).map(([k, v]) => [`projector_${k}`, v])),
+    },
+  };
 }
 
 function rywLine(scenario: string, result: RywResult, pool: number): { line: Line; extra: Extra } {
@@ -538,6 +601,15 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const rate = positiveNumber('BACKGROUND_RATE', '500');
   const intervalMs = positiveNumber('RYW_INTERVAL_MS', '20');
   const remote = env('RYW_REMOTE', '1') !== '0';
+  const rawBaseline = env('RYW_RAW', '1') !== '0';
+  const rawNotify = env('RYW_RAW_NOTIFY', 'after-commit');
+  if (rawNotify !== 'after-commit' && rawNotify !== 'in-transaction') {
+    throw new Error(`RYW_RAW_NOTIFY must be after-commit or in-transaction, got ${JSON.stringify(rawNotify)}`);
+  }
+  const rywModules = env('RYW_MODULES', 'all');
+  if (rywModules !== 'all' && rywModules !== 'orders')
+    throw new Error(`RYW_MODULES must be all or orders, got ${JSON.stringify(rywModules)}`);
+  const modules = rywModules === 'all' ? MODULES.map((m) => m.module) : [ordersModule];
 
   const url = databaseUrl(config.baseUrl, env('PROJECTIONS_DB', PROJECTIONS_DB));
   await ensureDatabase(url);
@@ -619,30 +691,46 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
     // Read-your-writes, on top of the caught-up read models.
     const batch = best!.batch;
     const local = createServices(database, {
-      modules: [ordersModule],
+      modules,
       runProjections: true,
       consistencyTimeoutMs: 5000,
       projectionBatchSize: batch,
     });
+    await skipHistory(database, local.projectionNames);
     await local.start();
     try {
       await settle(local);
       log(`converge ${RYW} (${rate} cmds/s background, one every ${intervalMs} ms, batch ${batch})...`);
       const result = await measureReadYourWrites({ writer: local, waiter: local, config, rate, intervalMs });
       const { line, extra } = rywLine(RYW, result, config.poolMax);
-      keep(line, { ...extra, batch });
+      keep(line, { ...extra, batch, modules: rywModules });
+
+      if (rawBaseline) {
+        log(`raw ${RYW} (postgres.js alone, same background rate)...`);
+        const raw = await measureRawReadYourWrites({
+          url,
+          poolMax: config.poolMax,
+          rate,
+          intervalMs,
+          warmupS: config.warmupS,
+          durationS: config.durationS,
+          notify: rawNotify,
+        });
+        const { line: rawLine, extra: rawExtra } = rawRywLine(raw, config.poolMax);
+        keep(rawLine, { ...rawExtra, notify: rawNotify });
+      }
 
       if (remote) {
         // A second "process": own pool, no projections, progress only through LISTEN.
         const apiDatabase = await openDatabase({ url, poolMax: config.poolMax, applicationName: 'converge-bench-api' });
-        const api = createServices(apiDatabase, { modules: [ordersModule], runProjections: false, consistencyTimeoutMs: 5000 });
+        const api = createServices(apiDatabase, { modules, runProjections: false, consistencyTimeoutMs: 5000 });
         try {
           await api.start();
           await settle(local);
           log(`converge ${RYW_REMOTE}...`);
           const remoteResult = await measureReadYourWrites({ writer: api, waiter: api, config, rate, intervalMs });
           const { line: remoteLine, extra: remoteExtra } = rywLine(RYW_REMOTE, remoteResult, config.poolMax);
-          keep(remoteLine, { ...remoteExtra, batch });
+          keep(remoteLine, { ...remoteExtra, batch, modules: rywModules });
         } finally {
           await api.stop();
           await apiDatabase.close();
@@ -678,6 +766,23 @@ function summarize(measurements: Measurement[], extras: Map<Measurement, Extra>)
       `  ${scenario.padEnd(24)} p50 ${m.p50ms} ms (${check(m.p50ms, TARGET_RYW_P50_MS)}), p99 ${m.p99ms} ms ` +
         `(${check(m.p99ms, TARGET_RYW_P99_MS)}), ${extra.samples} samples, ${extra.stale} stale, background ${m.opsPerSec} cmds/s`,
     );
+  }
+  const rawRyw = measurements.find((x) => x.system === 'raw' && x.scenario === RYW);
+  if (rawRyw) {
+    const rawExtra = extras.get(rawRyw) ?? {};
+    lines.push(
+      `  raw ${RYW.padEnd(20)} p50 ${rawRyw.p50ms} ms, p99 ${rawRyw.p99ms} ms (the wait alone: ${rawExtra.waitP50ms}, ${rawExtra.waitP99ms}), ` +
+        `background ${rawRyw.opsPerSec} cmds/s`,
+    );
+    const over = (a: number | null, b: unknown) => (a === null || typeof b !== 'number' || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
+    for (const scenario of [RYW, RYW_REMOTE]) {
+      const m = measurements.find((x) => x.system === 'converge' && x.scenario === scenario);
+      if (!m) continue;
+      lines.push(
+        `  ${scenario} / raw: p50 ${over(m.p50ms, rawRyw.p50ms)}, p99 ${over(m.p99ms, rawRyw.p99ms)} ` +
+          `(over the raw wait alone: ${over(m.p50ms, rawExtra.waitP50ms)}, ${over(m.p99ms, rawExtra.waitP99ms)}; goals p50 <= 1.3x, p99 <= 1.5x)`,
+      );
+    }
   }
   lines.push(
     `targets: catchup >= ${TARGET_CATCHUP_EVENTS_PER_S} events/s; read-your-writes p50 <= ${TARGET_RYW_P50_MS} ms, p99 <= ${TARGET_RYW_P99_MS} ms`,

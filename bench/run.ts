@@ -1,6 +1,6 @@
 // Benchmark entry point: `tsx bench/run.ts [scenario...]` runs the named scenarios (all registered ones
 // when none is named). Measurements go to stdout as JSON lines and to bench/results/latest.jsonl;
-// diagnostics and the per-scenario summaries go to stderr.
+// diagnostics and the per-scenario summaries go to stderr. `tsx bench/run.ts compare <ref>`: see compare.ts.
 import { createRecorder, loadConfig, log, newRunId, redactUrl, type ScenarioModule } from './lib.ts';
 
 // Lazy, so that running one scenario never loads (or breaks on) another one's dependencies.
@@ -17,9 +17,11 @@ const SCENARIOS: Record<string, () => Promise<ScenarioModule>> = {
   startup: () => import('./startup.ts'),
   tenants: () => import('./tenants.ts'),
   publish: () => import('./publish.ts'),
+  budget: () => import('./budget.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'compare') return (await import('./compare.ts')).compare(argv.slice(1));
   const names = argv.length > 0 ? argv : Object.keys(SCENARIOS);
   const unknown = names.filter((name) => !(name in SCENARIOS));
   if (unknown.length > 0) {

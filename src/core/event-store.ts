@@ -46,6 +46,8 @@ export interface EventStore {
   readCommandEvents(record: CommandRecord): Promise<StoredEvent[]>;
   /** Where a stream began (its first event) and its type; null when it has no events. Never changes once set. */
   streamStart(streamId: string): Promise<{ streamType: string; position: Position } | null>;
+  /** streamStart of several streams in one read: those that have events, by id. */
+  streamStarts(streamIds: readonly string[]): Promise<Map<string, { streamType: string; position: Position }>>;
   /** The position of the last event readAll would return now, or null when there is none. */
   headPosition(): Promise<Position | null>;
 }

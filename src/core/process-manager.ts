@@ -32,6 +32,11 @@ export type ProcessEffects = {
    * event's position is the same on every replay: what was there before an event never changes.
    */
   streamStart: EventStore['streamStart'];
+  /**
+   * Reads the starts of `streamIds` in one statement, so that the step's streamStart calls for them
+   * need none: a batch names its streams up front instead of paying a round trip for each.
+   */
+  prefetchStreamStarts(streamIds: readonly string[]): Promise<void>;
   /** A stream's events, for a decision that must rebuild what it knows of one from the log (see process.ts). */
   readStream: EventStore['readStream'];
 };
@@ -79,6 +84,7 @@ export const defineProcessManager =
         ...typedStep<L, T>(step),
         send: step.send,
         streamStart: step.streamStart,
+        prefetchStreamStarts: step.prefetchStreamStarts,
         readStream: step.readStream,
         read: async (table, keys) =>
           step.read(tableName(table), primaryKeyOf(table)[0]!, selectList(table), keys) as Promise<
@@ -94,18 +100,37 @@ export const defineProcessManager =
 export function runAsProjection(
   pm: ProcessManager,
   dispatch: (command: Command) => Promise<CommandResult>,
-  store: Pick<EventStore, 'streamStart' | 'readStream'>,
+  store: Pick<EventStore, 'streamStart' | 'streamStarts' | 'readStream'>,
 ): SqlProjection {
   // A stream's start never changes once it exists: only those are kept (one that does not exist yet may).
   const starts = new LRUCache<string, NonNullable<Awaited<ReturnType<EventStore['streamStart']>>>>({ max: 10_000 });
-  const streamStart: EventStore['streamStart'] = async (streamId) => {
-    // Stream ids repeat across tenants: the tenant of the events being handled is part of the key.
-    const key = tenantKey(tenantOrDefault(), streamId);
-    const known = starts.get(key);
-    if (known) return known;
-    const start = await store.streamStart(streamId);
-    if (start) starts.set(key, start);
-    return start;
+  // Stream ids repeat across tenants: the tenant of the events being handled is part of the key.
+  const keyOf = (streamId: string) => tenantKey(tenantOrDefault(), streamId);
+  const stepStarts = (): Pick<ProcessEffects, 'streamStart' | 'prefetchStreamStarts'> => {
+    // Streams read as absent during this step. One created later begins above the horizon this step's
+    // batch was read under, so after every event of the step: absent holds for the whole step.
+    const absent = new Set<string>();
+    return {
+      async streamStart(streamId) {
+        const key = keyOf(streamId);
+        const known = starts.get(key);
+        if (known || absent.has(key)) return known ?? null;
+        const start = await store.streamStart(streamId);
+        if (start) starts.set(key, start);
+        else absent.add(key);
+        return start;
+      },
+      async prefetchStreamStarts(streamIds) {
+        const unknown = [...new Set(streamIds)].filter((id) => !starts.has(keyOf(id)) && !absent.has(keyOf(id)));
+        if (unknown.length === 0) return;
+        const found = await store.streamStarts(unknown);
+        for (const id of unknown) {
+          const start = found.get(id);
+          if (start) starts.set(keyOf(id), start);
+          else absent.add(keyOf(id));
+        }
+      },
+    };
   };
   return {
     name: pm.name,
@@ -121,7 +146,7 @@ export function runAsProjection(
           step.caused(result.position);
           return result;
         },
-        streamStart,
+        ...stepStarts(),
         readStream: (streamId) => store.readStream(streamId),
       }),
   };

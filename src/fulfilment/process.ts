@@ -282,6 +282,12 @@ export const fulfilmentProcess = defineProcessManager<OrderEvent | ProductEvent>
   },
   async handle(events, step) {
     const book = new FulfilmentBook(step);
+    // Whether each line is stock-controlled asks where its product's stream began: one read for the batch.
+    await step.prefetchStreamStarts(
+      (events as Handled[]).flatMap((e) =>
+        e.type === 'OrderCreated' ? e.data.items.map((item) => item.productId) : e.type === 'OrderItemAdded' ? [e.data.productId] : [],
+      ),
+    );
     // Events that share no order or product run side by side; each is decided as in global order, since
     // it waits for every earlier one that shares an order or product with it, and those that run alone
     // wait for all before them.

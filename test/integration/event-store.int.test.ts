@@ -222,6 +222,16 @@ describe(`event store on ${driverName}`, () => {
     expect(all[0]!.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
+  it('reads where several streams began in one call, as streamStart does one by one', async () => {
+    await store.append('a', [ev(1), ev(2)], opts('no_stream'));
+    await store.append('b', [ev(3)], { streamType: 'Other', expectedVersion: 'no_stream' });
+    const starts = await store.streamStarts(['a', 'b', 'missing', 'a']);
+    expect([...starts.keys()].sort()).toEqual(['a', 'b']);
+    expect(starts.get('a')).toEqual(await store.streamStart('a'));
+    expect(starts.get('b')).toEqual({ streamType: 'Other', position: (await store.streamStart('b'))!.position });
+    expect(await store.streamStarts([])).toEqual(new Map());
+  });
+
   it('round-trips a position above 2^53 exactly', async () => {
     const big = 2n ** 53n + 3n;
     await t.database.rows(sql.raw(`alter table events alter column global_position restart with ${big}`));

@@ -85,6 +85,14 @@ function fakeStore() {
       const first = streams.get(streamId)?.[0];
       return first ? { streamType: first.streamType, position: first.position } : null;
     },
+    async streamStarts(streamIds) {
+      const starts = new Map<string, { streamType: string; position: Position }>();
+      for (const id of streamIds) {
+        const first = streams.get(id)?.[0];
+        if (first) starts.set(id, { streamType: first.streamType, position: first.position });
+      }
+      return starts;
+    },
     async headPosition() {
       return null;
     },

@@ -16,7 +16,7 @@ import {
 import type { StoredEvent } from '../../core/messages.ts';
 import { positionFromDb, type Position } from '../../core/position.ts';
 import { acrossTenants, tenantKey, tenantOrDefault } from '../../core/tenancy.ts';
-import type { Executor } from '../../core/sql.ts';
+import { type Executor, textArray } from '../../core/sql.ts';
 import { driverError } from '../db/errors.ts';
 import { appendStatement } from './append-statements.ts';
 import { EVENT_COLUMNS_TEXT, eventReader, VISIBLE_TEXT, type EventRow } from './event-rows.ts';
@@ -176,6 +176,14 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
         select stream_type, transaction_id::text as tx, global_position::text as pos from events
         where stream_id = ${streamId} and tenant_id = ${tenantOrDefault()} and version = 1`);
       return row ? { streamType: row.stream_type, position: positionFromDb(row.tx, row.pos) } : null;
+    },
+
+    async streamStarts(streamIds) {
+      if (streamIds.length === 0) return new Map();
+      const rows = await db.rows<{ stream_id: string; stream_type: string; tx: string; pos: string }>(sql`
+        select stream_id, stream_type, transaction_id::text as tx, global_position::text as pos from events
+        where stream_id = any(${textArray(streamIds)}) and tenant_id = ${tenantOrDefault()} and version = 1`);
+      return new Map(rows.map((r) => [r.stream_id, { streamType: r.stream_type, position: positionFromDb(r.tx, r.pos) }]));
     },
 
     // The log's head and what an advance covered are every tenant's: read outside any tenant's scope.
