@@ -199,9 +199,7 @@ describe(`live queries on ${driverName}`, () => {
           ready: (r) => r.data.order?.fulfilment === 'RESERVED',
           settle: b.consistencyToken,
           unrelated: () => t.addItem(b.orderId),
-          related: async () =>
-            (await t.gql(`mutation($id: ID!) { shipOrder(input: { orderId: $id }) { consistencyToken } }`, { id: a.orderId })).shipOrder
-              .consistencyToken,
+          related: async () => (await t.gql(SHIP, { input: { orderId: a.orderId } })).shipOrder.consistencyToken,
           changed: (r) => r.data.order.status === 'SHIPPED' && r.data.order.fulfilment === 'SHIPPED',
         });
       });
@@ -353,5 +351,74 @@ describe(`live queries on ${driverName}`, () => {
     const next = await until('the result after the rebuild', () => live.results.find((r) => r.data.customerOrders.total === 2));
     expect(atOrAfter(next.extensions.consistency.token, token)).toBe(true);
     live.stop();
+  });
+});
+
+describe(`live queries: access, on ${driverName}`, () => {
+  const t = liveSuite({ JWT_SECRET: TEST_SECRET, CONSISTENCY_TIMEOUT_MS: '3000' });
+  const query = `query @live { customerOrders(customerId: "alice") { total } }`;
+
+  it('every pushed result is authorized as the first was: another customer gets FORBIDDEN and none of the data', async () => {
+    const alice = bearer(await signToken({ sub: 'alice', roles: ['customer'] }, { expiresIn: '1h' }));
+    const bob = bearer(await signToken({ sub: 'bob', roles: ['customer'] }, { expiresIn: '1h' }));
+    const own = t.open('sse', query, undefined, alice);
+    const other = t.open('ws', query, undefined, bob);
+    await until('both first results', () => own.results.length > 0 && other.results.length > 0);
+    expect(other.results[0]!.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // The same document with another caller's access is another execution.
+    expect(t.s.app.live.stats()).toMatchObject({ executions: 2, subscribers: 2 });
+    const total = own.results.at(-1)!.data.customerOrders.total;
+    const token = (await t.createOrder('alice', 'Berlin', alice)).consistencyToken;
+    await until('alice pushed', () => own.results.at(-1)!.data.customerOrders.total === total + 1);
+    await t.handled(token, ['orders']);
+    for (const r of other.results) {
+      expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      expect(r.data?.customerOrders ?? null).toBeNull();
+    }
+    own.stop();
+    other.stop();
+  });
+
+  it('a client whose token expires stops receiving: SSE ends with UNAUTHENTICATED, graphql-ws closes 4403; what it held is freed', async () => {
+    const shortLived = async () => bearer(await signToken({ sub: 'alice', roles: ['customer'] }, { expiresIn: '2s' }));
+    const sse = t.open('sse', query, undefined, await shortLived());
+    const client = t.s.wsClient(await shortLived());
+    const closed = new Promise<number>((resolve) => client.on('closed', (event) => resolve((event as { code: number }).code)));
+    const ws = liveOverWs(client, query);
+    await until('both first results', () => sse.results.length > 0 && ws.results.length > 0);
+    expect(sse.results[0]!.data.customerOrders).toBeDefined();
+    await sse.ended;
+    expect(sse.results.at(-1)!.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(await closed).toBe(4403);
+    // Nothing after the expiry: a change reaches neither.
+    const seen = [sse.results.length, ws.results.length];
+    const admin = bearer(await signToken({ sub: 'ops', roles: ['admin'] }, { expiresIn: '1h' }));
+    await t.createOrder('alice', 'Berlin', admin);
+    await until('everything freed', () => {
+      const stats = t.s.app.live.stats();
+      return stats.executions === 0 && stats.subscribers === 0 && stats.keys === 0;
+    });
+    expect([sse.results.length, ws.results.length]).toEqual(seen);
+  });
+});
+
+describe(`live queries: tenants, on ${driverName}`, () => {
+  const t = liveSuite({ TENANCY: 'multi' });
+
+  it("a tenant's live query follows its own tenant's rows only, though another tenant has the same customer id", async () => {
+    const query = `query @live { customerOrders(customerId: "same-customer") { total } }`;
+    const acme = t.open('ws', query, undefined, { 'x-tenant': 'acme' });
+    const globex = t.open('sse', query, undefined, { 'x-tenant': 'globex' });
+    await until('both first results', () => acme.results.length > 0 && globex.results.length > 0);
+    expect(t.s.app.live.stats()).toMatchObject({ executions: 2, subscribers: 2 });
+    const token = (await t.createOrder('same-customer', 'Berlin', { 'x-tenant': 'globex' })).consistencyToken;
+    await until('globex pushed', () => globex.results.at(-1)!.data.customerOrders.total === 1);
+    await t.handled(token, ['orders']);
+    expect(acme.results.map((r) => r.data.customerOrders.total)).toEqual([0]);
+    await t.createOrder('same-customer', 'Berlin', { 'x-tenant': 'acme' });
+    await until('acme pushed', () => acme.results.at(-1)!.data.customerOrders.total === 1);
+    expect(globex.results.at(-1)!.data.customerOrders.total).toBe(1);
+    acme.stop();
+    globex.stop();
   });
 });
