@@ -17,6 +17,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioModule>> = {
   startup: () => import('./startup.ts'),
   tenants: () => import('./tenants.ts'),
   publish: () => import('./publish.ts'),
+  live: () => import('./live.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {
