@@ -188,7 +188,9 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       for (const id of ids) byCustomer.set(customerOf.get(id)!, [...(byCustomer.get(customerOf.get(id)!) ?? []), id]);
       const customerIds = [...byCustomer.keys()];
       if (mode === 'live') {
-        ids.forEach((id, i) => subscribe(i, LIVE_ORDER, { id }, [id], (data, view) => data.order && saw(view, id, data.order.version)));
+        ids.forEach((id, i) => {
+          subscribe(i, LIVE_ORDER, { id }, [id], (data, view) => data.order && saw(view, id, data.order.version));
+        });
         for (let i = 0; i < customerQueries; i++) {
           const c = customerIds[i % customerIds.length]!;
           subscribe(i, LIVE_CUSTOMER, { c }, byCustomer.get(c)!, (data, view) => {
