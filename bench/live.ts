@@ -144,6 +144,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const views: { view: View; orders: readonly string[] }[] = [];
       let delivered = 0;
       let errors = 0;
+      const errorCodes = new Set<string>();
       let first = 0;
       /** A client saw `id` at `version`: its first sight of a change since it was sent is a delivery. */
       const saw = (view: View, id: string, version: number) => {
@@ -170,7 +171,10 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
             { query, variables },
             {
               next: ({ data, errors: e }) => {
-                if (e) errors++;
+                if (e) {
+                  errors++;
+                  for (const error of e) errorCodes.add(String(error.extensions?.code ?? error.message));
+                }
                 if (!started) {
                   started = true;
                   first++;
@@ -178,7 +182,10 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
                 delivered++;
                 if (data) read(data, view);
               },
-              error: () => errors++,
+              error: (error) => {
+                errors++;
+                errorCodes.add(String((error as Error)?.message ?? error));
+              },
               complete: () => {},
             },
           ),
@@ -256,6 +263,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       while (missing() > 0 && performance.now() < settleBy) await sleep(100);
       const cpuMs = (await server.cpuMs())! - cpuBefore;
       latencies.sort((a, b) => a - b);
+      if (errorCodes.size > 0) log(`${mode}: errors ${[...errorCodes].join(', ')}`);
       return {
         clients: total,
         changes,

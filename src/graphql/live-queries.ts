@@ -131,6 +131,8 @@ export class LiveQueries {
       };
     }
     const token = session ?? oldest([...projections].map((name) => before.get(name) ?? null));
+    // No token only before any event: nothing has been projected yet.
+    if (!token && !consistency.stale) return result;
     const extension = { ...(token && { token: encodeToken(token) }), ...(consistency.stale && { stale: true }) };
     return { ...result, extensions: { ...result.extensions, consistency: extension } };
   }
