@@ -108,7 +108,9 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       .map((r) => r[key])
       .filter((v): v is number => typeof v === 'number')
       .sort((a, b) => a - b);
-    return values.length === 0 ? null : values[Math.floor((values.length - 1) / 2)]!;
+    if (values.length === 0) return null;
+    const middle = values.length / 2;
+    return Number.isInteger(middle) ? round((values[middle - 1]! + values[middle]!) / 2, 3) : values[Math.floor(middle)]!;
   };
   const ratio = (key: string) => {
     const [a, b] = [median('live', key), median('orderChanged', key)];
@@ -118,7 +120,8 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
     `${mode.padEnd(12)} p50/p99 ${median(mode, 'deliveryP50ms')}/${median(mode, 'deliveryP99ms')} ms, ` +
     `${median(mode, 'changesPerSec')} changes/s, missing ${median(mode, 'missing')}, ` +
     `CPU ${median(mode, 'serverCpuMsPerDelivered')} ms per delivered result (${median(mode, 'delivered')}), ` +
-    `RSS ${median(mode, 'rssKbPerClient')} KB per ${mode === 'live' ? 'live query' : 'subscription'}`;
+    `RSS ${median(mode, 'rssKbPerClient')} KB per ${mode === 'live' ? 'live query' : 'subscription'}, ` +
+    `bench client CPU ${median(mode, 'clientCpuMsPerSec')} ms/s`;
   return {
     measurements,
     summary: [
@@ -221,6 +224,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
 
       const inFlight = new Set<string>();
       const cpuBefore = (await server.cpuMs())!;
+      const clientCpuBefore = process.cpuUsage();
       const started = performance.now();
       const deadline = started + config.durationS * 1000;
       let writeErrors = 0;
@@ -262,6 +266,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const settleBy = performance.now() + 15_000;
       while (missing() > 0 && performance.now() < settleBy) await sleep(100);
       const cpuMs = (await server.cpuMs())! - cpuBefore;
+      const clientCpu = process.cpuUsage(clientCpuBefore);
       latencies.sort((a, b) => a - b);
       if (errorCodes.size > 0) log(`${mode}: errors ${[...errorCodes].join(', ')}`);
       return {
@@ -281,6 +286,8 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         peakRssMb: round(peakRss / MB, 1),
         rssKbPerClient: round((subscribedRss - idleRss) / total / 1024, 2),
         serverCpuMsPerDelivered: delivered > 0 ? round(cpuMs / delivered, 3) : null,
+        // The bench's own process receives every client's results: on a busy machine it adds to the latency.
+        clientCpuMsPerSec: round((clientCpu.user + clientCpu.system) / 1000 / ((performance.now() - started) / 1000), 1),
       };
     } finally {
       for (const stop of stops) stop();
