@@ -177,7 +177,6 @@ export function createServices(database: Database, options: ServicesOptions): Se
     const deps = { db: api, store };
     queries.register(name, reads ? routedQuery(query, deps, { ...reads, observe: options.observe?.read }) : query.create(deps));
   }
-  const handledTypes = new Map(projections.map((p) => [p.name, [...p.handles]]));
   const kinds: Record<string, ProcessorKind> = Object.fromEntries(projections.map((p) => [p.name, p.kind ?? 'PROJECTION']));
   const admin = createProjectionAdmin(database, projectionNames, kinds, tenancy);
 
@@ -211,9 +210,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
     commands,
     queries: queries as unknown as QueryBus<AppQueries, QueryContext>,
     tracker,
-    changes: createStreamChanges(tracker, (from, to, limit, types) => store.streamsBetween(from, to, limit, types), {
-      handles: (name) => handledTypes.get(name),
-    }),
+    changes: createStreamChanges(tracker, (from, to, limit) => store.streamsBetween(from, to, limit)),
     consistency,
     admin,
     projectionNames,

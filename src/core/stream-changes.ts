@@ -16,22 +16,10 @@ export type StreamChanges = {
   subscribe(projection: string, listener: (changed: ChangedStreams, at: Position) => void): () => void;
 };
 
-/**
- * The streams (tenantKey) with events after `from`, up to `to` (of `types` only, when given); null when
- * more than `limit` such events lie between.
- */
-export type StreamsBetween = (from: Position, to: Position, limit: number, types?: readonly string[]) => Promise<string[] | null>;
+/** The streams (tenantKey) with events after `from`, up to `to`; null when more than `limit` events lie between. */
+export type StreamsBetween = (from: Position, to: Position, limit: number) => Promise<string[] | null>;
 
-/**
- * `handles`: the event types each projection handles. A projection's advance then lists only the streams
- * of events it projected: its checkpoint also moves over everyone else's events, which change nothing of it.
- */
-export function createStreamChanges(
-  tracker: ConsistencyTracker,
-  streamsBetween: StreamsBetween,
-  options: { limit?: number; handles?: (projection: string) => readonly string[] | undefined } = {},
-): StreamChanges {
-  const limit = options.limit ?? 1000;
+export function createStreamChanges(tracker: ConsistencyTracker, streamsBetween: StreamsBetween, limit = 1000): StreamChanges {
   type Feed = {
     listeners: Set<(changed: ChangedStreams, at: Position) => void>;
     seen: Position | null;
@@ -54,7 +42,7 @@ export function createStreamChanges(
         if (!to || (feed.seen && isAtOrAfter(feed.seen, to))) continue;
         let changed: ChangedStreams;
         try {
-          const streams = await streamsBetween(feed.seen ?? START, to, limit, options.handles?.(projection));
+          const streams = await streamsBetween(feed.seen ?? START, to, limit);
           changed = streams ? new Set(streams) : 'all';
         } catch {
           changed = 'all'; // each listener then reads for itself, and fails or not on its own

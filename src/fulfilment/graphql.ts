@@ -38,7 +38,11 @@ export function fulfilmentGraphQL(builder: Builder): void {
   // Live queries: an order's fulfilment changes with its outcome events (on its fulfilment stream) and with
   // the process's own state (on the order's stream).
   liveSources(builder).push(
-    { projection: ORDER_FULFILMENTS_PROJECTION, keys: async (_s, ids) => ids.map((id) => orderKey(id.slice(FULFILMENT_PREFIX.length))) },
+    {
+      projection: ORDER_FULFILMENTS_PROJECTION,
+      keys: async (_s, ids) =>
+        ids.filter((id) => id.startsWith(FULFILMENT_PREFIX)).map((id) => orderKey(id.slice(FULFILMENT_PREFIX.length))),
+    },
     { projection: FULFILMENT_PROCESS, keys: async (_s, ids) => ids.map(orderKey) },
   );
   builder.objectField(orderTypes(builder).OrderRef, 'fulfilment', (t) =>

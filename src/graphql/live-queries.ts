@@ -6,15 +6,13 @@
 import { getLiveDirectiveArgumentValues, getLiveDirectiveNode } from '@n1ru4l/graphql-live-query';
 import { type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST, print, type DocumentNode } from 'graphql';
 import { isAsyncIterable } from 'graphql-yoga';
-import { UnauthenticatedError } from '../core/errors.ts';
 import { comparePositions, encodeToken, type Position } from '../core/position.ts';
 import type { ChangedStreams } from '../core/stream-changes.ts';
 import { DEFAULT_TENANT, inTenant, splitKey } from '../core/tenancy.ts';
-import { runAt } from '../core/timers.ts';
 import type { GraphQLContext, GraphQLServices } from './context.ts';
 import { LiveExecution } from './live-execution.ts';
 import { ANY_ROW, type LiveSource } from './live-sources.ts';
-import type { LiveSubscriber } from './live-subscriber.ts';
+import { superviseLiveClient } from './live-subscriber.ts';
 
 type Execute = (args: ExecutionArgs) => unknown;
 
@@ -49,7 +47,7 @@ export class LiveQueries {
     const ctx = args.contextValue as GraphQLContext;
     const key = this.shareKey(args, ctx);
     const execution = this.executions.get(key) ?? this.start(key, args, ctx, execute);
-    return supervise(ctx, execution.join());
+    return superviseLiveClient(ctx, execution.join());
   }
 
   stats(): LiveStats {
@@ -220,32 +218,3 @@ export class LiveQueries {
 
 const oldest = (positions: (Position | null)[]): Position | undefined =>
   positions.reduce<Position | undefined>((min, p) => (p && (!min || comparePositions(p, min) < 0) ? p : min), undefined);
-
-/**
- * Per client: counted as an open subscription (`live`) while it reads, ended when it leaves (its signal)
- * and, with a last UNAUTHENTICATED result, when its token expires: the same access as its first result.
- */
-function supervise(ctx: GraphQLContext, subscriber: LiveSubscriber): LiveSubscriber {
-  const closed = ctx.subscriptionOpened('live');
-  const expiresAt = ctx.caller.expiresAt;
-  const expired = () => {
-    const error = new UnauthenticatedError('The token has expired');
-    subscriber.finish({ errors: [new GraphQLError(error.message, { originalError: error, extensions: error.extensions })] });
-  };
-  const cancel = expiresAt === undefined ? undefined : runAt(expiresAt, expired);
-  // A timer may fire late: a result due after the expiry ends the stream instead.
-  if (expiresAt !== undefined)
-    subscriber.admits = () => {
-      if (Date.now() < expiresAt) return true;
-      expired();
-      return false;
-    };
-  const onAbort = () => subscriber.finish();
-  ctx.signal?.addEventListener('abort', onAbort, { once: true });
-  subscriber.onLeave(() => {
-    cancel?.();
-    ctx.signal?.removeEventListener('abort', onAbort);
-    closed();
-  });
-  return subscriber;
-}

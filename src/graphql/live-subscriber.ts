@@ -1,6 +1,10 @@
 // One client of a live query: an async iterator (what graphql-ws and yoga's SSE read) that holds only the
-// newest result it has not read yet, so that a slow client skips to the latest instead of queueing.
-import type { ExecutionResult } from 'graphql';
+// newest result it has not read yet, so that a slow client skips to the latest instead of queueing; and
+// what watches over it (counted while open, ended when it leaves or its token expires).
+import { type ExecutionResult, GraphQLError } from 'graphql';
+import { UnauthenticatedError } from '../core/errors.ts';
+import { runAt } from '../core/timers.ts';
+import type { GraphQLContext } from './context.ts';
 
 export class LiveSubscriber implements AsyncIterableIterator<ExecutionResult> {
   private unread: ExecutionResult | undefined;
@@ -58,4 +62,33 @@ export class LiveSubscriber implements AsyncIterableIterator<ExecutionResult> {
   [Symbol.asyncIterator](): this {
     return this;
   }
+}
+
+/**
+ * Per client: counted as an open subscription (`live`) while it reads, ended when it leaves (its signal)
+ * and, with a last UNAUTHENTICATED result, when its token expires: the same access as its first result.
+ */
+export function superviseLiveClient(ctx: GraphQLContext, subscriber: LiveSubscriber): LiveSubscriber {
+  const closed = ctx.subscriptionOpened('live');
+  const expiresAt = ctx.caller.expiresAt;
+  const expired = () => {
+    const error = new UnauthenticatedError('The token has expired');
+    subscriber.finish({ errors: [new GraphQLError(error.message, { originalError: error, extensions: error.extensions })] });
+  };
+  const cancel = expiresAt === undefined ? undefined : runAt(expiresAt, expired);
+  // A timer may fire late: a result due after the expiry ends the stream instead.
+  if (expiresAt !== undefined)
+    subscriber.admits = () => {
+      if (Date.now() < expiresAt) return true;
+      expired();
+      return false;
+    };
+  const onAbort = () => subscriber.finish();
+  ctx.signal?.addEventListener('abort', onAbort, { once: true });
+  subscriber.onLeave(() => {
+    cancel?.();
+    ctx.signal?.removeEventListener('abort', onAbort);
+    closed();
+  });
+  return subscriber;
 }

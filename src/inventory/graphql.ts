@@ -1,5 +1,6 @@
 // The Inventory domain's GraphQL face: Product, its queries, and the admin mutations. Resolvers only
 // parse, dispatch and shape.
+import { SYSTEM_CALLER } from '../core/caller.ts';
 import type { CommandResult } from '../core/command-handler.ts';
 import { perBuilder, type Builder } from '../graphql/builder.ts';
 import { dispatchCommand, withoutNulls } from '../graphql/commands.ts';
@@ -25,10 +26,17 @@ const productKey = (sku: string) => `product:${sku}`;
 
 export function inventoryGraphQL(builder: Builder): void {
   const { ProductRef } = productTypes(builder);
-  // An advance of `products` lists only the streams of product events: each one is a product.
+  // An advance of `products` lists every stream it passed over (orders' too): the products among them changed.
   liveSources(builder).push({
     projection: PRODUCTS_PROJECTION,
-    keys: async (_services, skus) => (skus.length === 0 ? [] : [ANY_ROW, ...skus.map(productKey)]),
+    async keys(services, ids, at) {
+      const skus = await queriesOf<ProductQueries>({ services }).execute(
+        'knownSkus',
+        { skus: [...ids] },
+        { caller: SYSTEM_CALLER, consistency: { after: at } },
+      );
+      return skus.length === 0 ? [] : [ANY_ROW, ...skus.map(productKey)];
+    },
   });
   ProductRef.implement({
     fields: (t) => ({

@@ -36,7 +36,7 @@ export type PostgresEventStore = EventStore & {
    * The streams (tenantKey: tenant and stream id) with events after `from`, up to `to` (both read already);
    * null when more than `limit` events lie between.
    */
-  streamsBetween(from: Position, to: Position, limit: number, types?: readonly string[]): Promise<string[] | null>;
+  streamsBetween(from: Position, to: Position, limit: number): Promise<string[] | null>;
   /** The last committed event's position, whether readers may see it yet or not. */
   lastPosition(): Promise<Position | null>;
   /** readAll on a given executor, e.g. inside a rebuild's transaction. */
@@ -179,14 +179,13 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
     },
 
     // The log's head and what an advance covered are every tenant's: read outside any tenant's scope.
-    streamsBetween: (from, to, limit, types) =>
+    streamsBetween: (from, to, limit) =>
       acrossTenants(async () => {
         const [row] = await db.rows<{ n: number; streams: [string, string][] | null }>(sql`
           with range as (
             select tenant_id, stream_id from events
             where (transaction_id, global_position) > (${from.tx.toString()}::xid8, ${from.pos.toString()}::bigint)
               and (transaction_id, global_position) <= (${to.tx.toString()}::xid8, ${to.pos.toString()}::bigint)
-              ${types ? sql`and type = any(${`{${types.map((t) => `"${t}"`).join(',')}}`}::text[])` : sql``}
             order by transaction_id, global_position limit ${limit + 1}
           )
           select (select count(*) from range)::int as n,
