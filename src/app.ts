@@ -64,7 +64,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     consistencyWaits: () => services.consistency.waiting(),
     replicas: () => services.replicas?.status() ?? [],
     nats: () => integration?.status(),
-    liveQueries: () => live?.stats() ?? { executions: 0, subscribers: 0, keys: 0, projections: 0 },
+    liveQueries: () => live?.stats() ?? { executions: 0, subscribers: 0, keys: 0, projections: 0, runs: 0 },
   });
   const integration =
     config.nats &&

@@ -15,8 +15,8 @@ export type MetricsSources = {
   consistencyWaits(): number;
   /** The replicas queries read on (none without DATABASE_REPLICA_URLS). */
   replicas?(): ReplicaStatus[];
-  /** What live queries hold now: shared executions, their clients, the read-model keys watched, projections followed. */
-  liveQueries?(): Record<'executions' | 'subscribers' | 'keys' | 'projections', number>;
+  /** What live queries hold now (shared executions, their clients, read-model keys watched, projections followed) and runs so far. */
+  liveQueries?(): Record<'executions' | 'subscribers' | 'keys' | 'projections' | 'runs', number>;
   /** Whether NATS is connected (only with NATS_URL). */
   nats?(): { connected: boolean } | undefined;
 };
@@ -135,7 +135,7 @@ export function createMetrics(sources: MetricsSources) {
   });
   new Gauge({
     name: 'converge_live_queries',
-    help: 'Live queries now: executions (shared by identical ones), subscribers, read-model keys watched, projections followed',
+    help: 'Live queries now: executions (shared by identical ones), subscribers, read-model keys watched, projections followed; and runs since start',
     labelNames: ['what'],
     registers: [registry],
     collect() {
