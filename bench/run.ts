@@ -18,6 +18,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioModule>> = {
   tenants: () => import('./tenants.ts'),
   publish: () => import('./publish.ts'),
   budget: () => import('./budget.ts'),
+  live: () => import('./live.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

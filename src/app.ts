@@ -8,6 +8,8 @@ import { withTimeout } from './core/with-timeout.ts';
 import type { GraphQLServices } from './graphql/context.ts';
 import { buildSchema } from './graphql/schema.ts';
 import { createGraphQLHandler, GRAPHQL_PATH } from './graphql/yoga.ts';
+import { LiveQueries } from './graphql/live-queries.ts';
+import { liveSourcesOf } from './graphql/live-sources.ts';
 import { GRAPHIQL_EXAMPLE } from './graphiql-example.ts';
 import { createAuthenticator } from './infra/auth/jwt.ts';
 import { describeDatabase, openDatabase } from './infra/db/open-database.ts';
@@ -23,6 +25,8 @@ import { createServices, type Services } from './services.ts';
 
 export type App = {
   services: Services;
+  /** The live queries served (what they hold: stats()). */
+  live: LiveQueries;
   /** The GraphQL handler as a fetch function (for tests and embedding). */
   fetch: (request: Request) => Promise<Response>;
   /** Listens on config.host:config.port; resolves to the GraphQL URL. */
@@ -53,12 +57,14 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     log.info({ replicas: replicas.map((r) => r.name) }, `queries read on ${replicas.length} replica${replicas.length === 1 ? '' : 's'}`);
   // Assigned below; the metrics read projection status through the services at scrape time.
   let services: Services;
+  let live: LiveQueries | undefined;
   const metrics = createMetrics({
     projections: () => services.admin.status(SYSTEM_CALLER),
     database: () => database.stats(),
     consistencyWaits: () => services.consistency.waiting(),
     replicas: () => services.replicas?.status() ?? [],
     nats: () => integration?.status(),
+    liveQueries: () => live?.stats() ?? { executions: 0, subscribers: 0, keys: 0, projections: 0, runs: 0 },
   });
   const integration =
     config.nats &&
@@ -101,10 +107,14 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     },
   });
   const auth = createAuthenticator(config.auth);
+  const schema = buildSchema(MODULES.map((m) => m.graphql));
+  // The schema's resolvers type each module's queries themselves (see queriesOf).
+  const graphQLServices = services as unknown as GraphQLServices;
+  live = new LiveQueries(graphQLServices, liveSourcesOf(schema));
   const yoga = createGraphQLHandler({
-    schema: buildSchema(MODULES.map((m) => m.graphql)),
-    // The schema's resolvers type each module's queries themselves (see queriesOf).
-    services: services as unknown as GraphQLServices,
+    schema,
+    services: graphQLServices,
+    live,
     authenticate: auth.authenticate,
     graphiql: config.graphiql ? { example: GRAPHIQL_EXAMPLE } : false,
     log,
@@ -145,6 +155,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
   let started = false;
   return {
     services,
+    live,
     async fetch(request) {
       const limited = await limitRequestBody(request);
       return limited instanceof Response ? limited : yoga.fetch(limited);

@@ -1,4 +1,5 @@
-// What GraphiQL opens on: the read-your-writes flow, a command that returns its token and the order after it.
+// What GraphiQL opens on: the read-your-writes flow, a command that returns its token and the order after
+// it, and a live query of the customer's orders that follows every change.
 export const GRAPHIQL_EXAMPLE = `# A mutation is a command. Selecting \`order\` on its payload waits until the
 # read model has caught up with this very command (read-your-writes), so the
 # order you get back already shows your change.
@@ -20,6 +21,16 @@ query CustomerOrders($token: ConsistencyToken) {
   customerOrders(customerId: "customer-1", after: $token) {
     total
     items { id status totalAmount }
+  }
+}
+
+# A live query: the answer now, then again whenever it changes. Run it, then
+# run PlaceOrder in another tab: the total and the list update by themselves.
+query LiveCustomer @live {
+  customerSummary(customerId: "customer-1") { orderCount totalSpent }
+  customerOrders(customerId: "customer-1", pageSize: 5) {
+    total
+    items { id status totalAmount fulfilment }
   }
 }
 `;

@@ -9,7 +9,8 @@ import { SYSTEM_CALLER } from '../core/caller.ts';
 import type { Position } from '../core/position.ts';
 import type { GraphQLServices } from '../graphql/context.ts';
 import { FULFILMENT_STATUSES, fulfilmentStreamId } from '../orders/fulfilment/events.ts';
-import { orderChangeSources, orderTypes } from '../orders/graphql/index.ts';
+import { orderChangeSources, orderKey, orderTypes } from '../orders/graphql/index.ts';
+import { liveSources, watchLive } from '../graphql/live-sources.ts';
 import type { FulfilmentQueries } from './module.ts';
 import { FULFILMENT_PROCESS, ORDER_FULFILMENTS_PROJECTION } from './read-models/order-fulfilments.ts';
 
@@ -34,11 +35,26 @@ export function fulfilmentGraphQL(builder: Builder): void {
     },
     { field: 'fulfilment', projection: FULFILMENT_PROCESS, streamOf: (orderId) => orderId, read: fulfilmentAt },
   );
+  // Live queries: an order's fulfilment changes with its outcome events (on its fulfilment stream) and with
+  // the process's own state (on the order's stream).
+  liveSources(builder).push(
+    {
+      projection: ORDER_FULFILMENTS_PROJECTION,
+      keys: async (_s, ids) =>
+        ids.filter((id) => id.startsWith(FULFILMENT_PREFIX)).map((id) => orderKey(id.slice(FULFILMENT_PREFIX.length))),
+    },
+    { projection: FULFILMENT_PROCESS, keys: async (_s, ids) => ids.map(orderKey) },
+  );
   builder.objectField(orderTypes(builder).OrderRef, 'fulfilment', (t) =>
     t.field({
       type: FulfilmentEnum,
-      resolve: (order, _args, ctx) =>
-        readAfter(ctx, readAt(ctx, order), (q) => queriesOf<FulfilmentQueries>(ctx).execute('orderFulfilment', { orderId: order.id }, q)),
+      resolve: (order, _args, ctx) => {
+        watchLive(ctx, ORDER_FULFILMENTS_PROJECTION, orderKey(order.id));
+        watchLive(ctx, FULFILMENT_PROCESS, orderKey(order.id));
+        return readAfter(ctx, readAt(ctx, order), (q) =>
+          queriesOf<FulfilmentQueries>(ctx).execute('orderFulfilment', { orderId: order.id }, q),
+        );
+      },
     }),
   );
 }

@@ -44,7 +44,12 @@ export type GraphQLContext = {
   subscriptionOpened(name: string): () => void;
   /** The request's read-your-writes state (see consistency.ts). */
   consistency: RequestConsistency;
+  /** Present while a live query runs: records what it reads (see live-sources.ts). */
+  live?: LiveRecorder;
 };
+
+/** Records the read-model keys a live query's run reads, by projection (watchLive calls it). */
+export type LiveRecorder = { watch(projection: string, key: string): void };
 
 export type RequestConsistency = {
   /** The request's own token (extensions.consistency.after): every read without an `after:` waits for it. */

@@ -11,6 +11,8 @@ import type { GraphQLContext, GraphQLServices } from './context.ts';
 import { requestConsistency } from './consistency.ts';
 import { literalPath, maskError, withVariablePath } from './errors.ts';
 import { limitPlugins } from './limits.ts';
+import type { LiveQueries } from './live-queries.ts';
+import { NoLiveMixedWithDeferStreamRule } from '@n1ru4l/graphql-live-query';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -165,12 +167,24 @@ const useOperationObservability = (observer: GraphQLObserver): Plugin<GraphQLCon
   },
 });
 
+/** `@live` query operations answer with a stream of results (live-queries.ts); everything else runs as before. */
+const useLiveQueries = (live: LiveQueries): Plugin<GraphQLContext> => ({
+  onExecute({ executeFn, setExecuteFn }) {
+    setExecuteFn((args) => live.execute(args, executeFn) as ReturnType<typeof executeFn>);
+  },
+  onValidate({ addValidationRule }) {
+    addValidationRule(NoLiveMixedWithDeferStreamRule);
+  },
+});
+
 export type GraphQLHandlerOptions = {
   schema: GraphQLSchema;
   services: GraphQLServices;
   log: Logger;
   observer: GraphQLObserver;
   authenticate: Authenticate;
+  /** Serves `@live` queries (absent: the directive is accepted and the query answered once). */
+  live?: LiveQueries;
   /** GraphiQL, introspection and field suggestions, together; GraphiQL opens on `example`. */
   graphiql: { example: string } | false;
 };
@@ -218,6 +232,7 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
       useVariableIssuePaths(),
       useLiteralIssuePaths(),
       useOperationObservability(observer),
+      ...(options.live ? [useLiveQueries(options.live)] : []),
     ],
   });
 }

@@ -1,11 +1,14 @@
 // The Inventory domain's GraphQL face: Product, its queries, and the admin mutations. Resolvers only
 // parse, dispatch and shape.
+import { SYSTEM_CALLER } from '../core/caller.ts';
 import type { CommandResult } from '../core/command-handler.ts';
 import { perBuilder, type Builder } from '../graphql/builder.ts';
 import { dispatchCommand, withoutNulls } from '../graphql/commands.ts';
 import { readAfter } from '../graphql/consistency.ts';
 import { pageType } from '../graphql/page.ts';
 import { queriesOf, type GraphQLContext } from '../graphql/context.ts';
+import { ANY_ROW, liveSources, watchLive } from '../graphql/live-sources.ts';
+import { PRODUCTS_PROJECTION } from './read-models/products.ts';
 import type { ProductCommand } from './decider.ts';
 import { productAggregate } from './product-aggregate.ts';
 import type { ProductQueries } from './module.ts';
@@ -18,8 +21,23 @@ const queries = (ctx: GraphQLContext) => queriesOf<ProductQueries>(ctx);
 const dispatch = (ctx: GraphQLContext, type: ProductCommand['type'], input: object) =>
   dispatchCommand(ctx, productAggregate.inputs, type, input);
 
+/** What live queries of products watch: one product ('product:<sku>'), or the list (ANY_ROW). */
+const productKey = (sku: string) => `product:${sku}`;
+
 export function inventoryGraphQL(builder: Builder): void {
   const { ProductRef } = productTypes(builder);
+  // An advance of `products` lists every stream it passed over (orders' too): the products among them changed.
+  liveSources(builder).push({
+    projection: PRODUCTS_PROJECTION,
+    async keys(services, ids, at) {
+      const skus = await queriesOf<ProductQueries>({ services }).execute(
+        'knownSkus',
+        { skus: [...ids] },
+        { caller: SYSTEM_CALLER, consistency: { after: at } },
+      );
+      return skus.length === 0 ? [] : [ANY_ROW, ...skus.map(productKey)];
+    },
+  });
   ProductRef.implement({
     fields: (t) => ({
       sku: t.exposeID('sku'),
@@ -72,12 +90,18 @@ export function inventoryGraphQL(builder: Builder): void {
       type: ProductRef,
       nullable: true,
       args: { sku: t.arg.id({ required: true }), after: t.arg({ type: 'ConsistencyToken' }) },
-      resolve: (_root, args, ctx) => readAfter(ctx, args.after, (q) => queries(ctx).execute('product', { sku: args.sku }, q)),
+      resolve: (_root, args, ctx) => {
+        watchLive(ctx, PRODUCTS_PROJECTION, productKey(args.sku));
+        return readAfter(ctx, args.after, (q) => queries(ctx).execute('product', { sku: args.sku }, q));
+      },
     }),
     products: t.field({
       type: ProductPageRef,
       args: { page: t.arg.int({ defaultValue: 1 }), pageSize: t.arg.int({ defaultValue: 20 }), after: t.arg({ type: 'ConsistencyToken' }) },
-      resolve: (_root, { after, ...args }, ctx) => readAfter(ctx, after, (q) => queries(ctx).execute('products', withoutNulls(args), q)),
+      resolve: (_root, { after, ...args }, ctx) => {
+        watchLive(ctx, PRODUCTS_PROJECTION, ANY_ROW);
+        return readAfter(ctx, after, (q) => queries(ctx).execute('products', withoutNulls(args), q));
+      },
     }),
   }));
 

@@ -3,14 +3,14 @@
 import { defineModule, type QueryTypes } from '../core/module.ts';
 import { productEventSchemas } from './events.ts';
 import { productAggregate } from './product-aggregate.ts';
-import { productQuery, productsProjection, productsQuery } from './read-models/products.ts';
+import { knownSkusQuery, productQuery, productsProjection, productsQuery } from './read-models/products.ts';
 
 export const inventoryModule = defineModule({
   name: 'inventory',
   events: productEventSchemas,
   aggregates: [productAggregate],
   projections: [productsProjection],
-  queries: { product: productQuery, products: productsQuery },
+  queries: { product: productQuery, products: productsQuery, knownSkus: knownSkusQuery },
 });
 
 export type ProductQueries = QueryTypes<typeof inventoryModule.queries>;

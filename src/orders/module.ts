@@ -10,8 +10,8 @@ import { orderAccessQuery } from './order-access.ts';
 import { orderAggregate } from './order-aggregate.ts';
 import { paymentsCaptured } from './payments.ts';
 import { orderPublicEvents } from './public-events.ts';
-import { customerSummariesProjection, customerSummaryQuery } from './read-models/customer-summaries.ts';
-import { customerOrdersQuery, orderQuery, ordersProjection, searchOrdersQuery } from './read-models/orders.ts';
+import { customerSummariesProjection, customerSummaryQuery, summaryCustomersQuery } from './read-models/customer-summaries.ts';
+import { customerOrdersQuery, orderCustomersQuery, orderQuery, ordersProjection, searchOrdersQuery } from './read-models/orders.ts';
 
 export const ordersModule = defineModule({
   name: 'orders',
@@ -24,6 +24,8 @@ export const ordersModule = defineModule({
     searchOrders: searchOrdersQuery,
     customerSummary: customerSummaryQuery,
     orderAccess: orderAccessQuery,
+    orderCustomers: orderCustomersQuery,
+    summaryCustomers: summaryCustomersQuery,
   },
   publicEvents: orderPublicEvents,
   inbound: [paymentsCaptured],

@@ -15,6 +15,8 @@ export type MetricsSources = {
   consistencyWaits(): number;
   /** The replicas queries read on (none without DATABASE_REPLICA_URLS). */
   replicas?(): ReplicaStatus[];
+  /** What live queries hold now (shared executions, their clients, read-model keys watched, projections followed) and runs so far. */
+  liveQueries?(): Record<'executions' | 'subscribers' | 'keys' | 'projections' | 'runs', number>;
   /** Whether NATS is connected (only with NATS_URL). */
   nats?(): { connected: boolean } | undefined;
 };
@@ -129,6 +131,15 @@ export function createMetrics(sources: MetricsSources) {
     registers: [registry],
     collect() {
       this.set(sources.consistencyWaits());
+    },
+  });
+  new Gauge({
+    name: 'converge_live_queries',
+    help: 'Live queries now: executions (shared by identical ones), subscribers, read-model keys watched, projections followed; and runs since start',
+    labelNames: ['what'],
+    registers: [registry],
+    collect() {
+      for (const [what, n] of Object.entries(sources.liveQueries?.() ?? {})) this.set({ what }, n);
     },
   });
   const rateLimited = new Counter({

@@ -3,6 +3,7 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
+import { assertAdmin } from '../../core/caller.ts';
 import { id, paging, toPage, type Page } from '../../core/input-fields.ts';
 import { assertNever } from '../../core/messages.ts';
 import type { QueryDefinition } from '../../core/module.ts';
@@ -129,5 +130,26 @@ export const productsQuery: QueryDefinition<ProductsParams, Page<ProductView>> =
         db.rows<{ n: number }>(sql`select count(*)::int as n from products`),
       ]);
       return toPage(items, count?.n ?? 0, page, pageSize);
+    },
+};
+
+export const knownSkusParams = z.object({ skus: z.array(id).max(1000) });
+export type KnownSkusParams = z.input<typeof knownSkusParams>;
+
+/**
+ * Which of the given stream ids are products `products` has (live queries ask after each of its advances,
+ * which list every stream the step passed over, orders' too). The service's own question: admins only.
+ */
+export const knownSkusQuery: QueryDefinition<KnownSkusParams, string[]> = {
+  projections: [PRODUCTS_PROJECTION],
+  create: ({ db }) =>
+    async function knownSkus(params, { caller }) {
+      const { skus } = parseWith(knownSkusParams, params);
+      assertAdmin(caller, 'list known products');
+      const rows = await db.query<{ sku: string }>(
+        'select sku from products where sku = any(array(select jsonb_array_elements_text($1::jsonb)))',
+        [JSON.stringify(skus)],
+      );
+      return rows.map((row) => row.sku);
     },
 };

@@ -5,7 +5,8 @@
 import { sql } from 'drizzle-orm';
 import { integer, numeric, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
-import { assertCustomerAccess } from '../../core/caller.ts';
+import { assertAdmin, assertCustomerAccess } from '../../core/caller.ts';
+import { orderIdsParams, type OrderIdsParams } from './orders.ts';
 import { id } from '../../core/input-fields.ts';
 import { assertNever } from '../../core/messages.ts';
 import type { QueryDefinition } from '../../core/module.ts';
@@ -132,5 +133,22 @@ export const customerSummaryQuery: QueryDefinition<CustomerSummaryParams, Custom
       assertCustomerAccess(caller, customerId, `the summary of customer ${customerId}`);
       const [row] = await db.rows<CustomerSummaryView>(sql`select ${VIEW} from customer_summaries where customer_id = ${customerId}`);
       return row ?? null;
+    },
+};
+
+/**
+ * The customers of the given orders, as far as `customer_summaries` has them (live queries ask after
+ * each of its advances, to find whose summaries it touched). The service's own question: admins only.
+ */
+export const summaryCustomersQuery: QueryDefinition<OrderIdsParams, { id: string; customerId: string }[]> = {
+  projections: [CUSTOMER_SUMMARIES_PROJECTION],
+  create: ({ db }) =>
+    async function summaryCustomers(params, { caller }) {
+      const { ids } = parseWith(orderIdsParams, params);
+      assertAdmin(caller, 'list the customers of orders');
+      return db.query<{ id: string; customerId: string }>(
+        'select order_id as id, customer_id as "customerId" from customer_summary_orders where order_id = any(array(select jsonb_array_elements_text($1::jsonb)))',
+        [JSON.stringify(ids)],
+      );
     },
 };

@@ -4,7 +4,7 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, numeric, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
-import { assertCustomerAccess, isAdmin } from '../../core/caller.ts';
+import { assertAdmin, assertCustomerAccess, isAdmin } from '../../core/caller.ts';
 import { id, paging, text as textInput, toPage, type Page } from '../../core/input-fields.ts';
 import { assertNever } from '../../core/messages.ts';
 import { createMicroBatcher } from '../../core/micro-batch.ts';
@@ -221,5 +221,25 @@ export const searchOrdersQuery: QueryDefinition<SearchOrdersParams, Page<OrderVi
         db.rows<{ n: number }>(sql`select count(*)::int as n from orders ${where}`),
       ]);
       return toPage(items, count?.n ?? 0, page, pageSize);
+    },
+};
+
+export const orderIdsParams = z.object({ ids: z.array(id).max(1000) });
+export type OrderIdsParams = z.input<typeof orderIdsParams>;
+
+/**
+ * The customers of the given orders, as far as `orders` has them (live queries ask after each advance,
+ * to find which customers' order lists it touched). The service's own question: admins only.
+ */
+export const orderCustomersQuery: QueryDefinition<OrderIdsParams, { id: string; customerId: string }[]> = {
+  projections: [ORDERS_PROJECTION],
+  create: ({ db }) =>
+    async function orderCustomers(params, { caller }) {
+      const { ids } = parseWith(orderIdsParams, params);
+      assertAdmin(caller, 'list the customers of orders');
+      return db.query<{ id: string; customerId: string }>(
+        'select id, customer_id as "customerId" from orders where id = any(array(select jsonb_array_elements_text($1::jsonb)))',
+        [JSON.stringify(ids)],
+      );
     },
 };
