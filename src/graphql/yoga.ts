@@ -1,12 +1,13 @@
 // The GraphQL-over-HTTP handler (graphql-yoga): schema, context, error masking, the read-your-writes
 // `extensions.consistency`, and GraphiQL served from this process (no CDN).
 import { randomUUID } from 'node:crypto';
-import { getOperationAST, GraphQLError, Kind, type GraphQLSchema } from 'graphql';
+import { type ExecutionResult, getOperationAST, GraphQLError, Kind, type GraphQLSchema } from 'graphql';
 import { createYoga, isAsyncIterable, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticate, Caller } from '../core/caller.ts';
 import type { Issue } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { encodeToken } from '../core/position.ts';
+import type { Tracing } from '../core/tracing.ts';
 import type { GraphQLContext, GraphQLServices } from './context.ts';
 import { requestConsistency } from './consistency.ts';
 import { literalPath, maskError, withVariablePath } from './errors.ts';
@@ -143,12 +144,7 @@ const useOperationObservability = (observer: GraphQLObserver): Plugin<GraphQLCon
     const started = performance.now();
     const operation = getOperationAST(args.document, args.operationName ?? undefined);
     const type = operation?.operation ?? 'unknown';
-    const name =
-      operation?.selectionSet.selections
-        .map((s) => (s.kind === Kind.FIELD ? s.name.value : '…'))
-        .sort()
-        .join(',')
-        .slice(0, 100) ?? 'unknown';
+    const name = rootFields(operation);
     return {
       onExecuteDone({ result }) {
         if (isAsyncIterable(result)) return;
@@ -165,6 +161,40 @@ const useOperationObservability = (observer: GraphQLObserver): Plugin<GraphQLCon
   },
 });
 
+/** An operation's root fields, sorted (bounded by the schema, unlike the name a client gives it). */
+const rootFields = (operation: ReturnType<typeof getOperationAST>) =>
+  operation?.selectionSet.selections
+    .map((s) => (s.kind === Kind.FIELD ? s.name.value : '…'))
+    .sort()
+    .join(',')
+    .slice(0, 100) ?? 'unknown';
+
+/**
+ * A span for each executed operation, named by its type and the client's operation name, with its root
+ * fields and error codes: never the document (literals in it may be personal data) or the variables.
+ */
+const useOperationSpans = (tracing: Tracing): Plugin<GraphQLContext> => ({
+  onExecute({ args, executeFn, setExecuteFn }) {
+    const operation = getOperationAST(args.document, args.operationName ?? undefined);
+    const type = operation?.operation ?? 'unknown';
+    const name = operation?.name?.value.slice(0, 100);
+    const attributes = { 'graphql.operation.type': type, 'graphql.operation.name': name, 'converge.graphql.fields': rootFields(operation) };
+    setExecuteFn((execution) =>
+      tracing.span(name ? `${type} ${name}` : type, { attributes }, async (span) => {
+        const result = await executeFn(execution);
+        const codes = isAsyncIterable(result)
+          ? []
+          : ((result as ExecutionResult).errors ?? []).map((e) => String(e.extensions?.code ?? 'UNKNOWN'));
+        if (codes.length > 0) {
+          span.setAttributes({ 'converge.graphql.errors': codes });
+          span.fail(codes[0]!);
+        }
+        return result;
+      }),
+    );
+  },
+});
+
 export type GraphQLHandlerOptions = {
   schema: GraphQLSchema;
   services: GraphQLServices;
@@ -173,6 +203,7 @@ export type GraphQLHandlerOptions = {
   authenticate: Authenticate;
   /** GraphiQL, introspection and field suggestions, together; GraphiQL opens on `example`. */
   graphiql: { example: string } | false;
+  tracing?: Tracing;
 };
 
 export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServerInstance<ServerContext, GraphQLContext> {
@@ -218,6 +249,7 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
       useVariableIssuePaths(),
       useLiteralIssuePaths(),
       useOperationObservability(observer),
+      ...(options.tracing?.enabled ? [useOperationSpans(options.tracing)] : []),
     ],
   });
 }

@@ -556,8 +556,8 @@ describe(`projection guarantees on ${driverName}`, () => {
       expect(heard[3]).toBe('resolved');
       await services.admin.pause('customer_summaries', SYSTEM_CALLER);
       const p = await addItem(services, o.streamId);
-      expect(await api.tracker.waitFor(decodeToken(p.consistencyToken), ['customer_summaries'], 200)).toEqual({ stale: true });
-      expect(await api.tracker.waitFor(decodeToken(p.consistencyToken), ['orders'], 10_000)).toEqual({ stale: false });
+      expect(await api.tracker.waitFor(decodeToken(p.consistencyToken), ['customer_summaries'], 200)).toMatchObject({ stale: true });
+      expect(await api.tracker.waitFor(decodeToken(p.consistencyToken), ['orders'], 10_000)).toMatchObject({ stale: false });
     } finally {
       await api.stop();
     }
