@@ -150,11 +150,17 @@ export function traceLogFields(): { trace_id?: string; span_id?: string } {
   return sc ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
 }
 
+/** A CommonJS package's exports, whether imported natively (named) or from the server's bundle (only `default`). */
+const cjs = async <T>(loading: Promise<T>): Promise<T> => {
+  const module = await loading;
+  return (module as { default?: T }).default ?? module;
+};
+
 let contextManager: Promise<void> | undefined;
 
 /** The process's async context manager (AsyncLocalStorage), set once whichever app starts tracing first. */
 const ensureContextManager = () =>
-  (contextManager ??= import('@opentelemetry/context-async-hooks').then(({ AsyncLocalStorageContextManager }) => {
+  (contextManager ??= cjs(import('@opentelemetry/context-async-hooks')).then(({ AsyncLocalStorageContextManager }) => {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   }));
 
@@ -167,9 +173,11 @@ export async function startTracing(config: TracingConfig | undefined, options: {
   const [
     { NodeTracerProvider, BatchSpanProcessor, SimpleSpanProcessor, ConsoleSpanExporter },
     { resourceFromAttributes, detectResources, envDetector },
-  ] = await Promise.all([import('@opentelemetry/sdk-trace-node'), import('@opentelemetry/resources'), ensureContextManager()]).then(
-    ([sdk, resources]) => [sdk, resources] as const,
-  );
+  ] = await Promise.all([
+    cjs(import('@opentelemetry/sdk-trace-node')),
+    cjs(import('@opentelemetry/resources')),
+    ensureContextManager(),
+  ]).then(([sdk, resources]) => [sdk, resources] as const);
   const processors = [];
   if (options.exporter) processors.push(new SimpleSpanProcessor(options.exporter));
   for (const kind of config?.exporters ?? []) {
@@ -189,7 +197,7 @@ async function otlpExporter(config: TracingConfig): Promise<SpanExporter> {
   // OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT and _COMPRESSION are read by the exporter itself.
   const { OTLPTraceExporter } =
     config.protocol === 'http/json'
-      ? await import('@opentelemetry/exporter-trace-otlp-http')
-      : await import('@opentelemetry/exporter-trace-otlp-proto');
+      ? await cjs(import('@opentelemetry/exporter-trace-otlp-http'))
+      : await cjs(import('@opentelemetry/exporter-trace-otlp-proto'));
   return new OTLPTraceExporter({ url: config.url });
 }
