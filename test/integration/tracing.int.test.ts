@@ -28,6 +28,29 @@ async function until<T>(what: string, check: () => T | undefined | false, timeou
   }
 }
 
+/** The spans as an indented tree (children under parents, links named), for README's picture: PRINT_TRACE=1. */
+function render(spans: ReadableSpan[], root: string): string {
+  const name = new Map(spans.map((s) => [spanId(s), s.name]));
+  const lines: string[] = [];
+  const walk = (parent: string, depth: number) => {
+    for (const s of spans
+      .filter((x) => parentOf(x) === parent)
+      .sort((a, b) => (a.startTime[0] - b.startTime[0]) * 1e9 + a.startTime[1] - b.startTime[1])) {
+      const links = s.links.map((l) => name.get(l.context.spanId) ?? l.context.spanId).filter((n) => n !== undefined);
+      const ms = ((s.endTime[0] - s.startTime[0]) * 1e3 + (s.endTime[1] - s.startTime[1]) / 1e6).toFixed(1);
+      lines.push(`${'  '.repeat(depth)}${s.name}  ${ms} ms${links.length ? `  (links: ${[...new Set(links)].join(', ')})` : ''}`);
+      walk(spanId(s), depth + 1);
+    }
+  };
+  walk(root, 0);
+  for (const s of spans.filter(
+    (x) => x.spanContext().traceId !== spans.find((y) => parentOf(y) === root)?.spanContext().traceId && x.links.length > 0,
+  )) {
+    lines.push(`${s.name} (own trace)  links: ${[...new Set(s.links.map((l) => name.get(l.context.spanId) ?? '?'))].join(', ')}`);
+  }
+  return lines.join('\n');
+}
+
 const spanId = (span: ReadableSpan) => span.spanContext().spanId;
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 const linksOf = (span: ReadableSpan) => span.links.map((l) => l.context.spanId);
@@ -149,6 +172,8 @@ describe(`tracing across two apps (${driverName})`, () => {
     expect(commandLine.trace_id).toBe(traceId);
     expect(typeof commandLine.span_id).toBe('string');
     expect(exporter.getFinishedSpans().some((s) => spanId(s) === commandLine.span_id)).toBe(true);
+
+    if (process.env.PRINT_TRACE) console.log(render(exporter.getFinishedSpans(), clientSpan));
 
     // No span carries the address (nor any variable value).
     const text = JSON.stringify(exporter.getFinishedSpans().map((s) => ({ name: s.name, attributes: s.attributes, events: s.events })));
