@@ -77,6 +77,7 @@ export async function buildApp(config: Config, deps: { log: Logger; tracing?: Ru
       tenancy: config.tenancy,
       log,
       observe: metrics.inbound,
+      tracing,
     });
   services = createServices(database, {
     replicas:
