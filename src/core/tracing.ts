@@ -22,6 +22,8 @@ export type SpanOptions = {
 
 export type Span = {
   setAttributes(attributes: SpanAttributes): void;
+  /** Names it once what it is turns out (a request's span, once its GraphQL operation is known). */
+  rename(name: string): void;
   /** A point in time inside the span (a retry, a projection reached). */
   addEvent(name: string, attributes?: SpanAttributes): void;
   addLinks(links: readonly TraceParent[]): void;
@@ -47,6 +49,7 @@ export type Tracing = {
 
 export const NO_SPAN: Span = Object.freeze({
   setAttributes() {},
+  rename() {},
   addEvent() {},
   addLinks() {},
   fail() {},

@@ -7,7 +7,7 @@ import type { Authenticate, Caller } from '../core/caller.ts';
 import type { Issue } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { encodeToken } from '../core/position.ts';
-import type { Tracing } from '../core/tracing.ts';
+import { NO_SPAN, type Span, type Tracing } from '../core/tracing.ts';
 import type { GraphQLContext, GraphQLServices } from './context.ts';
 import { requestConsistency } from './consistency.ts';
 import { literalPath, maskError, withVariablePath } from './errors.ts';
@@ -170,30 +170,46 @@ const rootFields = (operation: ReturnType<typeof getOperationAST>) =>
     .slice(0, 100) ?? 'unknown';
 
 /**
- * A span for each executed operation, named by its type and the client's operation name, with its root
- * fields and error codes: never the document (literals in it may be personal data) or the variables.
+ * The operation's span, named by its type and the client's operation name, with its root fields and
+ * error codes: never the document (literals in it may be personal data) or the variables. Over HTTP it
+ * is the request's own span (traceRequest, infra/server/http.ts), renamed: one span per request, not
+ * two; over WebSocket a span of its own.
  */
 const useOperationSpans = (tracing: Tracing): Plugin<GraphQLContext> => ({
   onExecute({ args, executeFn, setExecuteFn }) {
     const operation = getOperationAST(args.document, args.operationName ?? undefined);
     const type = operation?.operation ?? 'unknown';
     const name = operation?.name?.value.slice(0, 100);
+    const spanName = name ? `${type} ${name}` : type;
     const attributes = { 'graphql.operation.type': type, 'graphql.operation.name': name, 'converge.graphql.fields': rootFields(operation) };
+    const failed = (span: Span, result: unknown) => {
+      const codes = isAsyncIterable(result)
+        ? []
+        : ((result as ExecutionResult).errors ?? []).map((e) => String(e.extensions?.code ?? 'UNKNOWN'));
+      if (codes.length === 0) return;
+      span.setAttributes({ 'converge.graphql.errors': codes });
+      span.fail(codes[0]!);
+    };
+    const request = (args.contextValue as GraphQLContext).requestSpan;
+    if (request) {
+      request.rename(spanName);
+      request.setAttributes(attributes);
+      return { onExecuteDone: ({ result }) => failed(request, result) };
+    }
     setExecuteFn((execution) =>
-      tracing.span(name ? `${type} ${name}` : type, { attributes }, async (span) => {
+      tracing.span(spanName, { kind: 'server', attributes }, async (span) => {
         const result = await executeFn(execution);
-        const codes = isAsyncIterable(result)
-          ? []
-          : ((result as ExecutionResult).errors ?? []).map((e) => String(e.extensions?.code ?? 'UNKNOWN'));
-        if (codes.length > 0) {
-          span.setAttributes({ 'converge.graphql.errors': codes });
-          span.fail(codes[0]!);
-        }
+        failed(span, result);
         return result;
       }),
     );
   },
 });
+
+const currentRequestSpan = (tracing: Tracing) => {
+  const span = tracing.currentSpan();
+  return span === NO_SPAN ? undefined : span;
+};
 
 export type GraphQLHandlerOptions = {
   schema: GraphQLSchema;
@@ -234,6 +250,8 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
         requestId,
         log: log.child({ requestId }),
         signal: ws.signal ?? initial.request?.signal,
+        // Over HTTP, the request's span is current here (useOperationSpans names it after the operation).
+        requestSpan: ws.extra || !options.tracing?.enabled ? undefined : currentRequestSpan(options.tracing),
         subscriptionOpened(name: string) {
           observer.subscriptionStarted(name);
           return () => observer.subscriptionEnded(name);

@@ -124,7 +124,8 @@ describe(`spans to an OTLP/HTTP receiver from real server processes (${driverNam
     const byName = (name: string) => spans.find((s) => s.name === name)!;
     expect(byName('command CreateOrder').parentSpanId).toBe(byName('mutation Place').spanId);
     expect(byName('append Order').parentSpanId).toBe(byName('command CreateOrder').spanId);
-    expect(byName('POST /graphql').service).toBe(onPostgres ? 'converge-api' : 'converge');
+    expect(byName('mutation Place').parentSpanId).toBe(traceparent.slice(36, 52));
+    expect(byName('mutation Place').service).toBe(onPostgres ? 'converge-api' : 'converge');
     expect(JSON.stringify(spans)).not.toContain('Quiet Road');
 
     const commandSpan = Buffer.from(byName('command CreateOrder').spanId, 'hex');

@@ -550,7 +550,7 @@ describe(`projection guarantees on ${driverName}`, () => {
       });
       heard.push('waiting');
       for (const name of ALL) await services.admin.resume(name, SYSTEM_CALLER);
-      expect(await waiting).toEqual({ stale: false });
+      expect(await waiting).toMatchObject({ stale: false });
       expect(heard[0]).toBe('waiting');
       expect(heard.slice(1, 3).sort()).toEqual([...ALL].sort());
       expect(heard[3]).toBe('resolved');

@@ -80,6 +80,9 @@ class OtelSpan implements Span {
   setAttributes(attributes: SpanAttributes) {
     this.span.setAttributes(clean(attributes));
   }
+  rename(name: string) {
+    this.span.updateName(name);
+  }
   addEvent(name: string, attributes?: SpanAttributes) {
     this.span.addEvent(name, attributes && clean(attributes));
   }
