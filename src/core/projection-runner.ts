@@ -233,18 +233,21 @@ class Runner<Tx> implements ProjectionRunner {
    * Applies the handled events inside the step's span, opened (back-dated to the step's start) only once
    * there are some, so that steps that apply nothing leave no span; it links to the events' traces.
    */
-  private tracedApply(step: { span?: Span; began: number }) {
+  private tracedApply(step: { span?: Span; began: number; applied: number; read: number }) {
+    // Called once per tenant's run of the batch (infra/projections/step-apply.ts): the counts add up.
     return async (events: StoredEvent[], tx: Tx) => {
       const handled = events.filter((e) => this.deps.projection.handles.has(e.type));
+      step.read += events.length;
       if (handled.length === 0) return;
+      step.applied += handled.length;
       const kind = this.deps.projection.kind ?? 'PROJECTION';
       step.span ??= this.tracing.start(`${kind.toLowerCase().replace('_', ' ')} ${this.name}`, {
         startTime: step.began,
         attributes: { 'converge.projection': this.name, 'converge.projection.kind': kind },
       });
       step.span.setAttributes({
-        'converge.events': handled.length,
-        'converge.events.read': events.length,
+        'converge.events': step.applied,
+        'converge.events.read': step.read,
         'converge.position.to': encodeToken(events.at(-1)!.position),
       });
       step.span.addLinks(handled.flatMap((e) => (e.metadata.traceparent ? [e.metadata.traceparent] : [])));
@@ -255,8 +258,8 @@ class Runner<Tx> implements ProjectionRunner {
   /** Runs a step; on an event that cannot be applied, finds it (one event at a time) and fails there. */
   private async step(target: StepTarget, from: Position | null): Promise<StepResult | 'failed'> {
     const size = this.batch.current;
-    const traced: { span?: Span; began: number } | undefined = this.tracing.enabled
-      ? { began: performance.timeOrigin + performance.now() }
+    const traced = this.tracing.enabled
+      ? { span: undefined as Span | undefined, began: performance.timeOrigin + performance.now(), applied: 0, read: 0 }
       : undefined;
     try {
       const result = traced
