@@ -75,6 +75,13 @@ module.exports = {
       to: { path: '^src/testing/' },
     },
     {
+      name: 'opentelemetry-only-in-observability',
+      severity: 'error',
+      comment: 'Spans are made through the core tracing port (core/tracing.ts); OpenTelemetry itself is infra/observability/ business.',
+      from: { path: '^src/', pathNot: '^src/infra/observability/' },
+      to: { path: 'node_modules/@opentelemetry/' },
+    },
+    {
       name: 'scaffold-stands-alone',
       severity: 'error',
       comment: 'converge new domain writes files from templates: it imports nothing of the service.',

@@ -36,11 +36,17 @@
 // the summary gives the median over rounds of each Converge/trivial ratio, with the range, and of the
 // session token's: order(id) with it over order(id) without it, run right before.
 //
-// Env: HTTP_CONCURRENCIES ("32"), HTTP_ROUNDS (3), SETUP_ORDERS (2000), HTTP_SERVER (child | inproc), HTTP_SERVER_NODE_ARGS
+// Tracing: HTTP_TRACING=on starts an OTLP/HTTP receiver in this process (it reads and counts each export,
+// answers 200, decodes nothing) and turns the server's tracing on with OTEL_EXPORTER_OTLP_ENDPOINT naming
+// it; any OTEL_* variable set here passes through to the server as well (bench/server.ts).
+//
+// Env: HTTP_CONCURRENCIES ("32"), HTTP_ROUNDS (3), SETUP_ORDERS (2000), HTTP_SERVER (child | inproc), HTTP_TRACING (off | on), HTTP_SERVER_NODE_ARGS
 // (extra node flags for the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), HTTP_DB
 // (converge_http_bench) and lib.ts's DURATION_S, WARMUP_S, POOL_MAX (the server's DB_POOL_MAX), RESET
 // (checkpoint before each measurement). CONCURRENCIES is not used: the HTTP load has its own list. The
 // child inherits the environment, so NODE_ENV=production measures graphql-js's production mode.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   checkpoint,
@@ -151,8 +157,13 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   if (mode !== 'child' && mode !== 'inproc') throw new Error(`HTTP_SERVER must be child or inproc, got ${JSON.stringify(mode)}`);
 
   await prepareDatabase(url, config.poolMax);
-  const server = mode === 'child' ? await startChild(url, config.poolMax) : await startInProcess(url, config.poolMax);
-  log(`http: server (${server.mode}) at ${server.url}, pool ${config.poolMax}, concurrencies ${concurrencies.join(' ')}`);
+  const receiver = env('HTTP_TRACING', 'off') === 'on' ? await startTraceReceiver() : undefined;
+  const tracingEnv: Record<string, string> = receiver ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } : {};
+  const server =
+    mode === 'child' ? await startChild(url, config.poolMax, tracingEnv) : await startInProcess(url, config.poolMax, tracingEnv);
+  log(
+    `http: server (${server.mode}) at ${server.url}, pool ${config.poolMax}, concurrencies ${concurrencies.join(' ')}, tracing ${receiver ? `to ${receiver.url}` : 'off'}`,
+  );
   const measurements: Measurement[] = [];
   const serverCpu = new Map<Measurement, number>();
   try {
@@ -240,8 +251,32 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
     }
   } finally {
     await server.stop();
+    if (receiver) log(`http: the trace receiver took ${receiver.exports()} exports, ${(receiver.bytes() / 1e6).toFixed(1)} MB`);
+    await receiver?.close();
   }
   return { measurements, summary: summarize(measurements, serverCpu, concurrencies, server.mode) };
+}
+
+/** A local OTLP/HTTP receiver: reads each export, counts it and answers 200 (an empty ExportTraceServiceResponse). */
+async function startTraceReceiver() {
+  let exports = 0;
+  let bytes = 0;
+  const server = http.createServer((req, res) => {
+    req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    req.on('end', () => {
+      exports++;
+      res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/x-protobuf' });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    exports: () => exports,
+    bytes: () => bytes,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 /**

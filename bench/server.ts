@@ -37,7 +37,8 @@ export type Server = {
 
 export const cpuMsOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 
-// TENANCY passes through, so that any scenario can measure TENANCY=multi (open mode: tenant default).
+// TENANCY passes through, so that any scenario can measure TENANCY=multi (open mode: tenant default); so
+// do OpenTelemetry's OTEL_* variables, so that any scenario can measure tracing on (README, Tracing).
 const appConfig = (url: string, poolMax: number, extra: Record<string, string> = {}) =>
   loadAppConfig({
     PORT: '0',
@@ -46,14 +47,15 @@ const appConfig = (url: string, poolMax: number, extra: Record<string, string> =
     LOG_LEVEL: 'silent',
     DB_POOL_MAX: String(poolMax),
     ...(process.env.TENANCY && { TENANCY: process.env.TENANCY }),
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_'))),
     ...extra,
   });
 
 // Typed as the app's Logger, so that a change of its shape shows up in `npm run typecheck`.
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
-export async function startInProcess(url: string, poolMax: number): Promise<Server> {
-  const app = await buildApp(appConfig(url, poolMax), { log: silent });
+export async function startInProcess(url: string, poolMax: number, extraEnv: Record<string, string> = {}): Promise<Server> {
+  const app = await buildApp(appConfig(url, poolMax, extraEnv), { log: silent });
   const graphqlUrl = await startOrClose(app);
   return { url: graphqlUrl, mode: 'inproc', cpuMs: async () => null, rssBytes: async () => null, stop: () => app.stop() };
 }

@@ -12,13 +12,15 @@ import { LiveQueries } from './graphql/live-queries.ts';
 import { liveSourcesOf } from './graphql/live-sources.ts';
 import { GRAPHIQL_EXAMPLE } from './graphiql-example.ts';
 import { createAuthenticator } from './infra/auth/jwt.ts';
+import type { Database } from './infra/db/database.ts';
 import { describeDatabase, openDatabase } from './infra/db/open-database.ts';
 import { prepareApiRole } from './infra/db/tenant-scope.ts';
 import { migrate, migrationsApplied, pendingMigrations } from './infra/db/migrate.ts';
 import { createMetrics } from './infra/observability/metrics.ts';
+import { type RunningTracing, startTracing } from './infra/observability/tracing.ts';
 import { openReplica } from './infra/postgres/open-replica.ts';
 import { createConsoleHandler } from './infra/server/console-assets.ts';
-import { createHttpServer, limitRequestBody } from './infra/server/http.ts';
+import { createHttpServer, limitRequestBody, traceRequest } from './infra/server/http.ts';
 import { MODULES } from './modules.ts';
 import { createIntegration } from './integration.ts';
 import { createServices, type Services } from './services.ts';
@@ -34,10 +36,16 @@ export type App = {
   stop(): Promise<void>;
 };
 
-export async function buildApp(config: Config, deps: { log: Logger }): Promise<App> {
+/**
+ * `tracing`: spans go there (tests hand one in); by default as config.tracing says, stopped with the app.
+ * `database`: one open already (tests: two apps on one embedded PGlite), left open when the app stops.
+ */
+export async function buildApp(config: Config, deps: { log: Logger; tracing?: RunningTracing; database?: Database }): Promise<App> {
   const { log } = deps;
   log.info({}, describeDatabase(config.database));
-  const database = await openDatabase(config.database);
+  const tracing = deps.tracing ?? (await startTracing(config.tracing));
+  if (config.tracing) log.info({ exporters: config.tracing.exporters, url: config.tracing.url }, 'tracing on');
+  const database = deps.database ?? (await openDatabase(config.database));
   try {
     const pending = await pendingMigrations(database);
     if (pending > 0) log.info({ pending }, `applying ${pending} migration${pending === 1 ? '' : 's'}`);
@@ -47,7 +55,8 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
       if (refusal) throw new ConfigError(refusal);
     }
   } catch (error) {
-    await database.close();
+    if (!deps.database) await database.close();
+    if (!deps.tracing) await tracing.shutdown();
     throw error;
   }
   const replicas = config.replicas.urls.map((url) =>
@@ -74,6 +83,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
       tenancy: config.tenancy,
       log,
       observe: metrics.inbound,
+      tracing,
     });
   services = createServices(database, {
     replicas:
@@ -84,6 +94,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     consistencyTimeoutMs: config.consistencyTimeoutMs,
     consistencyMaxWaits: config.consistencyMaxWaits,
     log,
+    tracing,
     publisher: integration?.publisher,
     observe: {
       command(info) {
@@ -119,6 +130,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     graphiql: config.graphiql ? { example: GRAPHIQL_EXAMPLE } : false,
     log,
     observer: metrics,
+    tracing,
   });
   const http = createHttpServer({
     yoga,
@@ -126,6 +138,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     auth,
     metrics,
     log,
+    tracing,
     graphqlPath: GRAPHQL_PATH,
     console: createConsoleHandler({ enabled: config.console, log }),
     readiness: async () => {
@@ -158,7 +171,12 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     live,
     async fetch(request) {
       const limited = await limitRequestBody(request);
-      return limited instanceof Response ? limited : yoga.fetch(limited);
+      if (limited instanceof Response) return limited;
+      return traceRequest(tracing, request.method, request.headers.get('traceparent'), async (span) => {
+        const response = await yoga.fetch(limited);
+        span.setAttributes({ 'http.response.status_code': response.status });
+        return response;
+      });
     },
     async start() {
       // Listen first: a port in use fails the start before this process takes any projection lock.
@@ -180,7 +198,8 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
       await http.close();
       if (started) await services.stop();
       await integration?.stop();
-      await database.close();
+      if (!deps.database) await database.close();
+      if (!deps.tracing) await tracing.shutdown();
     },
   };
 }

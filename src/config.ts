@@ -1,5 +1,6 @@
 // The environment (README, Configuration), parsed once at start. A bad value stops start-up with one line naming it.
 import { z } from 'zod';
+import type { TracingConfig } from './infra/observability/tracing.ts';
 
 const onOff = z.enum(['on', 'off'], { message: 'must be "on" or "off"' });
 const oneOf = <T extends string>(values: readonly [T, ...T[]]) => z.enum(values, { message: `must be one of ${values.join(', ')}` });
@@ -11,6 +12,16 @@ const wholeNumber = (min: number, max: number, what = 'a whole number') =>
     .regex(/^\d+$/, `must be ${what} from ${min} to ${max}`)
     .transform(Number)
     .pipe(z.number().min(min, `must be ${what} from ${min} to ${max}`).max(max, `must be ${what} from ${min} to ${max}`));
+
+const httpUrl = z
+  .string()
+  .refine((v) => /^https?:\/\/[^\s]+$/.test(v), 'must be an http:// or https:// URL (an OTLP/HTTP receiver, port 4318)');
+const otlpProtocol = z
+  .enum(['http/protobuf', 'http/json', 'grpc'], { message: 'must be http/protobuf or http/json' })
+  .refine(
+    (v) => v !== 'grpc',
+    'grpc is not built in: use http/protobuf (an OTLP collector listens for it on port 4318)',
+  ) as unknown as z.ZodType<'http/protobuf' | 'http/json'>;
 
 const schema = z
   .object({
@@ -54,6 +65,18 @@ const schema = z
         'must be nats:// or tls:// URLs (comma-separated), such as nats://127.0.0.1:4222',
       )
       .optional(),
+    // OpenTelemetry's own variables (README, Tracing): on when an exporter or an OTLP endpoint is named.
+    OTEL_SDK_DISABLED: z.enum(['true', 'false'], { message: 'must be "true" or "false"' }).optional(),
+    OTEL_TRACES_EXPORTER: z
+      .string()
+      .transform((v) => v.split(',').map((e) => e.trim()))
+      .refine((list) => list.every((e) => ['otlp', 'console', 'none'].includes(e)), 'must be otlp, console or none (comma-separated)')
+      .optional(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl.optional(),
+    OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.optional(),
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
+    OTEL_SERVICE_NAME: z.string().trim().min(1, 'must not be empty').default('converge'),
   })
   .transform((env) => ({
     port: env.PORT,
@@ -80,14 +103,49 @@ const schema = z
     replicas: { urls: env.DATABASE_REPLICA_URLS ?? [], maxLagMs: env.REPLICA_MAX_LAG_MS, waitMs: env.REPLICA_WAIT_MS },
     /** Integration events and inbound payments on NATS JetStream; off when unset. */
     nats: env.NATS_URL ? { servers: env.NATS_URL } : undefined,
+    /** OpenTelemetry traces; off (undefined) unless OTEL_TRACES_EXPORTER or an OTLP endpoint turns them on. */
+    tracing: tracingConfig(env),
   }));
+
+/** Tracing on when OTEL_TRACES_EXPORTER names an exporter, or (unset) when an OTLP endpoint is given. */
+function tracingConfig(env: {
+  OTEL_SDK_DISABLED?: string;
+  OTEL_TRACES_EXPORTER?: string[];
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
+  OTEL_EXPORTER_OTLP_PROTOCOL?: 'http/protobuf' | 'http/json';
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?: 'http/protobuf' | 'http/json';
+  OTEL_SERVICE_NAME: string;
+}): TracingConfig | undefined {
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const named = env.OTEL_TRACES_EXPORTER ?? (endpoint ? ['otlp'] : []);
+  const exporters = [...new Set(named.filter((e): e is 'otlp' | 'console' => e !== 'none'))];
+  if (env.OTEL_SDK_DISABLED === 'true' || exporters.length === 0) return undefined;
+  return {
+    exporters,
+    protocol: env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
+    // The signal's own endpoint is used as it is; the general one gets the traces path (the OTLP spec's rule).
+    url:
+      env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+      `${(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(/\/+$/, '')}/v1/traces`,
+    serviceName: env.OTEL_SERVICE_NAME,
+  };
+}
 
 export type Config = z.output<typeof schema>;
 
 export class ConfigError extends Error {}
 
 // Never echoed back: a secret, or a URL that may carry a password.
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'DATABASE_REPLICA_URLS', 'METRICS_TOKEN', 'NATS_URL']);
+const SECRET_VARIABLES = new Set([
+  'JWT_SECRET',
+  'DATABASE_URL',
+  'DATABASE_REPLICA_URLS',
+  'METRICS_TOKEN',
+  'NATS_URL',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+]);
 
 /** Parses the environment; empty strings count as unset. Throws ConfigError with a one-line message. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

@@ -8,6 +8,7 @@ import type { Tenancy } from './core/tenancy.ts';
 import type { DomainModule } from './core/module.ts';
 import { publicationsOf, publishedSubjects } from './core/public-events.ts';
 import type { IntegrationBroker, PublisherOptions } from './core/publisher.ts';
+import type { Tracing } from './core/tracing.ts';
 import { NatsLink } from './infra/nats/connection.ts';
 import { InboundConsumer, type InboundObserver } from './infra/nats/inbound-consumer.ts';
 import { createJetStreamBroker } from './infra/nats/jetstream-broker.ts';
@@ -23,6 +24,8 @@ export type IntegrationOptions = {
   publishTimeoutMs?: number;
   /** Between attempts to reach NATS, and before a message is delivered again after the service's own failure. */
   retryMs?: number;
+  /** Each inbound message's command in a span (continuing the message's trace, if it names one). */
+  tracing?: Tracing;
 };
 
 export type Integration = {
@@ -53,7 +56,16 @@ export function createIntegration(options: IntegrationOptions): Integration {
         .flatMap((m) => m.inbound ?? [])
         .map(
           (inbound) =>
-            new InboundConsumer({ link, inbound, dispatch, log, observe: options.observe, retryMs: options.retryMs, requireTenant }),
+            new InboundConsumer({
+              link,
+              inbound,
+              dispatch,
+              log,
+              observe: options.observe,
+              retryMs: options.retryMs,
+              requireTenant,
+              tracing: options.tracing,
+            }),
         );
       for (const consumer of consumers) consumer.start();
     },

@@ -18,10 +18,13 @@ const { buildApp } = await import('./app.ts');
 const { DataDirectoryInUseError } = await import('./infra/pglite/data-dir-lock.ts');
 const { ModuleConflictError } = await import('./core/module.ts');
 const { driverError, isDatabaseUnavailable } = await import('./infra/db/errors.ts');
+const { traceLogFields } = await import('./infra/observability/tracing.ts');
 
 const log = pino({
   level: config.logLevel,
   base: { service: 'converge' },
+  // With tracing on, a line written inside a span names it (trace_id, span_id).
+  ...(config.tracing && { mixin: traceLogFields }),
   // Nothing logs credentials; this is the safety net if a header or token ever lands in a line.
   redact: {
     paths: ['authorization', '*.authorization', 'headers.authorization', '*.token', 'token', 'connectionParams'],

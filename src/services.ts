@@ -22,6 +22,8 @@ import { retryUnavailableReads } from './core/read-retry.ts';
 import type { SqlProjection } from './core/sql-projection.ts';
 import { createStreamChanges, type StreamChanges } from './core/stream-changes.ts';
 import { retryUnavailableCommands } from './core/command-retry.ts';
+import { traceCommands } from './core/command-tracing.ts';
+import { noTracing, type Tracing } from './core/tracing.ts';
 import { tenantRateLimit } from './core/rate-limit.ts';
 import { tenantCommands, tenantQueries } from './core/tenant-scope.ts';
 import { scopeEveryTenant, type Tenancy } from './core/tenancy.ts';
@@ -94,6 +96,8 @@ export type ServicesOptions = {
   modules?: readonly DomainModule[];
   observe?: ServicesObserver;
   log?: Logger;
+  /** Spans of commands, projection steps, process managers' commands, publishes and read-your-writes waits (tracing off by default). */
+  tracing?: Tracing;
   /** Replaces the modules' projections (tests wrap them to inject faults). */
   projections?: (defaults: SqlProjection[]) => SqlProjection[];
   /** Publishes the modules' public events to this broker (NATS_URL: see integration.ts). */
@@ -110,6 +114,7 @@ export type ServicesOptions = {
 
 export function createServices(database: Database, options: ServicesOptions): Services {
   const log = options.log ?? silentLogger;
+  const tracing = options.tracing ?? noTracing;
   const modules = options.modules ?? MODULES.map((m) => m.module);
   assertDistinctModules(modules);
   const schemas: EventSchemas = Object.assign({}, ...modules.map((m) => m.events));
@@ -133,11 +138,13 @@ export function createServices(database: Database, options: ServicesOptions): Se
   const limit = options.tenantCommandsPerSecond;
   const commands = createCommandBus<Command, CommandResult>({
     middleware: [
+      // Outermost: a command's span holds everything of it, a refusal for the rate included.
+      ...(tracing.enabled ? [traceCommands<Command>(tracing)] : []),
       tenantCommands(tenancy),
       ...(limit ? [tenantRateLimit<Command, CommandResult>({ perSecond: limit, onLimited: options.observe?.rateLimited })] : []),
       ...(options.observe ? [observeCommands(options.observe, aggregates)] : []),
       // Innermost: each try is a new run of the handler; what the caller hears is the last one's.
-      retryUnavailableCommands<Command, CommandResult>({ timeoutMs: options.consistencyTimeoutMs }),
+      retryUnavailableCommands<Command, CommandResult>({ timeoutMs: options.consistencyTimeoutMs, tracing }),
     ],
   });
 
@@ -145,8 +152,8 @@ export function createServices(database: Database, options: ServicesOptions): Se
   const processManagers = modules.flatMap((m) => m.processManagers ?? []);
   const defaults = [
     ...modules.flatMap((m) => m.projections),
-    ...processManagers.map((pm) => runAsProjection(pm, commands.dispatch, store)),
-    ...(options.publisher ? [runAsPublisher(publicationsOf(modules), options.publisher.broker, options.publisher)] : []),
+    ...processManagers.map((pm) => runAsProjection(pm, commands.dispatch, store, tracing)),
+    ...(options.publisher ? [runAsPublisher(publicationsOf(modules), options.publisher.broker, { tracing, ...options.publisher })] : []),
   ];
   const projections = options.projections ? options.projections(defaults) : defaults;
   const projectionNames = projections.map((p) => p.name);
@@ -160,7 +167,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
     return reacting.length === 0 || !(await tracker.waitFor(after, reacting, options.consistencyTimeoutMs)).stale;
   };
   const snapshots = createSnapshotStore(api);
-  for (const aggregate of aggregates) registerAggregate(commands, aggregate, { store, streamLock, awaitReactions, snapshots });
+  for (const aggregate of aggregates) registerAggregate(commands, aggregate, { store, streamLock, awaitReactions, snapshots, tracing });
 
   const definitions = Object.fromEntries(modules.flatMap((m) => Object.entries(m.queries)));
   const consistency = createConsistencyWaits(tracker, {
@@ -169,6 +176,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
     lastPosition: () => store.lastPosition(),
     maxWaits: options.consistencyMaxWaits ?? 1000,
     onWaitRefused: () => options.observe?.waitRefused(),
+    tracing,
   });
   // Outermost, so that a read-your-writes wait whose token check lost its connection is tried again too.
   const readRetry = retryUnavailableReads({ timeoutMs: options.consistencyTimeoutMs });
@@ -193,6 +201,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
         pollMs: options.projectionPollMs,
         lockRetryMs: options.lockRetryMs,
         commitMarks: reads !== undefined,
+        tracing,
       })
     : undefined;
 

@@ -12,6 +12,7 @@ import { encodeToken, type Position } from './position.ts';
 import { createKeyedLock, type KeyedLock } from './keyed-lock.ts';
 import { tenantKey, tenantOrDefault } from './tenancy.ts';
 import { crossesSnapshot, type Snapshot, type SnapshotPolicy, type SnapshotStore } from './snapshots.ts';
+import { noTracing, type Span, type Tracing } from './tracing.ts';
 
 export type CommandResult = {
   streamId: string;
@@ -68,6 +69,8 @@ export type CommandHandlerDeps = {
   awaitReactions?(after: Position, eventTypes: readonly string[]): Promise<boolean>;
   /** Where aggregates that opt in keep snapshots; without it none are read or written. */
   snapshots?: SnapshotStore;
+  /** Spans for each decision, append and replay; each event's metadata carries the command's trace. */
+  tracing?: Tracing;
 };
 
 export const DEFAULT_STATE_CACHE_SIZE = 10_000;
@@ -116,12 +119,15 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
   const retry = deps.retry ?? DEFAULT_RETRY;
   const lock = deps.streamLock ?? createKeyedLock();
   const sleep = deps.sleep ?? defaultSleep;
+  const tracing = deps.tracing ?? noTracing;
 
-  const replay = async (record: CommandRecord, inputHash: string): Promise<CommandResult> => {
-    if (record.inputHash !== inputHash) throw new IdempotencyConflictError(record.commandId);
-    const events = (await store.readCommandEvents(record)).map(({ type, data }) => ({ type, data }));
-    return toResult(record.streamId, record.version, record.position, events);
-  };
+  /** A repeat of a recorded command: the first run's result. */
+  const replay = (record: CommandRecord, inputHash: string): Promise<CommandResult> =>
+    tracing.span('replay', { attributes: { 'converge.command.id': record.commandId, 'converge.stream.id': record.streamId } }, async () => {
+      if (record.inputHash !== inputHash) throw new IdempotencyConflictError(record.commandId);
+      const events = (await store.readCommandEvents(record)).map(({ type, data }) => ({ type, data }));
+      return toResult(record.streamId, record.version, record.position, events);
+    });
 
   /** The related streams' events, after the process managers reacting to the stream have handled its last event. */
   const readRelated = async (command: C, own: readonly StoredEvent[]) => {
@@ -152,14 +158,8 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
   const capacity = deps.stateCacheSize ?? DEFAULT_STATE_CACHE_SIZE;
   const cache = capacity > 0 ? new LRUCache<string, CachedStream<S>>({ max: capacity }) : undefined;
 
-  /** One try at the command; `cached` is the state to decide on instead of reading the stream. */
-  const attempt = async (
-    received: C,
-    streamId: string,
-    inputHash: string | undefined,
-    creates: boolean,
-    cached: CachedStream<S> | undefined,
-  ): Promise<CommandResult> => {
+  /** The decision: the state (new, cached, or read from the stream), and the events decided on it. */
+  const decideOn = async (received: C, streamId: string, creates: boolean, cached: CachedStream<S> | undefined, span: Span) => {
     let command = received;
     const expected = command.metadata.expectedVersion;
     let state: S;
@@ -191,20 +191,39 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
     }
     const events = spec.decider.decide(command, state);
     if (events.length === 0) throw new Error(`${command.type} decided no events`);
+    span.setAttributes({ 'converge.state': creates ? 'new' : cached ? 'cached' : 'read', 'converge.events': events.length });
     // Folded before the append, so that nothing can fail once the events are in. Folding the events as
     // decided equals folding them as read back: their data is plain JSON at the current schema version.
     const nextState = events.reduce((s, e) => spec.decider.evolve(s, e), state);
+    return { command, events, nextState, expectedVersion };
+  };
+
+  /** One try at the command; `cached` is the state to decide on instead of reading the stream. */
+  const attempt = async (
+    received: C,
+    streamId: string,
+    inputHash: string | undefined,
+    creates: boolean,
+    cached: CachedStream<S> | undefined,
+  ): Promise<CommandResult> => {
+    const { command, events, nextState, expectedVersion } = await tracing.span(`decide ${received.type}`, {}, (span) =>
+      decideOn(received, streamId, creates, cached, span),
+    );
     const { commandId, correlationId, causationId, userId } = command.metadata;
-    const metadata = { commandId, correlationId, causationId, userId };
-    const appended = await store
-      .append(
-        streamId,
-        events.map((e) => ({ type: e.type, data: e.data, metadata })),
-        {
-          streamType: spec.streamType,
-          expectedVersion,
-          command: commandId && inputHash ? { commandId, inputHash } : undefined,
-        },
+    // The command's span (current here) goes with its events: what they cause later continues or links to it.
+    const metadata = { commandId, correlationId, causationId, userId, traceparent: tracing.current() };
+    const appendAttributes = { 'converge.stream.id': streamId, 'converge.events': events.length };
+    const appended = await tracing
+      .span(`append ${spec.streamType}`, { attributes: appendAttributes }, () =>
+        store.append(
+          streamId,
+          events.map((e) => ({ type: e.type, data: e.data, metadata })),
+          {
+            streamType: spec.streamType,
+            expectedVersion,
+            command: commandId && inputHash ? { commandId, inputHash } : undefined,
+          },
+        ),
       )
       .catch((error: unknown) => {
         // A connection lost under the append may have taken its commit's acknowledgement with it.
@@ -254,6 +273,7 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
           // the writer that made the cache stale has committed already.
           if (cached && isDecided(error)) {
             if (error instanceof ConcurrencyConflictError) deps.onRetry?.({ streamId, attempt: n, error });
+            tracing.currentSpan().addEvent('retry', { 'converge.attempt': n, 'converge.reason': 'cached state stale' });
             continue;
           }
           const retriable = error instanceof ConcurrencyConflictError && expectedVersion === undefined && n < retry.maxAttempts;
@@ -265,6 +285,7 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
             throw error;
           }
           deps.onRetry?.({ streamId, attempt: n, error });
+          tracing.currentSpan().addEvent('retry', { 'converge.attempt': n, 'converge.reason': error.code });
           const cap = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (n - 1));
           await sleep(Math.random() * cap);
         }

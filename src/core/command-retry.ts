@@ -6,15 +6,18 @@
 import type { CommandMiddleware } from './command-bus.ts';
 import { UnavailableError } from './errors.ts';
 import type { Command } from './messages.ts';
+import { noTracing, type Tracing } from './tracing.ts';
 
 export type CommandRetryOptions = {
   timeoutMs: number;
+  /** Each retry is marked on the command's span. */
+  tracing?: Tracing;
   firstPauseMs?: number;
   maxPauseMs?: number;
 };
 
 export function retryUnavailableCommands<C extends Command, R>(options: CommandRetryOptions): CommandMiddleware<C, R> {
-  const { timeoutMs, firstPauseMs = 25, maxPauseMs = 250 } = options;
+  const { timeoutMs, firstPauseMs = 25, maxPauseMs = 250, tracing = noTracing } = options;
   return (command, next) => {
     const deadline = Date.now() + timeoutMs;
     const repeatable = command.metadata.commandId !== undefined;
@@ -27,6 +30,7 @@ export function retryUnavailableCommands<C extends Command, R>(options: CommandR
         if ((mayHaveCommitted && !repeatable) || Date.now() + pause >= deadline) {
           throw new UnavailableError({ cause: error.cause ?? error, outcome: mayHaveCommitted ? 'unknown' : 'none' });
         }
+        tracing.currentSpan().addEvent('retry', { 'converge.reason': 'SERVICE_UNAVAILABLE', 'converge.pause_ms': Math.round(pause) });
         await new Promise((resolve) => setTimeout(resolve, pause));
         return attempt(Math.min(pauseMs * 2, maxPauseMs));
       });

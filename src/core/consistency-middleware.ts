@@ -6,9 +6,10 @@
 import type { ConsistencyTracker } from './consistency-tracker.ts';
 import { ValidationError } from './errors.ts';
 import { freshRead } from './fresh-read.ts';
-import { comparePositions, isAtOrAfter, type Position } from './position.ts';
+import { comparePositions, encodeToken, isAtOrAfter, type Position } from './position.ts';
 import type { QueryMiddleware } from './query-bus.ts';
 import type { QueryContext } from './query-context.ts';
+import { noTracing, type Span, type Tracing } from './tracing.ts';
 
 export type ConsistencyWaitOptions = {
   timeoutMs: number;
@@ -19,6 +20,8 @@ export type ConsistencyWaitOptions = {
   maxWaits: number;
   /** A query answered stale at once because `maxWaits` were waiting already. */
   onWaitRefused?: () => void;
+  /** A span for each wait: the projections waited on, how long each took, whether it ended stale, links to the steps that ended it. */
+  tracing?: Tracing;
 };
 
 export type ConsistencyWaits = {
@@ -41,29 +44,49 @@ export function createConsistencyWaits(tracker: ConsistencyTracker, options: Con
     ]);
   }
 
-  const wait = async (context: QueryContext, after: Position, behind: readonly string[]) => {
+  const wait = async (context: QueryContext, after: Position, behind: readonly string[], span: Span) => {
     const consistency = context.consistency!;
     await check(after, consistency.path);
     if (waiting >= maxWaits) {
       options.onWaitRefused?.();
       consistency.stale = true;
+      span.setAttributes({ 'converge.consistency.stale': true, 'converge.consistency.refused': true });
       return;
     }
     waiting++;
     try {
-      const { stale } = await tracker.waitFor(after, behind, timeoutMs, consistency.signal);
+      const { stale, projections } = await tracker.waitFor(after, behind, timeoutMs, consistency.signal);
       if (stale) consistency.stale = true;
+      span.setAttributes({
+        'converge.consistency.stale': stale,
+        // Parallel to converge.consistency.projections; -1: it did not get there in time.
+        'converge.consistency.waited_ms': projections.map((p) => (p.waitedMs === null ? -1 : Math.round(p.waitedMs * 10) / 10)),
+      });
+      span.addLinks(projections.flatMap((p) => (p.step ? [p.step] : [])));
     } finally {
       waiting--;
     }
   };
+  const tracing = options.tracing ?? noTracing;
+  const tracedWait = (query: string, context: QueryContext, after: Position, behind: readonly string[]) =>
+    tracing.span(
+      'read-your-writes wait',
+      {
+        attributes: {
+          'converge.query': query,
+          'converge.consistency.after': encodeToken(after),
+          'converge.consistency.projections': behind,
+        },
+      },
+      (span) => wait(context, after, behind, span),
+    );
 
   // Not async: a query with nothing to wait for (no token, or one already reached) goes straight on.
   const middleware: QueryMiddleware<QueryContext> = ({ name, context }, next) => {
     const after = context.consistency?.after;
     const behind = projectionsBehind[name];
     if (!after || !behind || behind.length === 0 || tracker.reached(after, behind)) return next();
-    return wait(context, after, behind).then(next);
+    return tracedWait(name, context, after, behind).then(next);
   };
 
   return { middleware, check, waiting: () => waiting };

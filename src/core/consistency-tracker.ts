@@ -7,9 +7,15 @@ import { comparePositions, isAtOrAfter, maxPosition, type Position } from './pos
 
 export type Progress = { projection: string; position: Position | null };
 
+/** How a wait went for one projection: how long until it reached the target (null: it did not), and the step that took it there. */
+export type ProjectionWait = { projection: string; waitedMs: number | null; step?: string };
+
 export type ConsistencyTracker = {
-  /** Records progress; positions only move forward. `effects`: a process manager's effects reached there. */
-  advance(projection: string, position: Position, effects?: Position | null): void;
+  /**
+   * Records progress; positions only move forward. `effects`: a process manager's effects reached there;
+   * `step`: the trace of the step that brought it there (see tracing.ts), for the waits it ends.
+   */
+  advance(projection: string, position: Position, effects?: Position | null, step?: string): void;
   position(projection: string): Position | null;
   /** Names known to this tracker. */
   projections(): string[];
@@ -22,9 +28,15 @@ export type ConsistencyTracker = {
   target(projection: string, token: Position): Position | undefined;
   /**
    * Resolves { stale: false } as soon as every named projection has processed `token` and what it
-   * caused, or { stale: true } after `timeoutMs` or when `signal` aborts.
+   * caused, or { stale: true } after `timeoutMs` or when `signal` aborts; `projections` says how long
+   * each took and which step ended its part of the wait.
    */
-  waitFor(token: Position, projections: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<{ stale: boolean }>;
+  waitFor(
+    token: Position,
+    projections: readonly string[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ stale: boolean; projections: ProjectionWait[] }>;
   /** Calls `listener` on every advance; returns the unsubscribe function. */
   subscribe(listener: (progress: Progress) => void): () => void;
   /** Waits in progress. */
@@ -41,12 +53,17 @@ export function createConsistencyTracker(
 ): ConsistencyTracker {
   const positions = new Map<string, Position | null>(known.map((name) => [name, null]));
   const effects = new Map<string, Position>();
+  /** The step that last moved each projection, when known. */
+  const steps = new Map<string, string>();
   const listeners = new Set<(progress: Progress) => void>();
   type Waiter = {
     token: Position;
     projections: readonly string[];
     /** Where each projection must be: the token, or past what the processes it follows had caused once they passed it. */
     targets: Map<string, Position>;
+    started: number;
+    /** Each projection's part of the wait, once it reached its target. */
+    reached: Map<string, ProjectionWait>;
     resolve: () => void;
   };
   const waiters = new Set<Waiter>();
@@ -70,17 +87,23 @@ export function createConsistencyTracker(
   /** Fixes each target once known (so that a busy process cannot move it on forever), then checks them all. */
   const settled = (waiter: Waiter) =>
     waiter.projections.every((name) => {
+      if (waiter.reached.has(name)) return true;
       let target = waiter.targets.get(name);
       if (!target) {
         target = targetOf(name, waiter.token);
         if (!target) return false;
         waiter.targets.set(name, target);
       }
-      return at(name, target);
+      if (!at(name, target)) return false;
+      waiter.reached.set(name, { projection: name, waitedMs: performance.now() - waiter.started, step: steps.get(name) });
+      return true;
     });
 
+  const report = (waiter: Waiter): ProjectionWait[] =>
+    waiter.projections.map((name) => waiter.reached.get(name) ?? { projection: name, waitedMs: null });
+
   return {
-    advance(projection, position, caused) {
+    advance(projection, position, caused, step) {
       if (caused) {
         const known = effects.get(projection);
         if (!known || comparePositions(caused, known) > 0) effects.set(projection, caused);
@@ -88,6 +111,8 @@ export function createConsistencyTracker(
       const current = positions.get(projection);
       if (current != null && comparePositions(position, current) <= 0) return;
       positions.set(projection, position);
+      if (step) steps.set(projection, step);
+      else steps.delete(projection);
       for (const waiter of waiters) if (settled(waiter)) waiter.resolve();
       for (const listener of listeners) listener({ projection, position });
     },
@@ -100,15 +125,15 @@ export function createConsistencyTracker(
         return target !== undefined && at(name, target);
       }),
     waitFor(token, projections, timeoutMs, signal) {
-      const waiter: Waiter = { token, projections, targets: new Map(), resolve: () => {} };
-      if (settled(waiter)) return Promise.resolve({ stale: false });
-      if (signal?.aborted) return Promise.resolve({ stale: true });
+      const waiter: Waiter = { token, projections, targets: new Map(), started: performance.now(), reached: new Map(), resolve: () => {} };
+      if (settled(waiter)) return Promise.resolve({ stale: false, projections: report(waiter) });
+      if (signal?.aborted) return Promise.resolve({ stale: true, projections: report(waiter) });
       return new Promise((resolve) => {
         const finish = (stale: boolean) => {
           clearTimeout(timer);
           waiters.delete(waiter);
           signal?.removeEventListener('abort', onAbort);
-          resolve({ stale });
+          resolve({ stale, projections: report(waiter) });
         };
         waiter.resolve = () => finish(false);
         const timer = setTimeout(() => finish(true), timeoutMs);

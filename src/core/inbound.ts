@@ -4,6 +4,7 @@
 // A message that cannot be applied (invalid, an unknown aggregate, a rule it breaks) is not retried: it
 // goes to a dead-letter subject with the reason, and the consumer goes on.
 import { createHash } from 'node:crypto';
+import { noTracing, type Tracing } from './tracing.ts';
 import { TENANT_PATTERN } from './tenancy.ts';
 import type { CommandResult } from './command-handler.ts';
 import { ConcurrencyConflictError, ConvergeError, UnavailableError, ValidationError } from './errors.ts';
@@ -38,8 +39,11 @@ export type InboundOutcome =
   /** The message cannot be applied, ever: dead-lettered with `reason` (`code` is the error's public code). */
   | { outcome: 'dead'; code: string; reason: string };
 
-/** Whether the tenant of a message must be given (TENANCY=multi) and how to read it from the message. */
-export type InboundOptions = { requireTenant?: boolean };
+/**
+ * Whether the tenant of a message must be given (TENANCY=multi); `tracing`: each message's command in a
+ * span that continues the trace its CloudEvents `traceparent` attribute names, if any.
+ */
+export type InboundOptions = { requireTenant?: boolean; tracing?: Tracing };
 
 /**
  * Turns one message into its command and dispatches it. Rejects only when the failure is not the
@@ -58,7 +62,16 @@ export async function receiveInbound(
     if (options.requireTenant && (tenant === undefined || !TENANT_PATTERN.test(tenant))) {
       throw new ValidationError([{ path: ['tenant'], message: 'is required (TENANCY=multi): 1 to 64 of a-z, 0-9 and -' }]);
     }
-    return { outcome: 'applied', result: await dispatch(inbound.command(body, { tenant })) };
+    const command = inbound.command(body, { tenant });
+    const tracing = options.tracing ?? noTracing;
+    if (!tracing.enabled) return { outcome: 'applied', result: await dispatch(command) };
+    const traceparent = (body as { traceparent?: unknown } | null)?.traceparent;
+    const span = {
+      kind: 'consumer' as const,
+      parent: typeof traceparent === 'string' ? traceparent : undefined,
+      attributes: { 'messaging.system': 'nats', 'messaging.destination.name': inbound.subject },
+    };
+    return { outcome: 'applied', result: await tracing.span(`receive ${inbound.subject}`, span, () => dispatch(command)) };
   } catch (error) {
     if (error instanceof UnavailableError || error instanceof ConcurrencyConflictError) throw error;
     const code = error instanceof ConvergeError ? error.code : 'INTERNAL_SERVER_ERROR';

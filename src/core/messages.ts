@@ -9,6 +9,8 @@ export type Metadata = {
   causationId?: string;
   /** The authenticated caller, if any. */
   userId?: string;
+  /** The W3C trace context of the command that appended the event (with tracing on; see tracing.ts). */
+  traceparent?: string;
 };
 
 export type Message<Type extends string = string, Data = unknown> = {

@@ -11,6 +11,7 @@ import { INTERNAL_COMMAND_ID_PREFIX } from './input-fields.ts';
 import type { Command, Event, StoredEvent } from './messages.ts';
 import { encodeToken } from './position.ts';
 import { tenantKey, tenantOrDefault } from './tenancy.ts';
+import { noTracing, type Tracing } from './tracing.ts';
 import {
   compileTables,
   type HandledEvent,
@@ -95,12 +96,15 @@ export const defineProcessManager =
 
 /**
  * The process manager as the projection runner runs it: its commands go to `dispatch`, and how far the
- * events they appended reached goes with the checkpoint (StepContext.caused).
+ * events they appended reached goes with the checkpoint (StepContext.caused). Each command is sent in a
+ * span that continues the trace of the event that caused it (its causationId names the event), linked
+ * to the step's span.
  */
 export function runAsProjection(
   pm: ProcessManager,
   dispatch: (command: Command) => Promise<CommandResult>,
   store: Pick<EventStore, 'streamStart' | 'streamStarts' | 'readStream'>,
+  tracing: Tracing = noTracing,
 ): SqlProjection {
   // A stream's start never changes once it exists: only those are kept (one that does not exist yet may).
   const starts = new LRUCache<string, NonNullable<Awaited<ReturnType<EventStore['streamStart']>>>>({ max: 10_000 });
@@ -138,17 +142,37 @@ export function runAsProjection(
     handles: pm.handles,
     tables: pm.tables,
     lookups: pm.lookups,
-    apply: (events, step) =>
-      pm.handle(events, {
+    apply(events, step) {
+      const send = tracing.enabled ? tracedSend(pm.name, events, dispatch, tracing) : dispatch;
+      return pm.handle(events, {
         ...step,
         async send(command) {
-          const result = await dispatch(command);
+          const result = await send(command);
           step.caused(result.position);
           return result;
         },
         ...stepStarts(),
         readStream: (streamId) => store.readStream(streamId),
-      }),
+      });
+    },
+  };
+}
+
+/** Sends each command in a span, the child of its causing event's trace (else of the step's span). */
+function tracedSend(
+  name: string,
+  events: readonly StoredEvent[],
+  dispatch: (command: Command) => Promise<CommandResult>,
+  tracing: Tracing,
+) {
+  const causes = new Map(events.map((e) => [encodeToken(e.position), e.metadata.traceparent]));
+  const step = tracing.current();
+  return (command: Command) => {
+    const cause = command.metadata.causationId;
+    const parent = cause === undefined ? undefined : causes.get(cause);
+    const attributes = { 'converge.process': name, 'converge.command.type': command.type, 'converge.causation': cause };
+    const options = { kind: 'producer' as const, parent, links: parent && step ? [step] : undefined, attributes };
+    return tracing.span(`${name} sends ${command.type}`, options, () => dispatch(command));
   };
 }
 

@@ -10,8 +10,9 @@ import { ConcurrencyConflictError, UnavailableError } from './errors.ts';
 import { bisectFailure } from './failure-bisection.ts';
 import { errorText, silentLogger, type Logger } from './logger.ts';
 import type { StoredEvent } from './messages.ts';
-import type { Position } from './position.ts';
 import type { Projection, ProjectionRecord, ProjectionStorage, StepResult, StepTarget } from './projection.ts';
+import { encodeToken, type Position } from './position.ts';
+import { failureCode, noTracing, type Span, type Tracing } from './tracing.ts';
 import { WakeSignal } from './wake-signal.ts';
 
 export type ProjectionRunnerDeps<Tx> = {
@@ -31,6 +32,8 @@ export type ProjectionRunnerDeps<Tx> = {
   /** The slow fallback poll: a lost notification delays progress by at most this. */
   pollMs?: number;
   log?: Logger;
+  /** A span for each step that applies events, linked to the traces of the events it applied. */
+  tracing?: Tracing;
 };
 
 export type ProjectionRunner = {
@@ -79,6 +82,9 @@ class Runner<Tx> implements ProjectionRunner {
   private readonly firstBuildAsRebuildFrom: number;
   private readonly pollMs: number;
   private readonly log: Logger;
+  private readonly tracing: Tracing;
+  /** The span of the last live step that applied events (what the tracker's waits link to). */
+  private stepTrace: string | undefined;
   private readonly signal = new WakeSignal();
   /** After a failed round: waits that double up to 5 s. */
   private readonly outage = new Backoff(100, 5000);
@@ -108,6 +114,7 @@ class Runner<Tx> implements ProjectionRunner {
     this.firstBuildAsRebuildFrom = rebuildable ? (deps.firstBuildAsRebuildFrom ?? 20_000) : Infinity;
     this.pollMs = deps.pollMs ?? 2000;
     this.log = deps.log ?? silentLogger;
+    this.tracing = deps.tracing ?? noTracing;
   }
 
   start(): void {
@@ -180,7 +187,7 @@ class Runner<Tx> implements ProjectionRunner {
     let busy = false;
     if (live.to) {
       record.position = live.to;
-      this.deps.tracker?.advance(this.name, live.to, live.effects);
+      this.deps.tracker?.advance(this.name, live.to, live.effects, this.stepTrace);
       busy = live.read >= this.batch.current;
     }
     if (record.state === 'REBUILDING') busy = (await this.rebuildStep(record)) || busy;
@@ -222,13 +229,50 @@ class Runner<Tx> implements ProjectionRunner {
     if (handled.length > 0) await this.deps.projection.apply(handled, tx);
   };
 
+  /**
+   * Applies the handled events inside the step's span, opened (back-dated to the step's start) only once
+   * there are some, so that steps that apply nothing leave no span; it links to the events' traces.
+   */
+  private tracedApply(step: { span?: Span; began: number; applied: number; read: number }) {
+    // Called once per tenant's run of the batch (infra/projections/step-apply.ts): the counts add up.
+    return async (events: StoredEvent[], tx: Tx) => {
+      const handled = events.filter((e) => this.deps.projection.handles.has(e.type));
+      step.read += events.length;
+      if (handled.length === 0) return;
+      step.applied += handled.length;
+      const kind = this.deps.projection.kind ?? 'PROJECTION';
+      step.span ??= this.tracing.start(`${kind.toLowerCase().replace('_', ' ')} ${this.name}`, {
+        startTime: step.began,
+        attributes: { 'converge.projection': this.name, 'converge.projection.kind': kind },
+      });
+      step.span.setAttributes({
+        'converge.events': step.applied,
+        'converge.events.read': step.read,
+        'converge.position.to': encodeToken(events.at(-1)!.position),
+      });
+      step.span.addLinks(handled.flatMap((e) => (e.metadata.traceparent ? [e.metadata.traceparent] : [])));
+      await this.tracing.within(step.span, () => this.deps.projection.apply(handled, tx));
+    };
+  }
+
   /** Runs a step; on an event that cannot be applied, finds it (one event at a time) and fails there. */
   private async step(target: StepTarget, from: Position | null): Promise<StepResult | 'failed'> {
     const size = this.batch.current;
+    const traced = this.tracing.enabled
+      ? { span: undefined as Span | undefined, began: performance.timeOrigin + performance.now(), applied: 0, read: 0 }
+      : undefined;
     try {
-      return await this.deps.storage.step(this.name, target, from, size, this.applyHandled);
+      const result = traced
+        ? await this.deps.storage.step(this.name, target, from, size, this.tracedApply(traced), () => traced.span?.traceparent())
+        : await this.deps.storage.step(this.name, target, from, size, this.applyHandled);
+      if (target === 'live') this.stepTrace = traced?.span?.traceparent();
+      return result;
     } catch (error) {
+      traced?.span?.fail(failureCode(error));
       if (isTransient(error)) throw error;
+    } finally {
+      traced?.span?.setAttributes({ 'converge.target': target });
+      traced?.span?.end();
     }
     return bisectFailure(
       {

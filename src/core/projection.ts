@@ -98,6 +98,8 @@ export type ProjectionStorage<Tx> = {
     from: Position | null,
     limit: number,
     apply: (events: StoredEvent[], tx: Tx) => Promise<void>,
+    /** The step's trace once `apply` ran (tracing on): its progress notification names it, for the waits it ends elsewhere. */
+    trace?: () => string | undefined,
   ): Promise<StepResult>;
   /** Records a failure at `at` and moves to FAILED, unless the checkpoint moved on meanwhile. */
   fail(name: string, error: string, at: Position): Promise<void>;

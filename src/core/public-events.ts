@@ -84,6 +84,8 @@ export type CloudEvent = {
   data: Record<string, unknown>;
   /** The extension attribute that says whose event it is (TENANCY=multi). */
   tenant?: string;
+  /** The Distributed Tracing extension: the trace of the command that appended the event (tracing on). */
+  traceparent?: string;
 };
 
 /**
@@ -101,5 +103,6 @@ export function toCloudEvent(event: StoredEvent, publication: Publication, tenan
     datacontenttype: 'application/json',
     data: publication.event.data(event),
     ...(tenant !== undefined && { tenant }),
+    ...(event.metadata.traceparent !== undefined && { traceparent: event.metadata.traceparent }),
   };
 }

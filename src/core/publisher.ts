@@ -8,6 +8,7 @@ import type { StoredEvent } from './messages.ts';
 import { comparePositions, decodeToken, type Position } from './position.ts';
 import { messageIdOf, type Publication, toCloudEvent } from './public-events.ts';
 import type { SqlProjection } from './sql-projection.ts';
+import { noTracing, type Tracing } from './tracing.ts';
 
 /** The publisher's name in `projections`. */
 export const PUBLISHER_NAME = 'integration_events';
@@ -32,6 +33,8 @@ export type IntegrationBroker = {
 export type PublisherOptions = {
   /** The tenant a message carries as the CloudEvents attribute `tenant` (TENANCY=multi); none by default. */
   tenantOf?: (event: StoredEvent) => string | undefined;
+  /** A span for each publish (inside the step's, which links to the events' traces). */
+  tracing?: Tracing;
 };
 
 /** How far the stream goes, as far as this publisher knows: unknown until asked, and again after a failure. */
@@ -44,6 +47,7 @@ export function runAsPublisher(
   options: PublisherOptions = {},
 ): SqlProjection {
   let published: Published | undefined;
+  const tracing = options.tracing ?? noTracing;
   const toMessage = (event: StoredEvent): IntegrationMessage => {
     const publication = publications.get(event.type)!;
     const body = JSON.stringify(toCloudEvent(event, publication, options.tenantOf?.(event)));
@@ -61,8 +65,14 @@ export function runAsPublisher(
       const fresh = after ? events.filter((e) => comparePositions(e.position, after.position) > 0) : events;
       if (fresh.length === 0) return;
       const messages = fresh.map(toMessage);
+      const attributes = {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'send',
+        'messaging.batch.message_count': messages.length,
+        'messaging.destination.name': [...new Set(messages.map((m) => m.subject))].sort().join(','),
+      };
       try {
-        await broker.publish(messages, after?.id ?? null);
+        await tracing.span('publish', { kind: 'producer', attributes }, () => broker.publish(messages, after?.id ?? null));
       } catch (error) {
         published = undefined; // some may have been stored: ask again before the next try
         throw error;

@@ -10,6 +10,7 @@ import type { ProjectionAdmin } from '../core/projection.ts';
 import type { QueryBus, QueryMap } from '../core/query-bus.ts';
 import type { QueryContext } from '../core/query-context.ts';
 import type { StreamChanges } from '../core/stream-changes.ts';
+import type { Span } from '../core/tracing.ts';
 
 /** The services behind the schema (built by the composition root). */
 export type GraphQLServices = {
@@ -40,6 +41,8 @@ export type GraphQLContext = {
   log: Logger;
   /** Aborts when the client goes away (HTTP request closed, WebSocket operation completed or socket closed). */
   signal?: AbortSignal;
+  /** Over HTTP with tracing on: the request's span, which becomes the operation's (see yoga.ts). */
+  requestSpan?: Span;
   /** Counts an open subscription until the returned function is called. */
   subscriptionOpened(name: string): () => void;
   /** The request's read-your-writes state (see consistency.ts). */

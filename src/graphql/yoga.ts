@@ -1,12 +1,13 @@
 // The GraphQL-over-HTTP handler (graphql-yoga): schema, context, error masking, the read-your-writes
 // `extensions.consistency`, and GraphiQL served from this process (no CDN).
 import { randomUUID } from 'node:crypto';
-import { getOperationAST, GraphQLError, Kind, type GraphQLSchema } from 'graphql';
+import { type ExecutionResult, getOperationAST, GraphQLError, Kind, type GraphQLSchema } from 'graphql';
 import { createYoga, isAsyncIterable, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticate, Caller } from '../core/caller.ts';
 import type { Issue } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { encodeToken } from '../core/position.ts';
+import { NO_SPAN, type Span, type Tracing } from '../core/tracing.ts';
 import type { GraphQLContext, GraphQLServices } from './context.ts';
 import { requestConsistency } from './consistency.ts';
 import { literalPath, maskError, withVariablePath } from './errors.ts';
@@ -145,12 +146,7 @@ const useOperationObservability = (observer: GraphQLObserver): Plugin<GraphQLCon
     const started = performance.now();
     const operation = getOperationAST(args.document, args.operationName ?? undefined);
     const type = operation?.operation ?? 'unknown';
-    const name =
-      operation?.selectionSet.selections
-        .map((s) => (s.kind === Kind.FIELD ? s.name.value : '…'))
-        .sort()
-        .join(',')
-        .slice(0, 100) ?? 'unknown';
+    const name = rootFields(operation);
     return {
       onExecuteDone({ result }) {
         if (isAsyncIterable(result)) return;
@@ -177,6 +173,56 @@ const useLiveQueries = (live: LiveQueries): Plugin<GraphQLContext> => ({
   },
 });
 
+/** An operation's root fields, sorted (bounded by the schema, unlike the name a client gives it). */
+const rootFields = (operation: ReturnType<typeof getOperationAST>) =>
+  operation?.selectionSet.selections
+    .map((s) => (s.kind === Kind.FIELD ? s.name.value : '…'))
+    .sort()
+    .join(',')
+    .slice(0, 100) ?? 'unknown';
+
+/**
+ * The operation's span, named by its type and the client's operation name, with its root fields and
+ * error codes: never the document (literals in it may be personal data) or the variables. Over HTTP it
+ * is the request's own span (traceRequest, infra/server/http.ts), renamed: one span per request, not
+ * two; over WebSocket a span of its own.
+ */
+const useOperationSpans = (tracing: Tracing): Plugin<GraphQLContext> => ({
+  onExecute({ args, executeFn, setExecuteFn }) {
+    const operation = getOperationAST(args.document, args.operationName ?? undefined);
+    const type = operation?.operation ?? 'unknown';
+    const name = operation?.name?.value.slice(0, 100);
+    const spanName = name ? `${type} ${name}` : type;
+    const attributes = { 'graphql.operation.type': type, 'graphql.operation.name': name, 'converge.graphql.fields': rootFields(operation) };
+    const failed = (span: Span, result: unknown) => {
+      const codes = isAsyncIterable(result)
+        ? []
+        : ((result as ExecutionResult).errors ?? []).map((e) => String(e.extensions?.code ?? 'UNKNOWN'));
+      if (codes.length === 0) return;
+      span.setAttributes({ 'converge.graphql.errors': codes });
+      span.fail(codes[0]!);
+    };
+    const request = (args.contextValue as GraphQLContext).requestSpan;
+    if (request) {
+      request.rename(spanName);
+      request.setAttributes(attributes);
+      return { onExecuteDone: ({ result }) => failed(request, result) };
+    }
+    setExecuteFn((execution) =>
+      tracing.span(spanName, { kind: 'server', attributes }, async (span) => {
+        const result = await executeFn(execution);
+        failed(span, result);
+        return result;
+      }),
+    );
+  },
+});
+
+const currentRequestSpan = (tracing: Tracing) => {
+  const span = tracing.currentSpan();
+  return span === NO_SPAN ? undefined : span;
+};
+
 export type GraphQLHandlerOptions = {
   schema: GraphQLSchema;
   services: GraphQLServices;
@@ -187,6 +233,7 @@ export type GraphQLHandlerOptions = {
   live?: LiveQueries;
   /** GraphiQL, introspection and field suggestions, together; GraphiQL opens on `example`. */
   graphiql: { example: string } | false;
+  tracing?: Tracing;
 };
 
 export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServerInstance<ServerContext, GraphQLContext> {
@@ -217,6 +264,8 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
         requestId,
         log: log.child({ requestId }),
         signal: ws.signal ?? initial.request?.signal,
+        // Over HTTP, the request's span is current here (useOperationSpans names it after the operation).
+        requestSpan: ws.extra || !options.tracing?.enabled ? undefined : currentRequestSpan(options.tracing),
         subscriptionOpened(name: string) {
           observer.subscriptionStarted(name);
           return () => observer.subscriptionEnded(name);
@@ -232,6 +281,7 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
       useVariableIssuePaths(),
       useLiteralIssuePaths(),
       useOperationObservability(observer),
+      ...(options.tracing?.enabled ? [useOperationSpans(options.tracing)] : []),
       ...(options.live ? [useLiveQueries(options.live)] : []),
     ],
   });

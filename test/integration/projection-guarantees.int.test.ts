@@ -550,14 +550,14 @@ describe(`projection guarantees on ${driverName}`, () => {
       });
       heard.push('waiting');
       for (const name of ALL) await services.admin.resume(name, SYSTEM_CALLER);
-      expect(await waiting).toEqual({ stale: false });
+      expect(await waiting).toMatchObject({ stale: false });
       expect(heard[0]).toBe('waiting');
       expect(heard.slice(1, 3).sort()).toEqual([...ALL].sort());
       expect(heard[3]).toBe('resolved');
       await services.admin.pause('customer_summaries', SYSTEM_CALLER);
       const p = await addItem(services, o.streamId);
-      expect(await api.tracker.waitFor(decodeToken(p.consistencyToken), ['customer_summaries'], 200)).toEqual({ stale: true });
-      expect(await api.tracker.waitFor(decodeToken(p.consistencyToken), ['orders'], 10_000)).toEqual({ stale: false });
+      expect(await api.tracker.waitFor(decodeToken(p.consistencyToken), ['customer_summaries'], 200)).toMatchObject({ stale: true });
+      expect(await api.tracker.waitFor(decodeToken(p.consistencyToken), ['orders'], 10_000)).toMatchObject({ stale: false });
     } finally {
       await api.stop();
     }

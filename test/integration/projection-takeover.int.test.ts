@@ -79,7 +79,7 @@ describe.skipIf(!onPostgres)('projection takeover across processes (PostgreSQL)'
       ids.push(o.streamId);
       token = o.consistencyToken;
     }
-    expect(await api.tracker.waitFor(decodeToken(token), ALL, 10_000)).toEqual({ stale: false });
+    expect(await api.tracker.waitFor(decodeToken(token), ALL, 10_000)).toMatchObject({ stale: false });
     expect(b.history.every((held) => held.length === 0)).toBe(true);
 
     // Under load: writes go on while the holder dies.
@@ -95,7 +95,7 @@ describe.skipIf(!onPostgres)('projection takeover across processes (PostgreSQL)'
     await new Promise((r) => setTimeout(r, 200));
     writing = false;
     await writer;
-    expect(await api.tracker.waitFor(decodeToken(token), ALL, 5000)).toEqual({ stale: false });
+    expect(await api.tracker.waitFor(decodeToken(token), ALL, 5000)).toMatchObject({ stale: false });
     expect(Date.now() - killedAt).toBeLessThan(5000 + 1000);
     await expectOrdersMatchStore(t.database, api.store);
     b.child.kill('SIGTERM');
@@ -129,7 +129,7 @@ describe.skipIf(!onPostgres)('projection takeover across processes (PostgreSQL)'
     await a.exited;
     expect(await outcomes()).toBeLessThan(before + 150); // it died with work left
     await until(() => b.held.includes('fulfilment'), 5000, 'the second process to take over');
-    expect(await api.tracker.waitFor(decodeToken(token), ['products', 'order_fulfilments'], 30_000)).toEqual({ stale: false });
+    expect(await api.tracker.waitFor(decodeToken(token), ['products', 'order_fulfilments'], 30_000)).toMatchObject({ stale: false });
     const counts = await t.database.rows<{ type: string; n: number }>(sql`select type, count(*)::int as n from events
       where type in ('StockReserved', 'FulfilmentReserved') and (type = 'FulfilmentReserved' or stream_id = 'kill-9') group by type order by type`);
     expect(counts).toEqual([

@@ -35,21 +35,29 @@ describe('consistency tracker', () => {
 
   it('a wait resolves on the advance that reaches its token, and not before', async () => {
     const tracker = createConsistencyTracker(['a', 'b']);
-    let result: { stale: boolean } | undefined;
+    let result: Awaited<ReturnType<typeof tracker.waitFor>> | undefined;
     void tracker.waitFor(at(3), ['a', 'b'], 5000).then((r) => (result = r));
-    tracker.advance('a', at(3));
-    tracker.advance('b', at(2));
+    tracker.advance('a', at(3), null, 'step-a');
+    tracker.advance('b', at(2), null, 'step-b2');
     await Promise.resolve();
     expect(result).toBeUndefined();
-    tracker.advance('b', at(3));
+    tracker.advance('b', at(3), null, 'step-b3');
     await Promise.resolve();
-    expect(result).toEqual({ stale: false });
+    // Each projection's part of the wait, and the step (its trace) that ended it.
+    expect(result).toMatchObject({
+      stale: false,
+      projections: [
+        { projection: 'a', step: 'step-a' },
+        { projection: 'b', step: 'step-b3' },
+      ],
+    });
+    for (const part of result!.projections) expect(part.waitedMs).toBeGreaterThanOrEqual(0);
   });
 
   it('a wait already reached resolves at once', async () => {
     const tracker = createConsistencyTracker(['a']);
     tracker.advance('a', at(7));
-    expect(await tracker.waitFor(at(3), ['a'], 5000)).toEqual({ stale: false });
+    expect(await tracker.waitFor(at(3), ['a'], 5000)).toMatchObject({ stale: false });
   });
 
   it('a wait that is not reached in time answers stale, and is forgotten', async () => {
@@ -61,7 +69,7 @@ describe('consistency tracker', () => {
     await Promise.resolve();
     expect(settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
-    expect(await waiting).toEqual({ stale: true });
+    expect(await waiting).toMatchObject({ stale: true, projections: [{ projection: 'a', waitedMs: null }] });
     expect([vi.getTimerCount(), tracker.waiting()]).toEqual([0, 0]);
     tracker.advance('a', at(3)); // nothing is left to resolve
   });
@@ -72,11 +80,11 @@ describe('consistency tracker', () => {
     const waiting = tracker.waitFor(at(3), ['a'], 60_000, left.signal);
     expect(tracker.waiting()).toBe(1);
     left.abort();
-    expect(await waiting).toEqual({ stale: true });
+    expect(await waiting).toMatchObject({ stale: true, projections: [{ projection: 'a', waitedMs: null }] });
     expect(vi.getTimerCount()).toBe(0);
     const gone = new AbortController();
     gone.abort();
-    expect(await tracker.waitFor(at(3), ['a'], 60_000, gone.signal)).toEqual({ stale: true });
+    expect(await tracker.waitFor(at(3), ['a'], 60_000, gone.signal)).toMatchObject({ stale: true });
     expect(vi.getTimerCount()).toBe(0);
   });
 
@@ -97,7 +105,7 @@ describe('consistency tracker', () => {
       expect(tracker.reached(at(5), ['stock'])).toBe(false);
       tracker.advance('stock', at(9));
       await Promise.resolve();
-      expect(result).toEqual({ stale: false });
+      expect(result).toMatchObject({ stale: false });
       expect(tracker.reached(at(5), ['stock', 'orders'])).toBe(false); // orders is not there yet
       tracker.advance('orders', at(5));
       expect(tracker.reached(at(5), ['stock', 'orders'])).toBe(true);
@@ -111,13 +119,13 @@ describe('consistency tracker', () => {
       tracker.advance('pm', at(20), at(30)); // later work of the process, after the token
       tracker.advance('stock', at(6));
       await Promise.resolve();
-      expect(result).toEqual({ stale: false });
+      expect(result).toMatchObject({ stale: false });
     });
 
     it('a projection that follows no process waits for the token only', async () => {
       const tracker = causal();
       tracker.advance('orders', at(5));
-      expect(await tracker.waitFor(at(5), ['orders'], 5000)).toEqual({ stale: false });
+      expect(await tracker.waitFor(at(5), ['orders'], 5000)).toMatchObject({ stale: false });
     });
   });
 });

@@ -58,7 +58,7 @@ describe('projection runner', () => {
     const tracker = start(fake);
     const seen: bigint[] = [];
     tracker.subscribe((p) => seen.push(p.position!.pos));
-    expect(await tracker.waitFor(fakeEvent(5).position, ['things'], 10_000)).toEqual({ stale: false });
+    expect(await tracker.waitFor(fakeEvent(5).position, ['things'], 10_000)).toMatchObject({ stale: false });
     expect(fake.live).toEqual(['1', '3', '4']);
     expect(fake.record.position).toEqual(fakeEvent(5).position);
     expect(seen).toEqual([...seen].sort((a, b) => (a < b ? -1 : 1)));
@@ -71,7 +71,7 @@ describe('projection runner', () => {
     await until(() => fake.calls.includes('step live 3'), 'a first step');
     fake.append(fakeEvent(1));
     runner!.wake();
-    expect(await tracker.waitFor(fakeEvent(1).position, ['things'], 10_000)).toEqual({ stale: false });
+    expect(await tracker.waitFor(fakeEvent(1).position, ['things'], 10_000)).toMatchObject({ stale: false });
   });
 
   it('a paused projection does not step; reloaded after resume, it goes on where it stopped', async () => {
@@ -125,7 +125,7 @@ describe('projection runner', () => {
     fake.append(fakeEvent(1), fakeEvent(2));
     fake.failNext(new UnavailableError(), new UnavailableError());
     const tracker = start(fake);
-    expect(await tracker.waitFor(fakeEvent(2).position, ['things'], 10_000)).toEqual({ stale: false });
+    expect(await tracker.waitFor(fakeEvent(2).position, ['things'], 10_000)).toMatchObject({ stale: false });
     expect(fake.record.state).toBe('RUNNING');
     expect(fake.live).toEqual(['1', '2']);
   });
@@ -141,7 +141,7 @@ describe('projection runner', () => {
     await stopped;
     fake.append(fakeEvent(2));
     runner!.wake();
-    expect(await tracker.waitFor(fakeEvent(2).position, ['things'], 10_000)).toEqual({ stale: false });
+    expect(await tracker.waitFor(fakeEvent(2).position, ['things'], 10_000)).toMatchObject({ stale: false });
     expect(fake.live).toEqual(['1', '2']);
   });
 
@@ -161,7 +161,7 @@ describe('projection runner', () => {
       }),
       { batchSize: 2 },
     );
-    expect(await tracker.waitFor(fakeEvent(3).position, ['things'], 10_000)).toEqual({ stale: false });
+    expect(await tracker.waitFor(fakeEvent(3).position, ['things'], 10_000)).toMatchObject({ stale: false });
     expect(fake.live).toEqual(['1', '2', '3']);
   });
 
@@ -189,7 +189,7 @@ describe('projection runner', () => {
     const fake = createFakeStorage('things');
     fake.append(...[1, 2, 3, 4, 5].map((n) => fakeEvent(n)));
     const tracker = start(fake, projection(), { batchSize: 2, firstBuildAsRebuildFrom: 5 });
-    expect(await tracker.waitFor(fakeEvent(5).position, ['things'], 10_000)).toEqual({ stale: false });
+    expect(await tracker.waitFor(fakeEvent(5).position, ['things'], 10_000)).toMatchObject({ stale: false });
     expect(fake.calls).toContain('beginRebuild');
     expect(fake.calls.filter((c) => c.startsWith('step live'))).toEqual([]);
     expect(fake.live).toEqual(['1', '2', '3', '4', '5']);

@@ -4,6 +4,7 @@
 // behind them; after the listener reconnects they re-read from their checkpoints.
 import { sql } from 'drizzle-orm';
 import type { ConsistencyTracker } from '../../core/consistency-tracker.ts';
+import type { Tracing } from '../../core/tracing.ts';
 import { errorText, silentLogger, type Logger } from '../../core/logger.ts';
 import type { Position } from '../../core/position.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../../core/projection-runner.ts';
@@ -35,6 +36,8 @@ export type ProjectionHostOptions = {
   lockRetryMs?: number;
   /** Send a commit mark after each step (queries read on replicas: see infra/replicas/commit-marks.ts). */
   commitMarks?: boolean;
+  /** Spans of the steps (see projection-runner.ts). */
+  tracing?: Tracing;
 };
 
 export type ProjectionHost = {
@@ -82,6 +85,7 @@ export function createProjectionHost(options: ProjectionHostOptions): Projection
         firstBuildAsRebuildFrom: options.firstBuildAsRebuildFrom,
         pollMs: options.pollMs,
         log,
+        tracing: options.tracing,
       }),
     ]),
   );

@@ -16,12 +16,12 @@ import { type Apply, type PreparedProjections, withWrites } from './step-apply.t
 /** SQLSTATE raised by converge_advance_projection when the checkpoint is not where the step read from. */
 const MOVED_ON = 'CV001';
 
-const advanceStatement = (name: string, from: Position, to: Position, writes: readonly SQL[], effects: Position | null) =>
+const advanceStatement = (name: string, from: Position, to: Position, writes: readonly SQL[], effects: Position | null, trace?: string) =>
   withWrites(
     writes,
     sql`select converge_advance_projection(${name}, ${from.tx.toString()}::xid8, ${from.pos.toString()}::bigint,
       ${to.tx.toString()}::xid8, ${to.pos.toString()}::bigint, ${PROGRESS_CHANNEL},
-      ${effects?.tx.toString() ?? null}::xid8, ${effects?.pos.toString() ?? null}::bigint) as advanced`,
+      ${effects?.tx.toString() ?? null}::xid8, ${effects?.pos.toString() ?? null}::bigint${trace ? sql`, ${trace}::text` : sql.empty()}) as advanced`,
   );
 
 export type LiveStepDeps = {
@@ -33,7 +33,14 @@ export type LiveStepDeps = {
   committed?: (name: string, position: Position) => void;
 };
 
-export async function liveStep(deps: LiveStepDeps, name: string, from: Position | null, limit: number, apply: Apply): Promise<StepResult> {
+export async function liveStep(
+  deps: LiveStepDeps,
+  name: string,
+  from: Position | null,
+  limit: number,
+  apply: Apply,
+  trace?: () => string | undefined,
+): Promise<StepResult> {
   const { database, prepared, catchUps } = deps;
   const start = from ?? START;
   // Catching up, batches are large and the tables grow fast: the batch goes without the lookups, which
@@ -51,7 +58,7 @@ export async function liveStep(deps: LiveStepDeps, name: string, from: Position 
   if (!moved) return { kind: 'stale' };
   const { writes, effects } = await prepared.apply(name, events, apply, database.projectionLookups, rows[0]!.found);
   try {
-    await database.rows(advanceStatement(name, start, last.position, writes, effects));
+    await database.rows(advanceStatement(name, start, last.position, writes, effects, trace?.()));
   } catch (error) {
     // Another runner moved the checkpoint, or an admin paused, failed or reset the projection.
     if ((driverError(error) as { code?: unknown })?.code === MOVED_ON) return { kind: 'stale' };

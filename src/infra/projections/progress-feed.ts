@@ -20,7 +20,7 @@ export async function startProgressFeed(
     (payload) => {
       try {
         const progress = parseProgressPayload(payload);
-        if (progress) tracker.advance(progress.name, progress.position, progress.effects);
+        if (progress) tracker.advance(progress.name, progress.position, progress.effects, progress.trace);
       } catch (error) {
         onError(error);
       }

@@ -64,9 +64,17 @@ export const ensureProjectionRow = (db: Executor, name: string) =>
 export const progressPayload = (name: string, position: Position, effects?: Position | null) =>
   `${name} ${position.tx} ${position.pos}${effects ? ` ${effects.tx} ${effects.pos}` : ''}`;
 
-/** Reads a progress payload; also the older "<projection> <token>" form. */
-export function parseProgressPayload(payload: string): { name: string; position: Position; effects: Position | null } | null {
-  const [name, a, b, c, d] = payload.split(' ');
+/**
+ * Reads a progress payload; also the older "<projection> <token>" form. A last word with dashes is the
+ * trace of the step (a W3C traceparent, with tracing on; positions are digits).
+ */
+export function parseProgressPayload(
+  payload: string,
+): { name: string; position: Position; effects: Position | null; trace?: string } | null {
+  const words = payload.split(' ');
+  const trace = words.length > 2 && words.at(-1)!.includes('-') ? words.pop() : undefined;
+  const [name, a, b, c, d] = words;
   if (!name || !a) return null;
-  return { name, position: b === undefined ? decodeToken(a) : positionFromDb(a, b), effects: c && d ? positionFromDb(c, d) : null };
+  const position = b === undefined ? decodeToken(a) : positionFromDb(a, b);
+  return { name, position, effects: c && d ? positionFromDb(c, d) : null, ...(trace && { trace }) };
 }

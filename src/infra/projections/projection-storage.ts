@@ -34,8 +34,8 @@ export function createProjectionStorage(
       return toRecord(row!);
     },
 
-    step: (name, target, from, limit, apply) =>
-      target === 'live' ? liveStep(deps, name, from, limit, apply) : shadowStep(deps, name, from, limit, apply),
+    step: (name, target, from, limit, apply, trace) =>
+      target === 'live' ? liveStep(deps, name, from, limit, apply, trace) : shadowStep(deps, name, from, limit, apply),
 
     async fail(name, error, at) {
       await database.rows(sql`update projections set state = 'FAILED', last_error = ${error.slice(0, 2000)},

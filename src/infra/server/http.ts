@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator } from '../../core/caller.ts';
 import type { Logger } from '../../core/logger.ts';
+import { NO_SPAN, noTracing, type Span, type Tracing } from '../../core/tracing.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { CONSOLE_PATH, type ConsoleHandler } from './console-assets.ts';
 import { attachWebSocket } from './websocket.ts';
@@ -34,7 +35,23 @@ export type HttpServerOptions = {
   auth: Authenticator;
   metrics: Metrics;
   log: Logger;
+  tracing?: Tracing;
 };
+
+/**
+ * A GraphQL request's server span, the child of the caller's span when it sent a W3C `traceparent`:
+ * everything the request does (its operation, commands, waits, log lines) happens inside it.
+ */
+export function traceRequest<T>(
+  tracing: Tracing,
+  method: string,
+  traceparent: string | null | undefined,
+  work: (span: Span) => Promise<T>,
+) {
+  if (!tracing.enabled) return work(NO_SPAN);
+  const attributes = { 'http.request.method': method, 'http.route': '/graphql' };
+  return tracing.span(`${method} /graphql`, { kind: 'server', parent: traceparent ?? undefined, attributes }, work);
+}
 
 const SANE_ID = /^[\w.:-]{1,100}$/;
 
@@ -106,6 +123,7 @@ const isConsole = (path: string) => path === CONSOLE_PATH || path.startsWith(`${
 
 export function createHttpServer(options: HttpServerOptions) {
   const { yoga, readiness, metrics, log } = options;
+  const tracing = options.tracing ?? noTracing;
   let inFlight = 0;
   let closing = false;
   const streams = new Set<ServerResponse>();
@@ -150,6 +168,7 @@ export function createHttpServer(options: HttpServerOptions) {
     res.setHeader('x-request-id', requestId);
     const route = ['/graphql', '/health', '/ready', '/metrics'].includes(path) ? path : isConsole(path) ? CONSOLE_PATH : 'other';
     const started = performance.now();
+    let trace: string | undefined;
     inFlight++;
     const streaming = route === '/graphql' && /text\/event-stream/.test(req.headers.accept ?? '');
     if (streaming) streams.add(res);
@@ -158,7 +177,15 @@ export function createHttpServer(options: HttpServerOptions) {
       streams.delete(res);
       const seconds = (performance.now() - started) / 1000;
       metrics.httpRequest(route, req.method ?? 'GET', res.statusCode, seconds);
-      const line = { requestId, method: req.method, path, status: res.statusCode, durationMs: Math.round(seconds * 1e4) / 10 };
+      const line = {
+        requestId,
+        method: req.method,
+        path,
+        status: res.statusCode,
+        durationMs: Math.round(seconds * 1e4) / 10,
+        // Written once the response is gone, outside its span: the span's ids are given here.
+        ...(trace && { trace_id: trace.slice(3, 35), span_id: trace.slice(36, 52) }),
+      };
       if (route === '/graphql') log.info(line, 'http request');
       else log.debug(line, 'http request');
     });
@@ -187,7 +214,13 @@ export function createHttpServer(options: HttpServerOptions) {
       );
     }
     if (path === options.graphqlPath) {
-      return void graphql(req, res).catch(() => {
+      const traceparent = req.headers.traceparent;
+      const traced = traceRequest(tracing, req.method ?? 'GET', typeof traceparent === 'string' ? traceparent : undefined, async (span) => {
+        trace = span.traceparent();
+        await graphql(req, res);
+        span.setAttributes({ 'http.response.status_code': res.statusCode });
+      });
+      return void traced.catch(() => {
         if (!res.headersSent) requestError(res, 500, 'Unexpected error.', 'INTERNAL_SERVER_ERROR');
         else res.destroy();
       });
