@@ -19,7 +19,9 @@ import { createConsoleHandler } from './infra/server/console-assets.ts';
 import { createHttpServer, limitRequestBody } from './infra/server/http.ts';
 import { MODULES } from './modules.ts';
 import { createIntegration } from './integration.ts';
-import { createServices, type Services } from './services.ts';
+import { createServices, personalProjections, schemasOf, type Services } from './services.ts';
+import { developmentSecret, masterKeys } from './infra/privacy/master-key.ts';
+import { sealStoredEvents } from './infra/privacy/seal-stored-events.ts';
 
 export type App = {
   services: Services;
@@ -42,6 +44,21 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
       const refusal = await prepareApiRole(database);
       if (refusal) throw new ConfigError(refusal);
     }
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  // Only PGlite may go without DATA_KEY_SECRET (config.ts): its secret then lives in its own folder.
+  const { secret } = config.dataKeys;
+  if (!secret && !('pgliteDir' in config.database)) {
+    await database.close();
+    throw new ConfigError('DATA_KEY_SECRET: must be set with DATABASE_URL');
+  }
+  const dataKeySecret = secret ?? developmentSecret((config.database as { pgliteDir: string }).pgliteDir);
+  const masters = masterKeys(dataKeySecret, config.dataKeys.previous);
+  try {
+    const sealed = await sealStoredEvents(database, schemasOf(MODULES), masters, personalProjections(MODULES));
+    if (sealed > 0) log.info({ events: sealed }, `sealed the personal fields of ${sealed} stored events; their read models rebuild`);
   } catch (error) {
     await database.close();
     throw error;
@@ -73,6 +90,8 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     replicas:
       replicas.length > 0 ? { connections: replicas, maxLagMs: config.replicas.maxLagMs, waitMs: config.replicas.waitMs } : undefined,
     runProjections: config.projections,
+    dataKeySecret,
+    previousDataKeySecret: config.dataKeys.previous,
     tenancy: config.tenancy,
     tenantCommandsPerSecond: config.tenantCommandsPerSecond,
     consistencyTimeoutMs: config.consistencyTimeoutMs,
