@@ -25,7 +25,13 @@ export type AppendOptions = {
   command?: { commandId: string; inputHash: string };
 };
 
-export type AppendResult = { streamId: string; version: number; position: Position };
+export type AppendResult = {
+  streamId: string;
+  version: number;
+  position: Position;
+  /** The events as stored, when the store changed them (personal fields sealed): what a repeat reads back. */
+  stored?: readonly Event[];
+};
 
 export type ReadStreamResult = { version: number; events: StoredEvent[] };
 

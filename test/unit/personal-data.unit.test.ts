@@ -16,6 +16,9 @@ import {
   sealEvents,
   sealValue,
 } from '../../src/core/personal-data.ts';
+import type { StoredEvent } from '../../src/core/messages.ts';
+import { START } from '../../src/core/position.ts';
+import { toCloudEvent } from '../../src/core/public-events.ts';
 import { developmentSecret, masterKey, masterKeys, SECRET_FILE, unwrapKey, wrapKey } from '../../src/infra/privacy/master-key.ts';
 
 const key = (id = 'k1'): DataKey => ({ id, key: randomBytes(32) });
@@ -95,5 +98,37 @@ describe('personal data', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses a public event whose shape carries a sealed personal field, naming the field', () => {
+    const data = { customerId: 'c-1', shippingAddress: { line1: sealValue(key(), 'Elm St 1'), country: 'US' } };
+    const event = {
+      type: 'OrderCreated',
+      data,
+      streamId: 'o-1',
+      streamType: 'Order',
+      position: START,
+      createdAt: 'now',
+    } as unknown as StoredEvent;
+    const publication = (shape: (e: StoredEvent) => Record<string, unknown>) => ({
+      subject: 'converge.orders.created',
+      typeSuffix: 'created.v1',
+      source: '/converge/orders',
+      event: { name: 'created', version: 1, data: shape },
+    });
+    expect(() =>
+      toCloudEvent(
+        event,
+        publication((e) => ({ address: (e.data as typeof data).shippingAddress })),
+      ),
+    ).toThrow(/OrderCreated's public shape carries a personal field \(data\.address\.line1\)/);
+    expect(
+      toCloudEvent(
+        event,
+        publication((e) => ({ country: (e.data as typeof data).shippingAddress.country })),
+      ).data,
+    ).toEqual({
+      country: 'US',
+    });
   });
 });

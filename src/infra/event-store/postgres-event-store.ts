@@ -131,7 +131,7 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
           ? await appendShared({ streamId, event: only, options })
           : await appendAlone(streamId, events, options);
       onAppended?.(result, performance.now() - started);
-      return result;
+      return events === given ? result : { ...result, stored: events.map(({ type, data }) => ({ type, data })) };
     },
 
     async readStream(streamId, fromVersion = 1) {
