@@ -265,10 +265,15 @@ export function createServices(database: Database, options: ServicesOptions): Se
         await admin.ensure(); // every projection has its row
         // Before the progress feed: on the one listening connection a forget's notification then always
         // arrives before the progress that passes its event, so no cached key outlives a read after it.
-        stopForgets = await database.listen(FORGET_CHANNEL, (payload) => {
-          const [tenant, subject, keyIds] = JSON.parse(payload) as [string, string, string[]];
-          keys.evict(tenant, subject, keyIds);
-        });
+        stopForgets = await database.listen(
+          FORGET_CHANNEL,
+          (payload) => {
+            const [tenant, subject, keyIds] = JSON.parse(payload) as [string, string, string[]];
+            keys.evict(tenant, subject, keyIds);
+          },
+          // A notification may have been lost while the listener was away: forget every cached key.
+          () => keys.evictAll(),
+        );
         stopFeed = await startProgressFeed(database, tracker, (error) =>
           log.error({ error: errorText(error) }, 'progress notification failed'),
         );

@@ -148,3 +148,36 @@ describe(`personal data on ${driverName}`, () => {
     expect(forgets[0]!.n).toBe(0);
   });
 });
+
+describe(`personal data with TENANCY=multi on ${driverName}`, () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ TENANCY: 'multi' });
+  });
+  afterAll(() => s.close());
+
+  it("keys are each tenant's: forgetting a customer in one tenant leaves the same customer id of another readable", async () => {
+    const as = (tenant: string) => ({ 'x-tenant': tenant });
+    const created: Record<string, { orderId: string }> = {};
+    for (const tenant of ['acme', 'globex']) {
+      const r = await s.gql(
+        'mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId } }',
+        { input: { customerId: 'same-customer', items: [{ productId: 'p', quantity: 1, unitPrice: '1.00' }], shippingAddress: address } },
+        as(tenant),
+      );
+      expect(r.errors).toBeUndefined();
+      created[tenant] = r.data.createOrder;
+    }
+    const forgot = await s.gql(FORGET, { id: 'same-customer' }, as('acme'));
+    expect(forgot.errors).toBeUndefined();
+    const token = forgot.data.forgetCustomer.consistencyToken;
+    const read = async (tenant: string) =>
+      (await s.gql(ORDER, { id: created[tenant]!.orderId, after: token }, as(tenant))).data.order.shippingAddress;
+    expect((await read('acme')).erased).toBe(true);
+    expect(await read('globex')).toEqual({ ...address, erased: false });
+    const keys = await s.app.services.database.rows<{ tenant_id: string }>(
+      sql`select tenant_id from data_keys where subject = 'same-customer' order by tenant_id`,
+    );
+    expect(keys).toEqual([{ tenant_id: 'globex' }]);
+  });
+});

@@ -31,6 +31,8 @@ export type DataKeyStore = DataKeys &
   PersonalDataReader & {
     /** Drops the cached keys of a subject another process (or this one) forgot. */
     evict(tenant: string, subject: string, keyIds: readonly string[]): void;
+    /** Drops every cached sealing key (after the forget notifications' listener reconnected: some may be lost). */
+    evictAll(): void;
   };
 
 export function createDataKeyStore(db: Executor, masters: MasterKeys): DataKeyStore {
@@ -84,6 +86,9 @@ export function createDataKeyStore(db: Executor, masters: MasterKeys): DataKeySt
     evict(tenant, subject, keyIds) {
       current.delete(tenantKey(tenant, subject));
       for (const id of keyIds) unwrapped.delete(id);
+    },
+    evictAll() {
+      current.clear();
     },
   };
 }
