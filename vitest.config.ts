@@ -19,5 +19,7 @@ export default defineConfig({
     // On a shared PostgreSQL server, one file's open transactions hold back what every other file's
     // readers may see (the visibility rule is cluster-wide): run those files one at a time.
     fileParallelism: !process.env.TEST_DATABASE_URL,
+    // Servers the tests start on PostgreSQL need a master key (config.ts); one for every test process.
+    env: { DATA_KEY_SECRET: process.env.DATA_KEY_SECRET ?? 'converge-tests-data-key-secret-0123456789' },
   },
 });

@@ -46,6 +46,7 @@ const appConfig = (url: string, poolMax: number, extra: Record<string, string> =
     DATABASE_URL: url,
     LOG_LEVEL: 'silent',
     DB_POOL_MAX: String(poolMax),
+    DATA_KEY_SECRET: process.env.DATA_KEY_SECRET ?? 'converge-bench-data-key-secret-0123456789',
     ...(process.env.TENANCY && { TENANCY: process.env.TENANCY }),
     ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_'))),
     ...extra,

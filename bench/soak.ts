@@ -82,7 +82,12 @@ async function main(): Promise<number> {
   const servers: (ServerProcess | undefined)[] = [];
   const ws: WsClient[] = [];
   try {
-    const env = { DATABASE_URL: cluster.url, LOG_LEVEL: 'warn', CONSISTENCY_TIMEOUT_MS: '10000' };
+    const env = {
+      DATABASE_URL: cluster.url,
+      DATA_KEY_SECRET: process.env.DATA_KEY_SECRET ?? 'converge-soak-data-key-secret-0123456789',
+      LOG_LEVEL: 'warn',
+      CONSISTENCY_TIMEOUT_MS: '10000',
+    };
     for (let i = 0; i < 3; i++) servers.push(await startServer(env));
     const live = () => servers.filter((s): s is ServerProcess => s !== undefined && s.child.exitCode === null);
     const pick = () => {

@@ -64,7 +64,14 @@ function baselineDir(spec: string): string {
 function spawnStart(target: Checkout, port: number, database: Record<string, string>): ChildProcess {
   const viaNpm = env('STARTUP_VIA_NPM', '0') === '1';
   const [command, args] = viaNpm ? ['npm', ['start']] : ['sh', ['-c', target.start]];
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...database };
+  const childEnv: NodeJS.ProcessEnv = {
+    DATA_KEY_SECRET: 'converge-bench-data-key-secret-0123456789',
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    ...database,
+  };
   for (const name of ['DATABASE_URL', 'PGLITE_DIR'] as const) if (!(name in database)) delete childEnv[name];
   childEnv.PATH = `${path.join(target.dir, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}`;
   return spawn(command, args as string[], { cwd: target.dir, env: childEnv, detached: true, stdio: ['ignore', 'ignore', 'inherit'] });

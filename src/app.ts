@@ -23,7 +23,9 @@ import { createConsoleHandler } from './infra/server/console-assets.ts';
 import { createHttpServer, limitRequestBody, traceRequest } from './infra/server/http.ts';
 import { MODULES } from './modules.ts';
 import { createIntegration } from './integration.ts';
-import { createServices, type Services } from './services.ts';
+import { createServices, personalProjections, schemasOf, type Services } from './services.ts';
+import { developmentSecret, masterKeys } from './infra/privacy/master-key.ts';
+import { sealStoredEvents } from './infra/privacy/seal-stored-events.ts';
 
 export type App = {
   services: Services;
@@ -59,6 +61,21 @@ export async function buildApp(config: Config, deps: { log: Logger; tracing?: Ru
     if (!deps.tracing) await tracing.shutdown();
     throw error;
   }
+  // Only PGlite may go without DATA_KEY_SECRET (config.ts): its secret then lives in its own folder.
+  const { secret } = config.dataKeys;
+  if (!secret && !('pgliteDir' in config.database)) {
+    await database.close();
+    throw new ConfigError('DATA_KEY_SECRET: must be set with DATABASE_URL');
+  }
+  const dataKeySecret = secret ?? developmentSecret((config.database as { pgliteDir: string }).pgliteDir);
+  const masters = masterKeys(dataKeySecret, config.dataKeys.previous);
+  try {
+    const sealed = await sealStoredEvents(database, schemasOf(MODULES), masters, personalProjections(MODULES));
+    if (sealed > 0) log.info({ events: sealed }, `sealed the personal fields of ${sealed} stored events; their read models rebuild`);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
   const replicas = config.replicas.urls.map((url) =>
     openReplica(url, { poolMax: 'url' in config.database ? config.database.poolMax : undefined }),
   );
@@ -89,6 +106,8 @@ export async function buildApp(config: Config, deps: { log: Logger; tracing?: Ru
     replicas:
       replicas.length > 0 ? { connections: replicas, maxLagMs: config.replicas.maxLagMs, waitMs: config.replicas.waitMs } : undefined,
     runProjections: config.projections,
+    dataKeySecret,
+    previousDataKeySecret: config.dataKeys.previous,
     tenancy: config.tenancy,
     tenantCommandsPerSecond: config.tenantCommandsPerSecond,
     consistencyTimeoutMs: config.consistencyTimeoutMs,

@@ -15,6 +15,8 @@ Commands:
   projections pause NAME       stop applying events to projection NAME
   projections resume NAME      resume a PAUSED or FAILED projection
   projections rebuild NAME     rebuild projection NAME from the events (blue/green)
+  keys rotate                  re-wrap every data key with DATA_KEY_SECRET (the old secret in
+                               DATA_KEY_SECRET_PREVIOUS); runs while the servers serve
   token --sub ID --role ROLE   print a bearer token signed with JWT_SECRET (for development)
         [--tenant NAME]        ... acting in tenant NAME (TENANCY=multi: needed but for an operator)
   new domain NAME              write a new domain src/NAME/ (aggregate, command, read model, GraphQL
@@ -39,6 +41,7 @@ type Command =
   | { kind: 'help' }
   | { kind: 'serve' }
   | { kind: 'migrate' }
+  | { kind: 'rotate-keys' }
   | { kind: 'status'; json: boolean }
   | { kind: 'pause' | 'resume' | 'rebuild'; name: string; json: boolean }
   | { kind: 'token'; sub: string; roles: string[]; expires: string; tenant: string | undefined }
@@ -103,6 +106,12 @@ function parseCommand(argv: string[]): Command {
         return { kind: sub, name, json };
       }
       throw new UsageError(sub === undefined ? 'projections needs a subcommand' : `unknown projections subcommand: ${sub}`);
+    case 'keys':
+      if (sub !== 'rotate')
+        throw new UsageError(sub === undefined ? 'keys needs a subcommand: keys rotate' : `unknown keys subcommand: ${sub}`);
+      if (name !== undefined) throw new UsageError('keys rotate takes no arguments');
+      noJson('keys rotate');
+      return { kind: 'rotate-keys' };
     case 'token': {
       if (sub !== undefined) throw new UsageError('token takes options only: --sub ID --role ROLE [--tenant NAME]');
       noJson('token');
@@ -218,6 +227,7 @@ async function run(command: Exclude<Command, { kind: 'help' | 'serve' | 'token' 
 
   /** Failures an operator can fix get one line, not a stack trace. */
   const explain = (raised: unknown): string | undefined => {
+    if (raised instanceof ConfigError) return raised.message;
     const error = driverError(raised);
     if (error instanceof DataDirectoryInUseError || (error instanceof ConvergeError && !(error instanceof UnavailableError)))
       return error.message;
@@ -233,7 +243,12 @@ async function run(command: Exclude<Command, { kind: 'help' | 'serve' | 'token' 
   try {
     const database = await openDatabase(config.database);
     try {
-      const lines = command.kind === 'migrate' ? await runMigrate(database, config) : await runProjections(database, config, command);
+      const lines =
+        command.kind === 'migrate'
+          ? await runMigrate(database, config)
+          : command.kind === 'rotate-keys'
+            ? await rotateKeys(database, config)
+            : await runProjections(database, config, command);
       await write(process.stdout, lines.map((line) => `${line}\n`).join(''));
       return 0;
     } finally {
@@ -245,6 +260,25 @@ async function run(command: Exclude<Command, { kind: 'help' | 'serve' | 'token' 
     await write(process.stderr, `converge: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
     return 1;
   }
+}
+
+/** Re-wraps every data key with the current master key (see infra/privacy/rotate.ts). */
+async function rotateKeys(database: Database, config: Config): Promise<string[]> {
+  const { secret, previous } = config.dataKeys;
+  if (!secret || !previous) {
+    throw new ConfigError(
+      'keys rotate needs DATA_KEY_SECRET (the new secret) and DATA_KEY_SECRET_PREVIOUS (the one the keys are wrapped with now)',
+    );
+  }
+  const { migrate } = await import('./infra/db/migrate.ts');
+  const { masterKeys } = await import('./infra/privacy/master-key.ts');
+  const { rewrapDataKeys } = await import('./infra/privacy/rotate.ts');
+  await migrate(database);
+  const masters = masterKeys(secret, previous);
+  const count = await rewrapDataKeys(database, masters);
+  return [
+    `re-wrapped ${count} data key${count === 1 ? '' : 's'} with master key ${masters.current.id}; DATA_KEY_SECRET_PREVIOUS may go now`,
+  ];
 }
 
 async function runMigrate(database: Database, config: Config): Promise<string[]> {

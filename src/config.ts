@@ -32,6 +32,8 @@ const schema = z
       .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
       .optional(),
     PGLITE_DIR: z.string().trim().min(1, 'must not be empty').default('./.data/pglite'),
+    DATA_KEY_SECRET: z.string().min(32, 'must be at least 32 characters (it wraps every data key: make it random)').optional(),
+    DATA_KEY_SECRET_PREVIOUS: z.string().min(32, 'must be at least 32 characters').optional(),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit key)').optional(),
     JWT_JWKS_URL: z
       .string()
@@ -83,6 +85,8 @@ const schema = z
     host: env.HOST,
     database: env.DATABASE_URL ? ({ url: env.DATABASE_URL, poolMax: env.DB_POOL_MAX } as const) : ({ pgliteDir: env.PGLITE_DIR } as const),
     jwtSecret: env.JWT_SECRET,
+    /** The master key's secret (generated into PGLITE_DIR in development) and, during a rotation, the one before. */
+    dataKeys: { secret: env.DATA_KEY_SECRET, previous: env.DATA_KEY_SECRET_PREVIOUS },
     auth: {
       tenancy: env.TENANCY,
       secret: env.JWT_SECRET,
@@ -138,6 +142,8 @@ export class ConfigError extends Error {}
 
 // Never echoed back: a secret, or a URL that may carry a password.
 const SECRET_VARIABLES = new Set([
+  'DATA_KEY_SECRET',
+  'DATA_KEY_SECRET_PREVIOUS',
   'JWT_SECRET',
   'DATABASE_URL',
   'DATABASE_REPLICA_URLS',
@@ -155,6 +161,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const config = result.data;
     if (config.nodeEnv === 'production' && !config.jwtSecret && !config.auth.jwksUrl) {
       throw new ConfigError('JWT_SECRET: it or JWT_JWKS_URL must be set when NODE_ENV=production (open development mode is refused)');
+    }
+    if (!config.dataKeys.secret && (config.nodeEnv === 'production' || 'url' in config.database)) {
+      throw new ConfigError(
+        `DATA_KEY_SECRET: must be set ${config.nodeEnv === 'production' ? 'when NODE_ENV=production' : 'with DATABASE_URL'} (32 characters or more, e.g. openssl rand -base64 32; it wraps the keys of personal data)`,
+      );
     }
     if (config.replicas.urls.length > 0 && !('url' in config.database)) {
       throw new ConfigError(

@@ -25,13 +25,17 @@ import { retryUnavailableCommands } from './core/command-retry.ts';
 import { traceCommands } from './core/command-tracing.ts';
 import { noTracing, type Tracing } from './core/tracing.ts';
 import { tenantRateLimit } from './core/rate-limit.ts';
-import { tenantCommands, tenantQueries } from './core/tenant-scope.ts';
-import { scopeEveryTenant, type Tenancy } from './core/tenancy.ts';
+import { inCallersTenant, tenantCommands, tenantQueries } from './core/tenant-scope.ts';
+import { DEFAULT_TENANT, scopeEveryTenant, type Tenancy } from './core/tenancy.ts';
+import { assertAdmin, type Caller } from './core/caller.ts';
 import type { Database } from './infra/db/database.ts';
 import { tablesWithoutTenants, tenantScoped, tenantScopedExecutor } from './infra/db/tenant-scope.ts';
 import { createAppendNotifier } from './infra/event-store/append-notifier.ts';
 import { createPostgresEventStore, type PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
 import { createSnapshotStore } from './infra/event-store/snapshot-store.ts';
+import { createDataKeyStore } from './infra/privacy/data-keys.ts';
+import { FORGET_CHANNEL, forgetSubject } from './infra/privacy/forget.ts';
+import { masterKeys, TEST_DATA_KEY_SECRET } from './infra/privacy/master-key.ts';
 import { createProjectionAdmin } from './infra/projections/admin.ts';
 import { createProjectionHost, type ProjectionHost } from './infra/projections/host.ts';
 import { startProgressFeed } from './infra/projections/progress-feed.ts';
@@ -55,12 +59,21 @@ export type Services<Q extends QueryMap = AppQueries> = {
   /** The names of all projections, whichever process runs them. */
   projectionNames: string[];
   headPosition(): Promise<Position | null>;
+  /** Personal data: opening sealed values at the edge, and forgetting a subject (docs/decisions/privacy.md). */
+  personal: PersonalData;
   /** Present when this process runs projections (PROJECTIONS=on). */
   host?: ProjectionHost;
   /** Present when queries read on replicas (DATABASE_REPLICA_URLS). */
   replicas?: ReplicaSet;
   start(): Promise<void>;
   stop(): Promise<void>;
+};
+
+export type PersonalData = {
+  /** A sealed value's clear text, or null when its key is gone; in the caller's tenant. */
+  open(sealed: string, caller: Caller): Promise<string | null>;
+  /** Destroys the subject's keys (admin); the position of the PersonalDataForgotten event that says so. */
+  forget(subject: string, caller: Caller, now: Date): Promise<Position>;
 };
 
 /** What the services report as they work (logs and metrics are wired to it in buildApp). */
@@ -85,6 +98,9 @@ export type ServicesObserver = {
 
 export type ServicesOptions = {
   runProjections: boolean;
+  /** DATA_KEY_SECRET (and DATA_KEY_SECRET_PREVIOUS during a rotation); a fixed test secret when absent. */
+  dataKeySecret?: string;
+  previousDataKeySecret?: string;
   /** TENANCY (single by default): with multi, the API's statements run under row-level security (infra/db/tenant-scope.ts). */
   tenancy?: Tenancy;
   /** TENANT_COMMANDS_PER_SECOND: each tenant's commands over it are RATE_LIMITED (off when absent). */
@@ -117,7 +133,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
   const tracing = options.tracing ?? noTracing;
   const modules = options.modules ?? MODULES.map((m) => m.module);
   assertDistinctModules(modules);
-  const schemas: EventSchemas = Object.assign({}, ...modules.map((m) => m.events));
+  const schemas = schemasOf(modules.map((module) => ({ module })));
   const tenancy = options.tenancy ?? 'single';
   if (tenancy === 'multi') scopeEveryTenant();
   // What the API's commands and queries run on; projections, operators and the log's head use `database`.
@@ -125,9 +141,11 @@ export function createServices(database: Database, options: ServicesOptions): Se
   // Local runners are woken directly; other processes by a notification sent after the commit.
   const notifier = createAppendNotifier(database, (error) => log.error({ error: errorText(error) }, 'append notification failed'));
   let host: ProjectionHost | undefined;
+  const keys = createDataKeyStore(api, masterKeys(options.dataKeySecret ?? TEST_DATA_KEY_SECRET, options.previousDataKeySecret));
   const store = createPostgresEventStore({
     db: api,
     schemas,
+    personal: keys,
     onAppended: (_result, durationMs) => {
       host?.wake();
       notifier.poke();
@@ -205,9 +223,26 @@ export function createServices(database: Database, options: ServicesOptions): Se
       })
     : undefined;
 
+  const personal: PersonalData = {
+    open: (sealed, caller) => inCallersTenant(caller, tenancy, 'read personal data', () => keys.open(sealed)),
+    async forget(subject, caller, now) {
+      assertAdmin(caller, 'forget a customer');
+      const { position, keyIds } = await inCallersTenant(caller, tenancy, 'forget a customer', () =>
+        forgetSubject(api, schemas, subject, now),
+      );
+      keys.evict(caller.tenant ?? DEFAULT_TENANT, subject, keyIds); // other processes hear it from FORGET_CHANNEL
+      host?.wake();
+      notifier.poke();
+      return position;
+    },
+  };
+
   let stopFeed: (() => Promise<void>) | undefined;
+  let stopForgets: (() => Promise<void>) | undefined;
   async function stop() {
     await host?.stop();
+    await stopForgets?.().catch(() => {});
+    stopForgets = undefined;
     // The connection may be gone already (that is often why we stop); nothing is left to undo then.
     await stopFeed?.().catch(() => {});
     stopFeed = undefined;
@@ -224,6 +259,7 @@ export function createServices(database: Database, options: ServicesOptions): Se
     consistency,
     admin,
     projectionNames,
+    personal,
     // Every projectionProgress subscriber asks on each tick: one read answers them all.
     headPosition: freshRead(() => store.headPosition()),
     host,
@@ -237,6 +273,17 @@ export function createServices(database: Database, options: ServicesOptions): Se
           );
         }
         await admin.ensure(); // every projection has its row
+        // Before the progress feed: on the one listening connection a forget's notification then always
+        // arrives before the progress that passes its event, so no cached key outlives a read after it.
+        stopForgets = await database.listen(
+          FORGET_CHANNEL,
+          (payload) => {
+            const [tenant, subject, keyIds] = JSON.parse(payload) as [string, string, string[]];
+            keys.evict(tenant, subject, keyIds);
+          },
+          // A notification may have been lost while the listener was away: forget every cached key.
+          () => keys.evictAll(),
+        );
         stopFeed = await startProgressFeed(database, tracker, (error) =>
           log.error({ error: errorText(error) }, 'progress notification failed'),
         );
@@ -250,6 +297,19 @@ export function createServices(database: Database, options: ServicesOptions): Se
     },
     stop,
   };
+}
+
+/** Every module's event schemas, by type. */
+export const schemasOf = (modules: readonly { module: DomainModule }[]): EventSchemas =>
+  Object.assign({}, ...modules.map((m) => m.module.events));
+
+/** The projections that handle an event type with personal fields (rebuilt when stored events are sealed). */
+export function personalProjections(modules: readonly { module: DomainModule }[]): string[] {
+  const schemas = schemasOf(modules);
+  return modules
+    .flatMap((m) => m.module.projections)
+    .filter((p) => [...p.handles].some((type) => schemas[type]?.personal))
+    .map((p) => p.name);
 }
 
 /** The replica set, the commit marks and the router that picks a query's database (infra/replicas/). */

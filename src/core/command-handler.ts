@@ -236,7 +236,7 @@ export function createDeciderHandler<C extends Command, E extends Event, S>(
       // Beside the command, not in its way: a snapshot lost only makes a later cold read longer.
       snapshots.save(streamId, spec.streamType, policy.deciderVersion, { version: appended.version, state: nextState }).catch(() => {});
     }
-    return toResult(appended.streamId, appended.version, appended.position, events);
+    return toResult(appended.streamId, appended.version, appended.position, appended.stored ?? events);
   };
 
   return async (command) => {

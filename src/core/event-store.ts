@@ -1,6 +1,7 @@
 // The event store port: what the command side and the projections need from storage.
 // The PostgreSQL implementation lives in infra/event-store; this file knows no driver.
 import type { Event, Metadata, StoredEvent } from './messages.ts';
+import type { PersonalFields } from './personal-data.ts';
 import type { Position } from './position.ts';
 
 /** `any`: no check; `no_stream`: the stream must not exist; a number: the stream must be at exactly it. */
@@ -24,7 +25,13 @@ export type AppendOptions = {
   command?: { commandId: string; inputHash: string };
 };
 
-export type AppendResult = { streamId: string; version: number; position: Position };
+export type AppendResult = {
+  streamId: string;
+  version: number;
+  position: Position;
+  /** The events as stored, when the store changed them (personal fields sealed): what a repeat reads back. */
+  stored?: readonly Event[];
+};
 
 export type ReadStreamResult = { version: number; events: StoredEvent[] };
 
@@ -63,7 +70,12 @@ export class DuplicateCommandError extends Error {
  * Event schema versions. Each type has a current version; `upcasters[n]` turns data of version n into
  * version n + 1. Stored events are never rewritten: old shapes are upcast on read.
  */
-export type EventSchema = { version: number; upcasters?: Record<number, (data: any) => unknown> };
+export type EventSchema = {
+  version: number;
+  upcasters?: Record<number, (data: any) => unknown>;
+  /** Its personal fields: stored sealed with their subject's key (see personal-data.ts). */
+  personal?: PersonalFields;
+};
 export type EventSchemas = Record<string, EventSchema>;
 
 export function currentSchemaVersion(schemas: EventSchemas, type: string): number {

@@ -1,6 +1,7 @@
 // Public events: the events a module lets other services see, each with a versioned public shape (never
 // its internal fields, never personal data), and the CloudEvents 1.0 message each one becomes. A module
 // declares them (DomainModule.publicEvents); the publisher (publisher.ts) sends them.
+import { isSealed } from './personal-data.ts';
 import type { Event, StoredEvent } from './messages.ts';
 import { encodeToken } from './position.ts';
 
@@ -93,6 +94,13 @@ export type CloudEvent = {
  * subject its stream id, time when it was appended. `tenant` is set where tenancy is on.
  */
 export function toCloudEvent(event: StoredEvent, publication: Publication, tenant?: string): CloudEvent {
+  const data = publication.event.data(event);
+  // A personal field reaches a public shape only sealed (the publisher reads events as stored): refuse it,
+  // so that the publisher stops on this event (FAILED, naming it) rather than send anyone a customer's data.
+  const personal = sealedPath(data);
+  if (personal !== undefined) {
+    throw new Error(`${event.type}'s public shape carries a personal field (${personal}): leave personal data out of public events`);
+  }
   return {
     specversion: '1.0',
     id: messageIdOf(event),
@@ -101,8 +109,19 @@ export function toCloudEvent(event: StoredEvent, publication: Publication, tenan
     subject: event.streamId,
     time: event.createdAt,
     datacontenttype: 'application/json',
-    data: publication.event.data(event),
+    data,
     ...(tenant !== undefined && { tenant }),
     ...(event.metadata.traceparent !== undefined && { traceparent: event.metadata.traceparent }),
   };
+}
+
+/** The path of the first sealed value in `value`, if any. */
+function sealedPath(value: unknown, path = 'data'): string | undefined {
+  if (isSealed(value)) return path;
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const found = sealedPath(inner, `${path}.${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

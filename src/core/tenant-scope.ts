@@ -9,7 +9,8 @@ import type { QueryMiddleware } from './query-bus.ts';
 import type { QueryContext } from './query-context.ts';
 import { inTenant, type Tenancy } from './tenancy.ts';
 
-function inCallersTenant<T>(caller: Caller, tenancy: Tenancy, what: string, work: () => Promise<T>): Promise<T> {
+/** Runs `work` in the caller's tenant (see above). */
+export function inCallersTenant<T>(caller: Caller, tenancy: Tenancy, what: string, work: () => Promise<T>): Promise<T> {
   if (caller.tenant !== undefined) return inTenant(caller.tenant, work);
   if (caller.system || tenancy === 'single') return work();
   return Promise.reject(new ForbiddenError(`A caller of no tenant (an operator's token) may not ${what}: use a token with a tenant claim`));

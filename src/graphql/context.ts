@@ -26,6 +26,11 @@ export type GraphQLServices = {
   projectionNames: readonly string[];
   /** The position of the last event visible now (null: none yet). */
   headPosition(): Promise<Position | null>;
+  /** Personal data: sealed values opened at the edge, and forgetting a subject (docs/decisions/privacy.md). */
+  personal: {
+    open(sealed: string, caller: Caller): Promise<string | null>;
+    forget(subject: string, caller: Caller, now: Date): Promise<Position>;
+  };
   /** The replicas queries read on, where there are any (DATABASE_REPLICA_URLS). */
   replicas?: { status(): readonly ReplicaView[] };
 };

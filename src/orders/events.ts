@@ -34,7 +34,12 @@ export const ORDER_STREAM_EVENT_TYPES: readonly OrderStreamEvent['type'][] = [..
 
 /** Each event type's current schema version, and the upcasters that bring older shapes up to it. */
 export const orderEventSchemas: EventSchemas = {
-  OrderCreated: { version: 1 },
+  // The address's line, city and postal code are the customer's personal data: stored sealed with the
+  // customer's key, erased when the customer is forgotten (the country stays: shipping and statistics need it).
+  OrderCreated: {
+    version: 1,
+    personal: { subject: 'customerId', paths: ['shippingAddress.line1', 'shippingAddress.city', 'shippingAddress.postalCode'] },
+  },
   OrderItemAdded: { version: 1 },
   // Version 1 did not record who cancelled.
   OrderCancelled: { version: 2, upcasters: { 1: (data: Omit<OrderCancelled['data'], 'cancelledBy'>) => ({ ...data, cancelledBy: null }) } },

@@ -11,6 +11,8 @@ import type { Database } from '../infra/db/database.ts';
 import { migrate } from '../infra/db/migrate.ts';
 import { openDatabase } from '../infra/db/open-database.ts';
 import { createPostgresEventStore, type PostgresEventStore } from '../infra/event-store/postgres-event-store.ts';
+import { createDataKeyStore } from '../infra/privacy/data-keys.ts';
+import { masterKeys, TEST_DATA_KEY_SECRET } from '../infra/privacy/master-key.ts';
 import { createProjectionStorage } from '../infra/projections/projection-storage.ts';
 
 /** An event for a spec: its stream, and its type and data (the stream type is `Spec` unless given). */
@@ -47,7 +49,9 @@ export type SpecDatabase = {
 export async function openSpecDatabase(options: SpecDatabaseOptions = {}): Promise<SpecDatabase> {
   const database = await openDatabase({ pgliteDir: 'memory://' });
   await migrate(database, options.migrationsFolder);
-  const store = createPostgresEventStore({ db: database, schemas: options.events });
+  // Personal fields are sealed as the service seals them, with a key under the test master key.
+  const personal = createDataKeyStore(database, masterKeys(TEST_DATA_KEY_SECRET));
+  const store = createPostgresEventStore({ db: database, schemas: options.events, personal });
   return {
     database,
     store,

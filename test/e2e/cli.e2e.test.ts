@@ -225,4 +225,23 @@ describe(`converge CLI on ${driverName}`, () => {
     },
     SLOW,
   );
+  it(
+    'keys rotate needs both secrets, re-wraps with the new one and says how many; keys alone is a usage error',
+    async () => {
+      const newSecret = 'the-new-master-secret-of-at-least-32-chars';
+      const old = process.env.DATA_KEY_SECRET!;
+      const missing = await cli(['keys', 'rotate'], { DATA_KEY_SECRET: newSecret });
+      expect(missing).toMatchObject({ code: 1, stdout: '' });
+      expect(missing.stderr).toMatch(
+        /^converge: keys rotate needs DATA_KEY_SECRET \(the new secret\) and DATA_KEY_SECRET_PREVIOUS[^\n]*\n$/,
+      );
+      const usage = await cli(['keys']);
+      expect(usage).toMatchObject({ code: 2, stdout: '' });
+      expect(usage.stderr).toMatch(/^converge: keys needs a subcommand: keys rotate\n/);
+      const rotated = await cli(['keys', 'rotate'], { DATA_KEY_SECRET: newSecret, DATA_KEY_SECRET_PREVIOUS: old });
+      expect(rotated).toMatchObject({ code: 0, stderr: '' });
+      expect(rotated.stdout).toMatch(/^re-wrapped \d+ data keys? with master key [\w-]+; DATA_KEY_SECRET_PREVIOUS may go now\n$/);
+    },
+    SLOW,
+  );
 });

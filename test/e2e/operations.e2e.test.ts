@@ -8,7 +8,7 @@ import type { Database } from '../../src/infra/db/database.ts';
 import { openDatabase } from '../../src/infra/db/open-database.ts';
 import { createPostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { orderEventSchemas } from '../../src/orders/events.ts';
-import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, driverName, onPostgres, type TestDatabase, testDataKeys } from '../support/db.ts';
 import { canRunPrivateCluster, killServer, startPrivateCluster, startServer, type ServerProcess } from '../support/processes.ts';
 import { startTestServer } from '../support/server.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
@@ -136,7 +136,7 @@ describe.skipIf(!onPostgres)('several server processes on one PostgreSQL', () =>
     expect(Date.now() - killedAt).toBeLessThan(5000 + 1500); // takeover, plus the extra second of load
     expect(waited).toBeLessThan(5000);
     expect(writes.acked.length).toBeGreaterThan(10);
-    const store = createPostgresEventStore({ db: t.database, schemas: orderEventSchemas });
+    const store = createPostgresEventStore({ db: t.database, schemas: orderEventSchemas, personal: testDataKeys(t.database) });
     await expectOrdersMatchStore(t.database, store);
   });
 

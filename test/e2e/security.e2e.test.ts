@@ -153,11 +153,7 @@ describe(`security on ${driverName}`, () => {
         expect(r.errors).toBeUndefined();
         expect(r.data.searchOrders.items.every((o: { customerId: string }) => o.customerId === 'bob')).toBe(true);
       }
-      const all = await gql(
-        `query($t: ConsistencyToken) { searchOrders(query: "berlin", after: $t) { items { customerId } } }`,
-        { t },
-        admin,
-      );
+      const all = await gql(`query($t: ConsistencyToken) { searchOrders(query: "", after: $t) { items { customerId } } }`, { t }, admin);
       expect(new Set(all.data.searchOrders.items.map((o: { customerId: string }) => o.customerId))).toEqual(new Set(['alice', 'bob']));
     });
 

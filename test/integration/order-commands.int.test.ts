@@ -9,7 +9,7 @@ import type { Command } from '../../src/core/messages.ts';
 import { registerAggregate } from '../../src/core/module.ts';
 import { orderEventSchemas } from '../../src/orders/events.ts';
 import { orderAggregate } from '../../src/orders/order-aggregate.ts';
-import { createTestDatabase, driverName, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, driverName, type TestDatabase, testDataKeys } from '../support/db.ts';
 import { command, createOrderInput } from '../support/orders.ts';
 
 describe(`Order commands on ${driverName}`, () => {
@@ -17,7 +17,7 @@ describe(`Order commands on ${driverName}`, () => {
   let retries = 0;
   const newBus = () => {
     const bus = createCommandBus<Command, CommandResult>();
-    const store = createPostgresEventStore({ db: t.database, schemas: orderEventSchemas });
+    const store = createPostgresEventStore({ db: t.database, schemas: orderEventSchemas, personal: testDataKeys(t.database) });
     registerAggregate(bus, orderAggregate, { store, onRetry: () => retries++ });
     return bus;
   };

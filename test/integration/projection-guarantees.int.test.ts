@@ -17,7 +17,7 @@ import { createProjectionStorage } from '../../src/infra/projections/projection-
 import { orderEventSchemas } from '../../src/orders/events.ts';
 import { selectList } from '../../src/core/tables.ts';
 import { customerSummaries } from '../../src/orders/read-models/customer-summaries.ts';
-import { createTestDatabase, driverName, onPostgres, settle, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, driverName, onPostgres, settle, type TestDatabase, testDataKeys } from '../support/db.ts';
 import { address } from '../support/orders.ts';
 import { addItem, allEvents, createOrder, expectOrdersMatchStore, startOrderServices } from '../support/services.ts';
 import { watchStatements } from '../support/watch.ts';
@@ -167,9 +167,11 @@ describe(`projection guarantees on ${driverName}`, () => {
     await createOrder(services);
     await createOrder(services);
     await settle(t.database);
-    const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }), [
-      auditProjection,
-    ]);
+    const storage = createProjectionStorage(
+      t.database,
+      createPostgresEventStore({ db: t.database, schemas: orderEventSchemas, personal: testDataKeys(t.database) }),
+      [auditProjection],
+    );
     await storage.load('audit');
     // Two runners step from the same checkpoint; the second's writes are queued before the first commits.
     let release!: () => void;
@@ -330,9 +332,11 @@ describe(`projection guarantees on ${driverName}`, () => {
     ).map((r) => `${r.def.replace(` ON ${schema}.orders `, ' ON orders ')}${r.valid ? '' : ' (invalid)'}`);
 
   it('a shadow copy is filled without its read indexes, and gets them (once, under the live names) when it has caught up', async () => {
-    const storage = createProjectionStorage(t.database, createPostgresEventStore({ db: t.database, schemas: orderEventSchemas }), [
-      auditProjection,
-    ]);
+    const storage = createProjectionStorage(
+      t.database,
+      createPostgresEventStore({ db: t.database, schemas: orderEventSchemas, personal: testDataKeys(t.database) }),
+      [auditProjection],
+    );
     await storage.load('orders');
     const rebuildOrders = async () => {
       await t.database.rows(sql`update projections set state = 'REBUILDING' where name = 'orders'`);
@@ -441,6 +445,10 @@ describe(`projection guarantees on ${driverName}`, () => {
 
   const concurrentWriters = async (writers: number, seconds: number) => {
     const deadline = Date.now() + seconds * 1000;
+    // Keys are made on their own statements, never in the append's transaction (an append must be its first
+    // write, and PGlite's one connection is the transaction's): made before, then taken from the cache.
+    const keys = testDataKeys(t.database);
+    for (let w = 0; w < 5; w++) await keys.keyFor(`c-${w}`);
     let n = 0;
     await Promise.all(
       Array.from({ length: writers }, async (_, w) => {
@@ -448,7 +456,7 @@ describe(`projection guarantees on ${driverName}`, () => {
         while (Date.now() < deadline) {
           const i = n++;
           await t.database.transaction(async (tx) => {
-            const store = createPostgresEventStore({ db: tx, schemas: orderEventSchemas });
+            const store = createPostgresEventStore({ db: tx, schemas: orderEventSchemas, personal: keys });
             if (streams.length === 0 || i % 3 === 0) {
               const orderId = `w${w}-${i}`;
               streams.push(orderId);

@@ -105,8 +105,10 @@ describe(`projections on ${driverName}`, () => {
 
     const found = await services.queries.execute('searchOrders', { query: 'P-3' }, sys);
     expect(found.items.map((o) => o.id)).toEqual([a.streamId]);
-    const byCity = await services.queries.execute('searchOrders', { query: 'berl', sortBy: 'TOTAL_AMOUNT', sortOrder: 'ASC' }, sys);
-    expect(byCity.items.map((o) => o.id)).toEqual([b.streamId, a.streamId]);
+    // The city is personal data, sealed: not matched (API.md, Personal data); the customer id is.
+    expect((await services.queries.execute('searchOrders', { query: 'berl' }, sys)).total).toBe(0);
+    const byCustomer = await services.queries.execute('searchOrders', { query: 'c-1', sortBy: 'TOTAL_AMOUNT', sortOrder: 'ASC' }, sys);
+    expect(byCustomer.items.map((o) => o.id)).toEqual([b.streamId, a.streamId]);
     expect((await services.queries.execute('searchOrders', { query: '%' }, sys)).total).toBe(0);
 
     await expectOrdersMatchStore(t.database, services.store);

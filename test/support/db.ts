@@ -6,6 +6,9 @@ import postgres from 'postgres';
 import type { Database, DatabaseOptions } from '../../src/infra/db/database.ts';
 import { openDatabase } from '../../src/infra/db/open-database.ts';
 import { migrate } from '../../src/infra/db/migrate.ts';
+import type { Executor } from '../../src/core/sql.ts';
+import { createDataKeyStore } from '../../src/infra/privacy/data-keys.ts';
+import { masterKeys, TEST_DATA_KEY_SECRET } from '../../src/infra/privacy/master-key.ts';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
 export const driverName = TEST_DATABASE_URL ? 'postgres' : 'pglite';
@@ -96,3 +99,6 @@ export async function settle(database: Database, timeoutMs = 10_000): Promise<vo
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** Data keys under the test master key, for event stores a test builds itself (the services make their own). */
+export const testDataKeys = (db: Executor) => createDataKeyStore(db, masterKeys(TEST_DATA_KEY_SECRET));

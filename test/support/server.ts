@@ -34,7 +34,7 @@ export type TestServer = {
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   let testDatabase: TestDatabase | undefined;
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...env });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_KEY_SECRET: process.env.DATA_KEY_SECRET, ...env });
   if (process.env.TEST_DATABASE_URL) {
     testDatabase = await createTestDatabase({ migrate: false });
     await testDatabase.database.close();

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
+const KEY = 'k'.repeat(32);
+
 describe('config', () => {
   it('has the documented defaults (README, Configuration)', () => {
     const c = loadConfig({});
@@ -48,19 +50,32 @@ describe('config', () => {
   });
 
   it('uses PostgreSQL when DATABASE_URL is set', () => {
-    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db' }).database).toMatchObject({ url: 'postgres://u@h/db' });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db', DATA_KEY_SECRET: KEY }).database).toMatchObject({ url: 'postgres://u@h/db' });
+  });
+
+  it('needs DATA_KEY_SECRET with DATABASE_URL and in production, never with PGlite in development', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u@h/db' })).toThrow(/^DATA_KEY_SECRET: must be set with DATABASE_URL/);
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) })).toThrow(
+      /^DATA_KEY_SECRET: must be set when NODE_ENV=production/,
+    );
+    expect(loadConfig({}).dataKeys).toEqual({ secret: undefined, previous: undefined });
+    expect(loadConfig({ DATA_KEY_SECRET: KEY, DATA_KEY_SECRET_PREVIOUS: `${KEY}-old` }).dataKeys).toEqual({
+      secret: KEY,
+      previous: `${KEY}-old`,
+    });
+    expect(() => loadConfig({ DATA_KEY_SECRET: 'short-data-secret' })).toThrow(/^DATA_KEY_SECRET: must be at least 32 (?!.*short-data)/);
   });
 
   it('turns GraphiQL off under production, unless asked', () => {
     const secret = 'x'.repeat(32);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret }).graphiql).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, GRAPHIQL: 'on' }).graphiql).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, DATA_KEY_SECRET: KEY }).graphiql).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, DATA_KEY_SECRET: KEY, GRAPHIQL: 'on' }).graphiql).toBe(true);
   });
 
   it('turns the console off under production, unless asked', () => {
     const secret = 'x'.repeat(32);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret }).console).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, CONSOLE: 'on' }).console).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, DATA_KEY_SECRET: KEY }).console).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, DATA_KEY_SECRET: KEY, CONSOLE: 'on' }).console).toBe(true);
     expect(loadConfig({ CONSOLE: 'off' }).console).toBe(false);
   });
 
@@ -83,7 +98,7 @@ describe('config', () => {
       [{ NODE_ENV: 'production' }, /^JWT_SECRET: it or JWT_JWKS_URL must be set when NODE_ENV=production/],
       [{ DATABASE_REPLICA_URLS: 'postgres://r/db' }, /^DATABASE_REPLICA_URLS: needs DATABASE_URL .*PGlite/],
       [
-        { DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'postgres://r/db,replica2' },
+        { DATABASE_URL: 'postgres://p/db', DATA_KEY_SECRET: KEY, DATABASE_REPLICA_URLS: 'postgres://r/db,replica2' },
         /^DATABASE_REPLICA_URLS: must be comma-separated postgres:\/\//,
       ],
       [{ REPLICA_MAX_LAG_MS: '0' }, /^REPLICA_MAX_LAG_MS: /],
@@ -109,14 +124,15 @@ describe('config', () => {
   it('never echoes a secret or a database URL back', () => {
     expect(() => loadConfig({ JWT_SECRET: 'short-secret' })).toThrow(/^JWT_SECRET: (?!.*short-secret)/);
     expect(() => loadConfig({ DATABASE_URL: 'mysql://user:pw@h/db' })).toThrow(/^DATABASE_URL: (?!.*pw)/);
-    expect(() => loadConfig({ DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'postgres://u:pw@r/db,x' })).toThrow(
-      /^DATABASE_REPLICA_URLS: (?!.*pw)/,
-    );
+    expect(() =>
+      loadConfig({ DATABASE_URL: 'postgres://p/db', DATA_KEY_SECRET: KEY, DATABASE_REPLICA_URLS: 'postgres://u:pw@r/db,x' }),
+    ).toThrow(/^DATABASE_REPLICA_URLS: (?!.*pw)/);
   });
 
   it('reads the replicas, with their bounds', () => {
     const c = loadConfig({
       DATABASE_URL: 'postgres://p/db',
+      DATA_KEY_SECRET: KEY,
       DATABASE_REPLICA_URLS: 'postgres://r1/db, postgresql://r2/db',
       REPLICA_MAX_LAG_MS: '2000',
     });

@@ -68,3 +68,21 @@ export const projections = pgTable('projections', {
   effects: bigint('effects', { mode: 'bigint' }),
   updatedAt: timestamp('updated_at', { withTimezone: true }),
 });
+
+/**
+ * Each subject's data key (docs/decisions/privacy.md), wrapped by the master key `master_id` names. One
+ * live key per tenant and subject (the unique index is in the migration, over tenant_id); a forget deletes it.
+ */
+export const dataKeys = pgTable('data_keys', {
+  keyId: text('key_id').primaryKey(),
+  subject: text('subject').notNull(),
+  masterId: text('master_id').notNull(),
+  wrappedKey: text('wrapped_key').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Data migrations done once, in code (the sealing of personal fields already stored). Not a tenant's data. */
+export const dataMigrations = pgTable('data_migrations', {
+  name: text('name').primaryKey(),
+  appliedAt: timestamp('applied_at', { withTimezone: true }).notNull().defaultNow(),
+});

@@ -14,6 +14,7 @@ import {
   type NewEvent,
 } from '../../core/event-store.ts';
 import type { StoredEvent } from '../../core/messages.ts';
+import { type DataKeys, sealEvents } from '../../core/personal-data.ts';
 import { positionFromDb, type Position } from '../../core/position.ts';
 import { acrossTenants, tenantKey, tenantOrDefault } from '../../core/tenancy.ts';
 import { type Executor, textArray } from '../../core/sql.ts';
@@ -53,6 +54,8 @@ const constraintOf = (error: unknown) => {
 export type EventStoreDeps = {
   db: Executor;
   schemas?: EventSchemas;
+  /** Where the keys that seal personal fields come from; without it, events with personal fields are refused. */
+  personal?: DataKeys;
   /** Called after every append that committed (to wake local runners, notify other processes, measure). */
   onAppended?: (result: AppendResult, durationMs: number) => void;
 };
@@ -61,6 +64,13 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
   const { db, onAppended } = deps;
   const schemas = deps.schemas ?? {};
   const toStoredEvent = eventReader(schemas);
+  const personalOf = (type: string) => schemas[type]?.personal;
+  // Personal fields are sealed before anything is stored: no statement ever carries them in clear.
+  const sealed = async (events: readonly NewEvent[]): Promise<readonly NewEvent[]> => {
+    if (!events.some((event) => personalOf(event.type))) return events;
+    if (!deps.personal) throw new Error(`${events[0]!.type} has personal fields, but this event store has no data keys to seal them with`);
+    return sealEvents(events, personalOf, deps.personal);
+  };
 
   const streamVersion = async (streamId: string) => {
     const [row] = await db.rows<{ v: number }>(
@@ -109,9 +119,10 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
   });
 
   const store: PostgresEventStore = {
-    async append(streamId, events, options) {
-      if (events.length === 0) throw new Error('append needs at least one event');
+    async append(streamId, given, options) {
+      if (given.length === 0) throw new Error('append needs at least one event');
       const started = performance.now();
+      const events = await sealed(given);
       const [only] = events;
       // A command's record must fail together with its events, and several events go in all or none:
       // those always have a statement of their own.
@@ -120,7 +131,7 @@ export function createPostgresEventStore(deps: EventStoreDeps): PostgresEventSto
           ? await appendShared({ streamId, event: only, options })
           : await appendAlone(streamId, events, options);
       onAppended?.(result, performance.now() - started);
-      return result;
+      return events === given ? result : { ...result, stored: events.map(({ type, data }) => ({ type, data })) };
     },
 
     async readStream(streamId, fromVersion = 1) {

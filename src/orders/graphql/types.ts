@@ -1,10 +1,12 @@
 // The Orders GraphQL types: Order (other modules' faces add fields to it), its items and address, the
 // order page, CustomerSummary and the payload every order mutation returns.
 import type { CommandResult } from '../../core/command-handler.ts';
+import { encodeToken, type Position } from '../../core/position.ts';
 import { perBuilder } from '../../graphql/builder.ts';
 import { readAfter } from '../../graphql/consistency.ts';
 import { type GraphQLContext, queriesOf } from '../../graphql/context.ts';
 import { pageType } from '../../graphql/page.ts';
+import { ERASED, openRecord } from '../../core/personal-data.ts';
 import type { Address } from '../events.ts';
 import type { OrderQueries } from '../module.ts';
 import { ORDER_STATUSES, PAYMENT_STATUSES } from '../order.ts';
@@ -23,12 +25,16 @@ export const orderTypes = perBuilder((builder) => {
   const OrderSortField = builder.enumType('OrderSortField', { values: ['CREATED_AT', 'TOTAL_AMOUNT'] as const });
   const SortOrder = builder.enumType('SortOrder', { values: ['ASC', 'DESC'] as const });
 
-  const AddressRef = builder.objectRef<Address>('Address').implement({
+  const AddressRef = builder.objectRef<Address & { erased: boolean }>('Address').implement({
+    description: `line1, city and postalCode are the customer's personal data: "${ERASED}" once the customer is forgotten.`,
     fields: (t) => ({
       line1: t.exposeString('line1'),
       city: t.exposeString('city'),
       postalCode: t.exposeString('postalCode'),
       country: t.exposeString('country', { description: 'ISO 3166-1 alpha-2' }),
+      erased: t.exposeBoolean('erased', {
+        description: 'The customer was forgotten (forgetCustomer): the personal fields read "[erased]".',
+      }),
     }),
   });
 
@@ -49,7 +55,11 @@ export const orderTypes = perBuilder((builder) => {
       items: t.field({ type: [OrderItemRef], resolve: (o) => o.items }),
       itemCount: t.exposeInt('itemCount', { description: 'The sum of the quantities' }),
       totalAmount: t.field({ type: 'Money', resolve: (o) => o.totalAmount }),
-      shippingAddress: t.field({ type: AddressRef, resolve: (o) => o.shippingAddress }),
+      // Stored sealed; opened here, at the edge, only when asked for.
+      shippingAddress: t.field({
+        type: AddressRef,
+        resolve: (o, _args, ctx) => openRecord(o.shippingAddress, { open: (sealed) => ctx.services.personal.open(sealed, ctx.caller) }),
+      }),
       version: t.exposeInt('version'),
       createdAt: t.field({ type: 'DateTime', resolve: (o) => o.createdAt }),
       updatedAt: t.field({ type: 'DateTime', resolve: (o) => o.updatedAt }),
@@ -94,5 +104,14 @@ export const orderTypes = perBuilder((builder) => {
     }),
   });
 
-  return { OrderRef, OrderStatusEnum, OrderSortField, SortOrder, OrderPageRef, CustomerSummaryRef, OrderPayloadRef };
+  const ForgetPayloadRef = builder.objectRef<{ customerId: string; position: Position }>('ForgetPayload').implement({
+    description:
+      "What forgetCustomer returns: once a read passes consistencyToken, every read model shows the customer's personal fields erased.",
+    fields: (t) => ({
+      customerId: t.exposeID('customerId'),
+      consistencyToken: t.field({ type: 'ConsistencyToken', resolve: (r) => encodeToken(r.position) }),
+    }),
+  });
+
+  return { OrderRef, OrderStatusEnum, OrderSortField, SortOrder, OrderPageRef, CustomerSummaryRef, OrderPayloadRef, ForgetPayloadRef };
 });

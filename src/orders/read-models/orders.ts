@@ -39,7 +39,7 @@ export const orders = pgTable(
     cancelledBy: text('cancelled_by'),
     paymentStatus: text('payment_status', { enum: PAYMENT_STATUSES }).notNull().default('UNPAID'),
     paidAt: timestamp('paid_at', { withTimezone: true, mode: 'string' }),
-    /** Lower-cased order id, customer id, product ids and city, for searchOrders. */
+    /** Lower-cased order id, customer id and product ids, for searchOrders (never personal data). */
     searchText: text('search_text').notNull(),
   },
   (t) => [
@@ -54,10 +54,10 @@ export const orders = pgTable(
 /** An order as the Order type shows it: its row without the search text. */
 export type OrderView = Omit<RowOf<typeof orders>, 'searchText'>;
 
-/** What searchOrders matches: the order id, customer id, product ids and city, lower-cased. */
-export function searchText(order: Pick<OrderView, 'id' | 'customerId' | 'items' | 'shippingAddress'>): string {
+/** What searchOrders matches: the order id, customer id and product ids, lower-cased; never personal data (the address is sealed). */
+export function searchText(order: Pick<OrderView, 'id' | 'customerId' | 'items'>): string {
   // U+001F (unit separator) keeps a query from matching across two fields.
-  return [order.id, order.customerId, ...order.items.map((i) => i.productId), order.shippingAddress.city].join('\u001f').toLowerCase();
+  return [order.id, order.customerId, ...order.items.map((i) => i.productId)].join('\u001f').toLowerCase();
 }
 
 export function evolveOrderView(order: OrderView | undefined, event: HandledEvent<OrderStreamEvent, OrderStreamEvent['type']>): OrderView {
@@ -198,7 +198,7 @@ export type SearchOrdersParams = z.input<typeof searchOrdersParams>;
 const likePattern = (query: string) => `%${query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /**
- * searchOrders(query): orders whose id, customer id, a product id or city contains the query, case
+ * searchOrders(query): orders whose id, customer id or a product id contains the query, case
  * insensitive; a customer finds only its own. The trigram index orders_search_trgm_idx serves the match.
  */
 export const searchOrdersQuery: QueryDefinition<SearchOrdersParams, Page<OrderView>> = {
