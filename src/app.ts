@@ -106,6 +106,7 @@ export async function buildApp(config: Config, deps: { log: Logger }): Promise<A
     // The schema's resolvers type each module's queries themselves (see queriesOf).
     services: services as unknown as GraphQLServices,
     authenticate: auth.authenticate,
+    bearerTokens: !auth.open,
     graphiql: config.graphiql ? { example: GRAPHIQL_EXAMPLE } : false,
     log,
     observer: metrics,

@@ -7,6 +7,7 @@ import type { Authenticate, Caller } from '../core/caller.ts';
 import type { Issue } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { encodeToken } from '../core/position.ts';
+import { useUnauthenticatedStatus } from './auth-status.ts';
 import type { GraphQLContext, GraphQLServices } from './context.ts';
 import { requestConsistency } from './consistency.ts';
 import { literalPath, maskError, withVariablePath } from './errors.ts';
@@ -171,6 +172,8 @@ export type GraphQLHandlerOptions = {
   log: Logger;
   observer: GraphQLObserver;
   authenticate: Authenticate;
+  /** Callers authenticate with bearer tokens (not open development mode): a refused one answers 401. */
+  bearerTokens: boolean;
   /** GraphiQL, introspection and field suggestions, together; GraphiQL opens on `example`. */
   graphiql: { example: string } | false;
 };
@@ -213,6 +216,7 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
     plugins: [
       ...(options.graphiql ? [] : [useGraphiQLOffPage()]),
       useMalformedRequestStatus(),
+      ...(options.bearerTokens ? [useUnauthenticatedStatus()] : []),
       ...limitPlugins({ introspection: options.graphiql !== false }),
       useConsistencyExtension(),
       useVariableIssuePaths(),
