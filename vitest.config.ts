@@ -1,5 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
+// Files that stop and start PostgreSQL clusters of their own or run several server processes, and measure
+// how long reads take meanwhile: run one at a time, after the others, so that no other file's load counts
+// against their bounds. (On PGlite most of their tests are skipped, with the reason.)
+const SERIAL = ['test/e2e/restarts.e2e.test.ts', 'test/e2e/replicas.e2e.test.ts', 'test/e2e/operations.e2e.test.ts'];
+
 export default defineConfig({
   resolve: {
     // graphql 16 ships CommonJS (main) and ESM (module) copies; Node, which loads Pothos and yoga, takes
@@ -10,14 +15,22 @@ export default defineConfig({
   // exports map `source` to src/ (tsconfig.json's customConditions does the same for the type check).
   ssr: { resolve: { conditions: ['source'] } },
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     globalSetup: ['test/support/build-server.ts'],
+    // The default reporter, then the reasons of what was skipped (test/support/skip.ts).
+    reporters: ['default', './test/support/skip-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Two cores: more workers only make the database tests slower and flakier.
     maxWorkers: 2,
-    // On a shared PostgreSQL server, one file's open transactions hold back what every other file's
-    // readers may see (the visibility rule is cluster-wide): run those files one at a time.
-    fileParallelism: !process.env.TEST_DATABASE_URL,
+    // Two files at a time on either driver: each test file has databases of its own, and since the event
+    // horizon counts only Converge's appends in flight in the same database, another file's open
+    // transactions no longer hold this one's readers back (docs/decisions/event-horizon.md).
+    projects: [
+      {
+        extends: true,
+        test: { name: 'parallel', include: ['test/**/*.test.ts', 'src/**/*.test.ts'], exclude: SERIAL, sequence: { groupOrder: 0 } },
+      },
+      { extends: true, test: { name: 'serial', include: SERIAL, fileParallelism: false, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

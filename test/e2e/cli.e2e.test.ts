@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, driverName, onPostgres } from '../support/db.ts';
 import { PROCESSORS } from '../support/processors.ts';
+import { itIf, pgliteOnly } from '../support/skip.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'bin/converge.mjs');
@@ -237,7 +238,8 @@ describe(`converge CLI on ${driverName}`, () => {
     SLOW,
   );
 
-  it.skipIf(onPostgres)(
+  itIf(
+    pgliteOnly('a PGlite data directory and its lock'),
     'refuses a PGlite data directory that a live process holds, in one line',
     async () => {
       // This test process stands in for a running server: its pid in the lock file, alive.

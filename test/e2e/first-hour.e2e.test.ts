@@ -12,6 +12,7 @@ import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '.
 import { runMainToExit, startServer } from '../support/processes.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { TEST_SECRET } from '../support/tokens.ts';
+import { itIf, needsPostgres } from '../support/skip.ts';
 
 const METRICS_TOKEN = 'metrics-token-of-twenty-chars';
 
@@ -217,12 +218,16 @@ describe(`starting the server on ${driverName}`, () => {
     }
   });
 
-  it.runIf(onPostgres)('a DATABASE_URL naming a database that does not exist is one line on stderr and exit 1', async () => {
-    const url = new URL(process.env.TEST_DATABASE_URL!);
-    url.pathname = '/converge_no_such_database';
-    const r = await runMainToExit({ PORT: '0', DATABASE_URL: url.toString() });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe('converge: PostgreSQL: database "converge_no_such_database" does not exist (check DATABASE_URL)\n');
-    expect(r.stdout).not.toMatch(/"level":60/); // no fatal log line
-  });
+  itIf(
+    needsPostgres('a PostgreSQL server to refuse the database'),
+    'a DATABASE_URL naming a database that does not exist is one line on stderr and exit 1',
+    async () => {
+      const url = new URL(process.env.TEST_DATABASE_URL!);
+      url.pathname = '/converge_no_such_database';
+      const r = await runMainToExit({ PORT: '0', DATABASE_URL: url.toString() });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('converge: PostgreSQL: database "converge_no_such_database" does not exist (check DATABASE_URL)\n');
+      expect(r.stdout).not.toMatch(/"level":60/); // no fatal log line
+    },
+  );
 });

@@ -5,7 +5,8 @@ import { DuplicateCommandError, type NewEvent } from '../../src/core/event-store
 import { decodeToken, encodeToken, START } from '../../src/core/position.ts';
 import { createAppendNotifier, EVENTS_CHANNEL } from '../../src/infra/event-store/append-notifier.ts';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
-import { createTestDatabase, driverName, onPostgres, settle, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, driverName, settle, type TestDatabase } from '../support/db.ts';
+import { describeIf, needsPostgres } from '../support/skip.ts';
 
 const ev = (n: number): NewEvent => ({ type: 'Happened', data: { n } });
 const opts = (expectedVersion: 'any' | 'no_stream' | number) => ({ streamType: 'Test', expectedVersion });
@@ -308,7 +309,7 @@ describe(`event store on ${driverName}`, () => {
     expect(all.map((e) => (e.data as { n: number }).n)).toEqual([0, 2]);
   });
 
-  describe.skipIf(!onPostgres)('with concurrent transactions (PostgreSQL only: PGlite has one connection)', () => {
+  describeIf(needsPostgres('concurrent transactions (PGlite has one connection)'), 'with concurrent transactions', () => {
     type Gate = { open(): void; wait: Promise<void> };
     const gate = (): Gate => {
       let open!: () => void;
