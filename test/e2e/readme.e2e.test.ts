@@ -52,12 +52,12 @@ function shellBlocks(markdown: string): Block[] {
   return blocks;
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const linePattern = (expected: string) =>
   new RegExp(
     `^${expected
       .split(/(<token>|…)/)
-      .map((part) => (part === '<token>' ? '[^"]+' : part === '…' ? '.*?' : escape(part)))
+      .map((part) => (part === '<token>' ? '[^"]+' : part === '…' ? '.*?' : escapeRegExp(part)))
       .join('')}$`,
   );
 
