@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 // how long reads take meanwhile: run one at a time, after the others, so that no other file's load counts
 // against their bounds. (On PGlite most of their tests are skipped, with the reason.)
 const SERIAL = ['test/e2e/restarts.e2e.test.ts', 'test/e2e/replicas.e2e.test.ts', 'test/e2e/operations.e2e.test.ts'];
+// The console in Chromium: a project of its own, so that CI can run and time it as a step of its own
+// (`npx vitest run --project browser`); `npm test` runs it last.
+const BROWSER = ['test/e2e/console.e2e.test.ts'];
 
 export default defineConfig({
   resolve: {
@@ -28,9 +31,15 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'parallel', include: ['test/**/*.test.ts', 'src/**/*.test.ts'], exclude: SERIAL, sequence: { groupOrder: 0 } },
+        test: {
+          name: 'parallel',
+          include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+          exclude: [...SERIAL, ...BROWSER],
+          sequence: { groupOrder: 0 },
+        },
       },
       { extends: true, test: { name: 'serial', include: SERIAL, fileParallelism: false, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'browser', include: BROWSER, sequence: { groupOrder: 2 } } },
     ],
   },
 });
