@@ -1,5 +1,6 @@
 // Entry point: configuration, the app, and a graceful stop on SIGTERM/SIGINT.
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { databaseLabel } from './infra/db/where.ts';
 import { assertPortFree, listenRefusal } from './infra/server/port-check.ts';
 
 let config: Config;
@@ -101,7 +102,7 @@ try {
   process.stderr.write(`converge: ${explain(error)}\n`);
   process.exit(1);
 }
-const where = 'url' in config.database ? 'PostgreSQL' : `PGlite at ${config.database.pgliteDir}`;
+const where = databaseLabel(config.database);
 const consoleUrl = config.console ? url.replace(/\/graphql$/, '/console/') : 'off';
 log.info(
   { url, database: where, projections: config.projections, graphiql: config.graphiql, console: consoleUrl },

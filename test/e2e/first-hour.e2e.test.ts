@@ -180,6 +180,10 @@ describe(`starting the server on ${driverName}`, () => {
       const messages = messagesNow();
       if (!onPostgres)
         expect(messages).toContain(`initialising the PGlite data folder ${join(dir, 'data')} (a first start takes a few seconds)`);
+      else {
+        const url = new URL(env.DATABASE_URL!);
+        expect(messages).toContain(`connecting to PostgreSQL at ${url.hostname}:${url.port || '5432'}${url.pathname}`);
+      }
       expect(messages).toContain(`applying ${journal.entries.length} migrations`);
       expect(messages.at(-1)).toBe(`Converge is serving ${server.url}`);
     } finally {
