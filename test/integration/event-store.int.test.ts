@@ -218,7 +218,9 @@ describe(`event store on ${driverName}`, () => {
     const rest = await store.readAll(first.at(-1)!.position, 100);
     const all = [...first, ...rest];
     expect(all.map((e) => (e.data as { n: number }).n)).toEqual([0, 1, 2, 3, 4]);
-    expect(await store.headPosition()).toEqual(all.at(-1)!.position);
+    // The head is read below the event horizon, which a transaction of another database that ends meanwhile
+    // can lower for one read (docs/decisions/test-runs.md): it is the last event's once that has passed.
+    await expect.poll(() => store.headPosition(), { timeout: 10_000 }).toEqual(all.at(-1)!.position);
     expect(all[0]).toMatchObject({ streamId: 's0', streamType: 'Test', type: 'Happened', version: 1, schemaVersion: 1, metadata: {} });
     expect(all[0]!.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
