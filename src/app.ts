@@ -146,6 +146,7 @@ export async function buildApp(config: Config, deps: { log: Logger; tracing?: Ru
     services: graphQLServices,
     live,
     authenticate: auth.authenticate,
+    bearerTokens: !auth.open,
     graphiql: config.graphiql ? { example: GRAPHIQL_EXAMPLE } : false,
     log,
     observer: metrics,

@@ -221,6 +221,7 @@ if (code !== undefined) process.exit(code);
 async function run(command: Exclude<Command, { kind: 'help' | 'serve' | 'token' | 'new-domain' }>, config: Config): Promise<number> {
   // Loaded after the configuration is known good, as in main.ts.
   const { openDatabase } = await import('./infra/db/open-database.ts');
+  const { databaseLabel } = await import('./infra/db/where.ts');
   const { DataDirectoryInUseError } = await import('./infra/pglite/data-dir-lock.ts');
   const { driverError } = await import('./infra/db/errors.ts');
   const { ConvergeError, UnavailableError } = await import('./core/errors.ts');
@@ -240,12 +241,15 @@ async function run(command: Exclude<Command, { kind: 'help' | 'serve' | 'token' 
     return undefined;
   };
 
+  // First, on stderr (stdout stays the command's answer): which database this is, so that one read by
+  // mistake (no DATABASE_URL, hence the local PGlite) shows at once.
+  await write(process.stderr, `converge: database: ${databaseLabel(config.database)}\n`);
   try {
     const database = await openDatabase(config.database);
     try {
       const lines =
         command.kind === 'migrate'
-          ? await runMigrate(database, config)
+          ? await runMigrate(database)
           : command.kind === 'rotate-keys'
             ? await rotateKeys(database, config)
             : await runProjections(database, config, command);
@@ -281,7 +285,7 @@ async function rotateKeys(database: Database, config: Config): Promise<string[]>
   ];
 }
 
-async function runMigrate(database: Database, config: Config): Promise<string[]> {
+async function runMigrate(database: Database): Promise<string[]> {
   const { readFile } = await import('node:fs/promises');
   const { sql } = await import('drizzle-orm');
   const { migrate, MIGRATIONS_FOLDER } = await import('./infra/db/migrate.ts');
@@ -298,11 +302,10 @@ async function runMigrate(database: Database, config: Config): Promise<string[]>
   await migrate(database);
   const after = await applied();
   const total = journal.entries.length;
-  const where = 'url' in config.database ? 'PostgreSQL' : `PGlite at ${config.database.pgliteDir}`;
   return [
     after > before
-      ? `migrations applied: ${after - before} new, ${after} of ${total} in drizzle/ (${where})`
-      : `migrations applied: none new, already up to date with ${total} in drizzle/ (${where})`,
+      ? `migrations applied: ${after - before} new, ${after} of ${total} in drizzle/`
+      : `migrations applied: none new, already up to date with ${total} in drizzle/`,
   ];
 }
 

@@ -1,5 +1,7 @@
 // Entry point: configuration, the app, and a graceful stop on SIGTERM/SIGINT.
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { databaseLabel } from './infra/db/where.ts';
+import { assertPortFree, listenRefusal } from './infra/server/port-check.ts';
 
 let config: Config;
 try {
@@ -10,6 +12,16 @@ try {
     process.exit(1);
   }
   throw error;
+}
+
+// Before anything else, the database above all: a port in use is one line at once, not after migrations.
+try {
+  await assertPortFree(config.port, config.host);
+} catch (error) {
+  const refusal = listenRefusal(error, config.port, config.host);
+  if (refusal === undefined) throw error;
+  process.stderr.write(`converge: ${refusal}\n`);
+  process.exit(1);
 }
 
 // Loaded after the configuration is known good, so that a bad value is reported at once.
@@ -70,8 +82,8 @@ function explain(error: unknown): string {
     return error.message;
   const cause = driverError(error) as (Error & { code?: unknown; severity?: unknown }) | undefined;
   const code = cause?.code;
-  if (code === 'EADDRINUSE') return `${config.host}:${config.port} is already in use; stop the other server or set PORT`;
-  if (code === 'EACCES') return `not allowed to listen on ${config.host}:${config.port}; choose another PORT`;
+  const refusal = listenRefusal(cause, config.port, config.host);
+  if (refusal !== undefined) return refusal;
   if (code === 'ECONNREFUSED') return 'cannot reach the database at DATABASE_URL (connection refused)';
   // PostgreSQL's own answer (a database that does not exist, a role refused): check DATABASE_URL.
   if (typeof cause?.severity === 'string') return `PostgreSQL: ${cause.message} (check DATABASE_URL)`;
@@ -93,7 +105,7 @@ try {
   process.stderr.write(`converge: ${explain(error)}\n`);
   process.exit(1);
 }
-const where = 'url' in config.database ? 'PostgreSQL' : `PGlite at ${config.database.pgliteDir}`;
+const where = databaseLabel(config.database);
 const consoleUrl = config.console ? url.replace(/\/graphql$/, '/console/') : 'off';
 log.info(
   { url, database: where, projections: config.projections, graphiql: config.graphiql, console: consoleUrl },

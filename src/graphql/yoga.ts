@@ -8,6 +8,7 @@ import type { Issue } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { encodeToken } from '../core/position.ts';
 import { NO_SPAN, type Span, type Tracing } from '../core/tracing.ts';
+import { useUnauthenticatedStatus } from './auth-status.ts';
 import type { GraphQLContext, GraphQLServices } from './context.ts';
 import { requestConsistency } from './consistency.ts';
 import { literalPath, maskError, withVariablePath } from './errors.ts';
@@ -231,6 +232,8 @@ export type GraphQLHandlerOptions = {
   authenticate: Authenticate;
   /** Serves `@live` queries (absent: the directive is accepted and the query answered once). */
   live?: LiveQueries;
+  /** Callers authenticate with bearer tokens (not open development mode): a refused one answers 401. */
+  bearerTokens: boolean;
   /** GraphiQL, introspection and field suggestions, together; GraphiQL opens on `example`. */
   graphiql: { example: string } | false;
   tracing?: Tracing;
@@ -276,6 +279,7 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
     plugins: [
       ...(options.graphiql ? [] : [useGraphiQLOffPage()]),
       useMalformedRequestStatus(),
+      ...(options.bearerTokens ? [useUnauthenticatedStatus()] : []),
       ...limitPlugins({ introspection: options.graphiql !== false }),
       useConsistencyExtension(),
       useVariableIssuePaths(),

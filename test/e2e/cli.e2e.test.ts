@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, driverName, onPostgres } from '../support/db.ts';
 import { PROCESSORS } from '../support/processors.ts';
+import { itIf, pgliteOnly } from '../support/skip.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'bin/converge.mjs');
@@ -20,6 +21,8 @@ type Run = { code: number | null; stdout: string; stderr: string };
 describe(`converge CLI on ${driverName}`, () => {
   let env: NodeJS.ProcessEnv;
   let pgliteDir: string | undefined;
+  /** What a command that opens the database says first, on stderr. */
+  let databaseLine: string;
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
@@ -29,12 +32,15 @@ describe(`converge CLI on ${driverName}`, () => {
     if (onPostgres) {
       const t = await createTestDatabase({ migrate: false });
       await t.database.close();
-      env = { ...base, DATABASE_URL: (t.options as { url: string }).url };
+      const url = new URL((t.options as { url: string }).url);
+      env = { ...base, DATABASE_URL: url.toString() };
+      databaseLine = `converge: database: PostgreSQL ${url.hostname}:${url.port || '5432'}${url.pathname} (DATABASE_URL)\n`;
       cleanup = () => t.close();
     } else {
       const dir = await mkdtemp(join(tmpdir(), 'converge-cli-'));
       pgliteDir = join(dir, 'pglite');
       env = { ...base, PGLITE_DIR: pgliteDir };
+      databaseLine = `converge: database: PGlite folder ${pgliteDir} (DATABASE_URL is not set)\n`;
       cleanup = () => rm(dir, { recursive: true, force: true });
     }
   });
@@ -94,11 +100,11 @@ describe(`converge CLI on ${driverName}`, () => {
       const journal = JSON.parse(await readFile(join(ROOT, 'drizzle/meta/_journal.json'), 'utf8')) as { entries: unknown[] };
       const n = journal.entries.length;
       const first = await cli(['migrate']);
-      expect(first).toMatchObject({ code: 0, stderr: '' });
-      expect(first.stdout).toMatch(new RegExp(`^migrations applied: ${n} new, ${n} of ${n} in drizzle/ \\(.+\\)\\n$`));
+      expect(first).toMatchObject({ code: 0, stderr: databaseLine });
+      expect(first.stdout).toMatch(new RegExp(`^migrations applied: ${n} new, ${n} of ${n} in drizzle/\\n$`));
       const again = await cli(['migrate']);
-      expect(again).toMatchObject({ code: 0, stderr: '' });
-      expect(again.stdout).toMatch(new RegExp(`^migrations applied: none new, already up to date with ${n} in drizzle/ \\(.+\\)\\n$`));
+      expect(again).toMatchObject({ code: 0, stderr: databaseLine });
+      expect(again.stdout).toMatch(new RegExp(`^migrations applied: none new, already up to date with ${n} in drizzle/\\n$`));
     },
     SLOW,
   );
@@ -107,7 +113,7 @@ describe(`converge CLI on ${driverName}`, () => {
     'projections status lists every projection, as an aligned table or as JSON lines',
     async () => {
       const table = await cli(['projections', 'status']);
-      expect(table).toMatchObject({ code: 0, stderr: '' });
+      expect(table).toMatchObject({ code: 0, stderr: databaseLine });
       const rows = lines(table.stdout);
       expect(cells(table.stdout)).toEqual([
         ['NAME', 'KIND', 'STATE', 'POSITION', 'LAG', 'LAST ERROR', 'UPDATED'],
@@ -116,7 +122,7 @@ describe(`converge CLI on ${driverName}`, () => {
       for (const row of rows.slice(1)) expect(row.indexOf('RUNNING')).toBe(rows[0]!.indexOf('STATE'));
 
       const json = await cli(['projections', 'status', '--json']);
-      expect(json).toMatchObject({ code: 0, stderr: '' });
+      expect(json).toMatchObject({ code: 0, stderr: databaseLine });
       const statuses = lines(json.stdout).map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(statuses.map((s) => Object.keys(s).sort())).toEqual(
         Array(PROCESSORS.length).fill(['heldBackBy', 'kind', 'lagEvents', 'lastError', 'name', 'position', 'state', 'updatedAt']),
@@ -140,7 +146,7 @@ describe(`converge CLI on ${driverName}`, () => {
     'pause, resume and rebuild print the new status; an unknown projection or a wrong state exits 1 with one line',
     async () => {
       const paused = await cli(['projections', 'pause', 'orders']);
-      expect(paused).toMatchObject({ code: 0, stderr: '' });
+      expect(paused).toMatchObject({ code: 0, stderr: databaseLine });
       expect(cells(paused.stdout)[1]).toEqual([
         'orders',
         'PROJECTION',
@@ -152,16 +158,20 @@ describe(`converge CLI on ${driverName}`, () => {
       ]);
 
       const resumed = await cli(['projections', 'resume', 'orders']);
-      expect(resumed).toMatchObject({ code: 0, stderr: '' });
+      expect(resumed).toMatchObject({ code: 0, stderr: databaseLine });
       expect(cells(resumed.stdout)[1]?.slice(0, 3)).toEqual(['orders', 'PROJECTION', 'RUNNING']);
 
       const notPaused = await cli(['projections', 'resume', 'orders']);
-      expect(notPaused).toMatchObject({ code: 1, stdout: '', stderr: 'converge: Cannot resume projection orders while it is RUNNING\n' });
+      expect(notPaused).toMatchObject({
+        code: 1,
+        stdout: '',
+        stderr: `${databaseLine}converge: Cannot resume projection orders while it is RUNNING\n`,
+      });
 
       // On PostgreSQL the server running the projection does the rebuild; on PGlite, where no server may
       // hold the data folder meanwhile, the command runs it to its end.
       const rebuilding = await cli(['projections', 'rebuild', 'customer_summaries', '--json']);
-      expect(rebuilding).toMatchObject({ code: 0, stderr: '' });
+      expect(rebuilding).toMatchObject({ code: 0, stderr: databaseLine });
       expect(lines(rebuilding.stdout).map((line) => JSON.parse(line))).toMatchObject([
         { name: 'customer_summaries', state: onPostgres ? 'REBUILDING' : 'RUNNING' },
       ]);
@@ -174,7 +184,28 @@ describe(`converge CLI on ${driverName}`, () => {
 
       const unknown = await cli(['projections', 'pause', 'nope']);
       expect(unknown).toMatchObject({ code: 1, stdout: '' });
-      expect(unknown.stderr).toMatch(/^converge: [^\n]*\bnope\b[^\n]*\n$/);
+      expect(unknown.stderr.startsWith(databaseLine)).toBe(true);
+      expect(unknown.stderr.slice(databaseLine.length)).toMatch(/^converge: [^\n]*\bnope\b[^\n]*\n$/);
+    },
+    SLOW,
+  );
+
+  it(
+    'names the database on the first line of stderr, never its password; stdout stays the answer',
+    async () => {
+      // Nothing listens on port 1: the line comes before the connection is tried.
+      const run = await cli(['projections', 'status', '--json'], { DATABASE_URL: 'postgres://ops:s3cret-pw@127.0.0.1:1/converge' });
+      expect(run).toMatchObject({ code: 1, stdout: '' });
+      expect(lines(run.stderr)).toEqual([
+        'converge: database: PostgreSQL 127.0.0.1:1/converge (DATABASE_URL)',
+        'converge: cannot reach the database at DATABASE_URL (connection refused)',
+      ]);
+      expect(run.stderr).not.toMatch(/s3cret-pw|ops@/);
+      // Without DATABASE_URL: the PGlite folder, as an absolute path, and that DATABASE_URL is not set.
+      const local = await cli(['projections', 'status', '--json'], { DATABASE_URL: '', PGLITE_DIR: 'memory://' });
+      expect(local.code).toBe(0);
+      expect(local.stderr).toBe('converge: database: PGlite folder memory:// (DATABASE_URL is not set)\n');
+      expect(lines(local.stdout).map((line) => JSON.parse(line).name)).toEqual(PROCESSORS.map((p) => p.name));
     },
     SLOW,
   );
@@ -207,7 +238,8 @@ describe(`converge CLI on ${driverName}`, () => {
     SLOW,
   );
 
-  it.skipIf(onPostgres)(
+  itIf(
+    pgliteOnly('a PGlite data directory and its lock'),
     'refuses a PGlite data directory that a live process holds, in one line',
     async () => {
       // This test process stands in for a running server: its pid in the lock file, alive.
@@ -217,7 +249,7 @@ describe(`converge CLI on ${driverName}`, () => {
         const run = await cli(['projections', 'status']);
         expect(run).toMatchObject({ code: 1, stdout: '' });
         expect(run.stderr).toBe(
-          `converge: PGLITE_DIR ${pgliteDir} is in use by process ${process.pid}; stop it or choose another PGLITE_DIR\n`,
+          `${databaseLine}converge: PGLITE_DIR ${pgliteDir} is in use by process ${process.pid}; stop it or choose another PGLITE_DIR\n`,
         );
       } finally {
         await rm(lock, { force: true });

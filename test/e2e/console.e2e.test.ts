@@ -14,13 +14,12 @@ import { driverName } from '../support/db.ts';
 import { createOrderInput } from '../support/orders.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { signToken, TEST_SECRET } from '../support/tokens.ts';
+import { describeIf } from '../support/skip.ts';
 
 const PROCESSORS = ['orders', 'customer_summaries', 'products', 'order_fulfilments', 'fulfilment'];
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { consistencyToken } }`;
 const input = (customerId: string) => ({ input: createOrderInput({ customerId }) });
 const README_SCREENSHOT = fileURLToPath(new URL('../../docs/console.png', import.meta.url));
-
-if (browserMissing) console.warn(browserMissing);
 
 /** The page's row of a processor, and what it shows. */
 const row = (page: Page, name: string) => page.locator(`tbody[data-processor="${name}"]`);
@@ -38,7 +37,7 @@ async function until(what: string, check: () => Promise<boolean>, ms = 20_000) {
   }
 }
 
-describe.skipIf(browserMissing !== undefined)(`the operator console in Chromium, on ${driverName}`, () => {
+describeIf(browserMissing, `the operator console in Chromium, on ${driverName}`, () => {
   let browser: Browser;
   let s: TestServer;
   let page: Page;
@@ -171,7 +170,7 @@ describe.skipIf(browserMissing !== undefined)(`the operator console in Chromium,
   });
 });
 
-describe.skipIf(browserMissing !== undefined)(`the console with JWT_SECRET, in Chromium, on ${driverName}`, () => {
+describeIf(browserMissing, `the console with JWT_SECRET, in Chromium, on ${driverName}`, () => {
   let browser: Browser;
   let s: TestServer;
 

@@ -1,8 +1,8 @@
 // What a newcomer meets in the first hour: each answer a clear one, on a started server (both drivers).
 // Malformed requests get 400 with a GraphQL error body; limits give one error; WebSocket refusals say
 // why; /metrics can be closed; a browser on /graphql without GraphiQL is told how to turn it on.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
@@ -12,6 +12,7 @@ import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '.
 import { runMainToExit, startServer } from '../support/processes.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { TEST_SECRET } from '../support/tokens.ts';
+import { itIf, needsPostgres } from '../support/skip.ts';
 
 const METRICS_TOKEN = 'metrics-token-of-twenty-chars';
 
@@ -179,6 +180,10 @@ describe(`starting the server on ${driverName}`, () => {
       const messages = messagesNow();
       if (!onPostgres)
         expect(messages).toContain(`initialising the PGlite data folder ${join(dir, 'data')} (a first start takes a few seconds)`);
+      else {
+        const url = new URL(env.DATABASE_URL!);
+        expect(messages).toContain(`connecting to PostgreSQL at ${url.hostname}:${url.port || '5432'}${url.pathname}`);
+      }
       expect(messages).toContain(`applying ${journal.entries.length} migrations`);
       expect(messages.at(-1)).toBe(`Converge is serving ${server.url}`);
     } finally {
@@ -189,24 +194,44 @@ describe(`starting the server on ${driverName}`, () => {
     }
   });
 
-  it('a port in use is one line on stderr and exit 1', async () => {
+  it('a port in use is one line on stderr and exit 1, before any database work', async () => {
     const s = await startTestServer();
+    // A "database" that accepts connections and never answers: touching it would hang the start for
+    // postgres.js's 30 s connect timeout; and a PGlite folder the start would create.
+    const silent = createNetServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'converge-port-in-use-'));
     try {
       const port = new URL(s.origin).port;
-      const r = await runMainToExit({ PORT: port, PGLITE_DIR: 'memory://', DATABASE_URL: '' });
-      expect(r.code).toBe(1);
-      expect(r.stderr).toBe(`converge: 127.0.0.1:${port} is already in use; stop the other server or set PORT\n`);
+      const silentUrl = `postgres://postgres@127.0.0.1:${(silent.address() as AddressInfo).port}/converge`;
+      const envs: Record<string, string>[] = [{ PGLITE_DIR: join(dir, 'data'), DATABASE_URL: '' }, { DATABASE_URL: silentUrl }];
+      for (const env of envs) {
+        const started = Date.now();
+        const r = await runMainToExit({ PORT: port, ...env });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(`converge: 127.0.0.1:${port} is already in use; stop the other server or set PORT\n`);
+        expect(r.stdout).toBe(''); // not even "connecting to PostgreSQL" or "initialising the PGlite data folder"
+        expect(existsSync(join(dir, 'data'))).toBe(false);
+        // Measured at 0.3-0.6 s on a loaded 2-core machine; the bound only says no database was waited for.
+        expect(Date.now() - started).toBeLessThan(10_000);
+      }
     } finally {
+      silent.close();
+      rmSync(dir, { recursive: true, force: true });
       await s.close();
     }
   });
 
-  it.runIf(onPostgres)('a DATABASE_URL naming a database that does not exist is one line on stderr and exit 1', async () => {
-    const url = new URL(process.env.TEST_DATABASE_URL!);
-    url.pathname = '/converge_no_such_database';
-    const r = await runMainToExit({ PORT: '0', DATABASE_URL: url.toString() });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe('converge: PostgreSQL: database "converge_no_such_database" does not exist (check DATABASE_URL)\n');
-    expect(r.stdout).not.toMatch(/"level":60/); // no fatal log line
-  });
+  itIf(
+    needsPostgres('a PostgreSQL server to refuse the database'),
+    'a DATABASE_URL naming a database that does not exist is one line on stderr and exit 1',
+    async () => {
+      const url = new URL(process.env.TEST_DATABASE_URL!);
+      url.pathname = '/converge_no_such_database';
+      const r = await runMainToExit({ PORT: '0', DATABASE_URL: url.toString() });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('converge: PostgreSQL: database "converge_no_such_database" does not exist (check DATABASE_URL)\n');
+      expect(r.stdout).not.toMatch(/"level":60/); // no fatal log line
+    },
+  );
 });

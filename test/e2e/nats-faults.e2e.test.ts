@@ -6,16 +6,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
 import { awaitStreamCount, natsClient, natsMissing, type NatsServer, startNatsServer, streamMessages } from '../support/nats.ts';
 import { killServer, type ServerProcess, startServer } from '../support/processes.ts';
+import { describeIf } from '../support/skip.ts';
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId } }`;
 const ADD = `mutation($id: ID!, $commandId: ID!) {
   addOrderItem(input: { commandId: $commandId, orderId: $id, productId: "p-2", quantity: 1, unitPrice: "1.00" }) { version } }`;
 
-describe.skipIf(natsMissing)(`integration events through faults (${driverName}${natsMissing ? `; skipped: ${natsMissing}` : ''})`, () => {
+describeIf(natsMissing, `integration events through faults (${driverName})`, () => {
   let t: TestDatabase | undefined;
   let dataDir: string | undefined;
   let nats: NatsServer | undefined;

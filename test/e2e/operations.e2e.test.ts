@@ -8,12 +8,13 @@ import type { Database } from '../../src/infra/db/database.ts';
 import { openDatabase } from '../../src/infra/db/open-database.ts';
 import { createPostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { orderEventSchemas } from '../../src/orders/events.ts';
-import { createTestDatabase, driverName, onPostgres, type TestDatabase, testDataKeys } from '../support/db.ts';
-import { canRunPrivateCluster, killServer, startPrivateCluster, startServer, type ServerProcess } from '../support/processes.ts';
+import { createTestDatabase, driverName, type TestDatabase, testDataKeys } from '../support/db.ts';
+import { killServer, startPrivateCluster, startServer, type ServerProcess } from '../support/processes.ts';
 import { startTestServer } from '../support/server.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { expectOrdersMatchStore } from '../support/services.ts';
 import { sql } from 'drizzle-orm';
+import { describeIf, needsPostgres, needsPrivateCluster } from '../support/skip.ts';
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId version consistencyToken } }`;
 const input = (customerId: string, commandId?: string) => ({
@@ -89,7 +90,7 @@ async function expectAllAcked(database: Database, acked: { orderId: string }[]) 
   expect(acked.filter((a) => !stored.has(a.orderId))).toEqual([]);
 }
 
-describe.skipIf(!onPostgres)('several server processes on one PostgreSQL', () => {
+describeIf(needsPostgres('several server processes on one database'), 'several server processes on one PostgreSQL', () => {
   let t: TestDatabase;
   const servers: ServerProcess[] = [];
   afterEach(async () => {
@@ -159,7 +160,7 @@ describe.skipIf(!onPostgres)('several server processes on one PostgreSQL', () =>
   });
 });
 
-describe.skipIf(!onPostgres)('database sockets that die mid-write (postgres.js #1154)', () => {
+describeIf(needsPostgres('the postgres.js driver behind a TCP proxy'), 'database sockets that die mid-write (postgres.js #1154)', () => {
   it('lose no acknowledged command, and a command retried with its commandId gets its first result', async () => {
     const t = await createTestDatabase();
     const proxy = await startTcpProxy((t.options as { url: string }).url);
@@ -220,7 +221,7 @@ describe.skipIf(!onPostgres)('database sockets that die mid-write (postgres.js #
   });
 });
 
-describe.skipIf(!onPostgres || !canRunPrivateCluster())('a PostgreSQL outage (a private cluster, stopped and restarted)', () => {
+describeIf(needsPrivateCluster('a PostgreSQL outage'), 'a PostgreSQL outage (a private cluster, stopped and restarted)', () => {
   it('/ready goes false and commands fail within CONSISTENCY_TIMEOUT_MS, saying nothing was done, while it is down; everything recovers without a server restart', async () => {
     const cluster = await startPrivateCluster();
     let server: ServerProcess | undefined;

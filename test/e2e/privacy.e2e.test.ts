@@ -6,10 +6,11 @@
 import { spawnSync } from 'node:child_process';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, onPostgres, type TestDatabase } from '../support/db.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { natsClient, natsMissing, type NatsServer, startNatsServer, streamMessages } from '../support/nats.ts';
 import { killServer, type ServerProcess, startServer } from '../support/processes.ts';
+import { describeIf, needsPostgres } from '../support/skip.ts';
 
 // Strings no one else uses: any hit is the address leaking.
 const LINE1 = 'Quibblewick Terrace 481';
@@ -24,7 +25,7 @@ const ORDER = `query($id: ID!, $after: ConsistencyToken) { order(id: $id, after:
 
 const hits = (text: string) => NEEDLES.filter((needle) => text.toLowerCase().includes(needle.toLowerCase()));
 
-describe.runIf(onPostgres)('crypto-shredding across two server processes, a rebuild and a restart', () => {
+describeIf(needsPostgres('pg_dump of the whole database'), 'crypto-shredding across two server processes, a rebuild and a restart', () => {
   let t: TestDatabase;
   let url: string;
   let nats: NatsServer | undefined;

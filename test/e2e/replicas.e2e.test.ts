@@ -6,10 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { onPostgres } from '../support/db.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  canRunPrivateCluster,
   killServer,
   runMainToExit,
   startPrivateCluster,
@@ -20,6 +18,7 @@ import {
 } from '../support/processes.ts';
 import { sql } from 'drizzle-orm';
 import { openDatabase } from '../../src/infra/db/open-database.ts';
+import { describeIf, needsPrivateCluster } from '../support/skip.ts';
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId version consistencyToken } }`;
 const READ = `query($id: ID!, $after: ConsistencyToken) { order(id: $id, after: $after) { id version } }`;
@@ -60,7 +59,7 @@ async function until(what: string, check: () => Promise<boolean>, ms = 20_000) {
   }
 }
 
-describe.skipIf(!onPostgres || !canRunPrivateCluster())('queries on streaming replicas', () => {
+describeIf(needsPrivateCluster('real replication'), 'queries on streaming replicas', () => {
   let primary: PrivateCluster;
   let fast: PrivateCluster & { promote(): void };
   let slow: PrivateCluster & { promote(): void };

@@ -3,16 +3,9 @@
 // with -m fast and then -m immediate. No read fails, and no request takes longer than the database's own
 // outage (from the stop to the first connection it accepted again) plus a second. Needs real PostgreSQL
 // server binaries and root, like the outage test in operations.e2e.test.ts.
-import { afterAll, describe, expect, it } from 'vitest';
-import { onPostgres } from '../support/db.ts';
-import {
-  canRunPrivateCluster,
-  killServer,
-  startPrivateCluster,
-  startServer,
-  type PrivateCluster,
-  type ServerProcess,
-} from '../support/processes.ts';
+import { afterAll, expect, it } from 'vitest';
+import { killServer, startPrivateCluster, startServer, type PrivateCluster, type ServerProcess } from '../support/processes.ts';
+import { describeIf, needsPrivateCluster } from '../support/skip.ts';
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId consistencyToken } }`;
 const READ = `query($id: ID!, $t: ConsistencyToken) { order(id: $id, after: $t) { id } }`;
@@ -80,14 +73,7 @@ function clients(writeOn: ServerProcess, readOn: ServerProcess, count: number) {
   };
 }
 
-const skipped = !onPostgres
-  ? 'runs with the PostgreSQL suite (TEST_DATABASE_URL)'
-  : !canRunPrivateCluster()
-    ? 'needs root and the PostgreSQL server binaries'
-    : undefined;
-if (skipped) console.info(`restarts.e2e: skipped, ${skipped}`);
-
-describe.skipIf(skipped !== undefined)('PostgreSQL restarts under load (a private cluster)', () => {
+describeIf(needsPrivateCluster('PostgreSQL restarted under load'), 'PostgreSQL restarts under load (a private cluster)', () => {
   let cluster: PrivateCluster | undefined;
   const servers: ServerProcess[] = [];
   afterAll(async () => {

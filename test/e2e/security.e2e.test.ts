@@ -117,6 +117,68 @@ describe(`security on ${driverName}`, () => {
     });
   });
 
+  describe('HTTP status of a refused token', () => {
+    const post = (accept: string | undefined, authorization?: string) =>
+      fetch(s.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(accept && { accept }), ...(authorization && { authorization }) },
+        body: JSON.stringify({ query: '{ customerOrders(customerId: "alice") { total } }' }),
+      });
+    const refusedTokens = async () => ({
+      missing: undefined,
+      expired: `Bearer ${await signToken({ sub: 'alice', roles: ['customer'] }, { expiresIn: -10 })}`,
+      'badly signed': `Bearer ${await signToken({ sub: 'alice', roles: ['customer'] }, { secret: 'another-secret-another-secret-xx' })}`,
+    });
+    const bodyOf = async (response: Response) => (await response.json()) as GraphQLResponse;
+
+    it('answers 401 with WWW-Authenticate: Bearer to a client that prefers application/graphql-response+json', async () => {
+      for (const [what, authorization] of Object.entries(await refusedTokens())) {
+        for (const accept of ['application/graphql-response+json', 'application/graphql-response+json, application/json;q=0.9']) {
+          const response = await post(accept, authorization);
+          expect(response.status, `${what}, ${accept}`).toBe(401);
+          expect(response.headers.get('www-authenticate'), what).toBe(authorization ? 'Bearer error="invalid_token"' : 'Bearer');
+          expect(response.headers.get('content-type')).toMatch(/^application\/graphql-response\+json/);
+          const body = await bodyOf(response);
+          expect(body.errors).toEqual([{ message: expect.any(String), extensions: { code: 'UNAUTHENTICATED' } }]);
+          expect(body.data).toBeUndefined();
+        }
+      }
+      // A GET (a query in the URL) the same.
+      const get = await fetch(`${s.url}?query=${encodeURIComponent('{ __typename }')}`, {
+        headers: { accept: 'application/graphql-response+json' },
+      });
+      expect(get.status).toBe(401);
+      expect(get.headers.get('www-authenticate')).toBe('Bearer');
+    });
+
+    it('keeps 200 for an application/json client (and for no Accept or */*, which yoga answers as application/json)', async () => {
+      for (const [what, authorization] of Object.entries(await refusedTokens())) {
+        for (const accept of ['application/json', 'application/json, application/graphql-response+json', '*/*', undefined]) {
+          const response = await post(accept, authorization);
+          expect(response.status, `${what}, ${accept}`).toBe(200);
+          expect(response.headers.get('www-authenticate')).toBeNull();
+          expect((await bodyOf(response)).errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED' });
+        }
+      }
+    });
+
+    it('a valid token refused inside execution (FORBIDDEN) is no 401', async () => {
+      const response = await post('application/graphql-response+json', bob.authorization);
+      expect(response.status).not.toBe(401);
+      expect(response.headers.get('www-authenticate')).toBeNull();
+      expect((await bodyOf(response)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    });
+
+    it('the graphql-http server audits pass with a token', async () => {
+      const { serverAudits } = await import('graphql-http');
+      const withToken: typeof fetch = (input, init) =>
+        fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), ...admin } });
+      const results = await Promise.all(serverAudits({ url: s.url, fetchFn: withToken }).map((audit) => audit.fn()));
+      const notOk = results.filter((r) => r.status !== 'ok');
+      expect(notOk.map((f) => `${f.status} ${f.name}: ${'reason' in f ? f.reason : ''}`)).toEqual([]);
+    });
+  });
+
   describe('authorization: a customer reaches only its own orders', () => {
     it('order, customerOrders, customerSummary and OrderPayload.order refuse another customer with FORBIDDEN', async () => {
       const t = aliceOrder.consistencyToken;

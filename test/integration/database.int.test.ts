@@ -2,7 +2,8 @@
 // the same Executor as the pool).
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, driverName, type TestDatabase } from '../support/db.ts';
+import { itIf, needsPostgres } from '../support/skip.ts';
 
 describe(`database transactions on ${driverName}`, () => {
   let t: TestDatabase;
@@ -46,23 +47,27 @@ describe(`database transactions on ${driverName}`, () => {
     expect(await names()).toEqual(['c']);
   });
 
-  it.runIf(onPostgres)("concurrent transactions do not see each other's uncommitted writes", async () => {
-    // None commits before all have counted.
-    let counted = 0;
-    let allCounted!: () => void;
-    const barrier = new Promise<void>((resolve) => (allCounted = resolve));
-    const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) =>
-        t.database.transaction(async (tx) => {
-          await tx.rows(sql`insert into tx_test values (${`n${i}`})`);
-          const [row] = await tx.rows<{ n: number }>(sql`select count(*)::int as n from tx_test`);
-          if (++counted === 8) allCounted();
-          await barrier;
-          return row!.n;
-        }),
-      ),
-    );
-    expect(results).toEqual(Array(8).fill(1));
-    expect(await names()).toHaveLength(8);
-  });
+  itIf(
+    needsPostgres('concurrent transactions (PGlite has one connection)'),
+    "concurrent transactions do not see each other's uncommitted writes",
+    async () => {
+      // None commits before all have counted.
+      let counted = 0;
+      let allCounted!: () => void;
+      const barrier = new Promise<void>((resolve) => (allCounted = resolve));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          t.database.transaction(async (tx) => {
+            await tx.rows(sql`insert into tx_test values (${`n${i}`})`);
+            const [row] = await tx.rows<{ n: number }>(sql`select count(*)::int as n from tx_test`);
+            if (++counted === 8) allCounted();
+            await barrier;
+            return row!.n;
+          }),
+        ),
+      );
+      expect(results).toEqual(Array(8).fill(1));
+      expect(await names()).toHaveLength(8);
+    },
+  );
 });

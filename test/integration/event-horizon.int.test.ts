@@ -9,8 +9,9 @@ import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { START } from '../../src/core/position.ts';
 import { createPostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import type { Services } from '../../src/services.ts';
-import { createTestDatabase, driverName, onPostgres, TEST_DATABASE_URL, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, driverName, TEST_DATABASE_URL, type TestDatabase } from '../support/db.ts';
 import { createOrder, startOrderServices } from '../support/services.ts';
+import { describeIf, needsPostgres } from '../support/skip.ts';
 
 const ev = (n: number) => ({ type: 'Happened', data: { n } });
 const opts = (expectedVersion: 'any' | 'no_stream' | number) => ({ expectedVersion, streamType: 'Test' });
@@ -47,7 +48,7 @@ describe(`the event horizon on ${driverName}`, () => {
     expect((await createPostgresEventStore({ db: t.database }).readAll(START, 10)).map((e) => e.version)).toEqual([1, 2]);
   });
 
-  describe.skipIf(!onPostgres)('with other sessions (PostgreSQL only: PGlite has one connection)', () => {
+  describeIf(needsPostgres('other sessions (PGlite has one connection)'), 'with other sessions', () => {
     /** A transaction with a transaction id, left open on a connection of its own until `end` is called. */
     async function openTransaction(url: string, write?: string) {
       const client = postgres(url, { max: 1, onnotice: () => {} });

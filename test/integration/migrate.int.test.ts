@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate, MIGRATIONS_FOLDER } from '../../src/infra/db/migrate.ts';
-import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, driverName, type TestDatabase } from '../support/db.ts';
+import { itIf, needsPostgres } from '../support/skip.ts';
 
 describe(`migrations on ${driverName}`, () => {
   let t: TestDatabase | undefined;
@@ -20,7 +21,7 @@ describe(`migrations on ${driverName}`, () => {
     expect(tables.map((r) => r.tablename)).toEqual(expect.arrayContaining(['commands', 'events']));
   });
 
-  it.skipIf(!onPostgres)('are safe when several processes start at once', async () => {
+  itIf(needsPostgres('several connections migrating at once'), 'are safe when several processes start at once', async () => {
     t = await createTestDatabase({ migrate: false });
     const others = await Promise.all([t.openAnother(), t.openAnother(), t.openAnother()]);
     await Promise.all([t.database, ...others].map((d) => migrate(d)));

@@ -3,13 +3,14 @@
 // fails its next queries. (Its reconnect backoff is checked by test/e2e/restarts.e2e.test.ts, on a
 // server that really restarts.) When a postgres.js release passes this without the patch, the patch can go.
 import type postgres from 'postgres';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { mainPool } from '../../src/infra/postgres/connections.ts';
-import { createTestDatabase, onPostgres, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { describeIf, needsPostgres } from '../support/skip.ts';
 
 const connection = { application_name: 'converge-driver-test', TimeZone: 'UTC' };
 
-describe.skipIf(!onPostgres)('postgres.js through connection loss (PostgreSQL only)', () => {
+describeIf(needsPostgres('the postgres.js driver'), 'postgres.js through connection loss', () => {
   let t: TestDatabase | undefined;
   const clients: postgres.Sql[] = [];
   afterEach(async () => {

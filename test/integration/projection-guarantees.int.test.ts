@@ -21,6 +21,7 @@ import { createTestDatabase, driverName, onPostgres, settle, type TestDatabase, 
 import { address } from '../support/orders.ts';
 import { addItem, allEvents, createOrder, expectOrdersMatchStore, startOrderServices } from '../support/services.ts';
 import { watchStatements } from '../support/watch.ts';
+import { itIf, needsPostgres } from '../support/skip.ts';
 
 const sys = { caller: SYSTEM_CALLER };
 const ALL = ['orders', 'customer_summaries'];
@@ -520,26 +521,30 @@ describe(`projection guarantees on ${driverName}`, () => {
     }
   });
 
-  it.skipIf(!onPostgres)('the LISTEN connection killed while writes go on: progress resumes, nothing lost', async () => {
-    // A poll slower than the test: progress can only come from the re-connected listener.
-    services = await startOrderServices(t.database, { projectionPollMs: 120_000 });
-    const listening = sql`from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and query ilike 'listen%'`;
-    let last = '';
-    for (let round = 0; round < 3; round++) {
-      // The listener killed in the last round reconnects after a backoff; steps are faster than that.
-      for (let i = 0; i < 250 && (await t.database.rows(sql`select 1 ${listening}`)).length === 0; i++) await sleep(20);
-      const writes = (async () => {
-        for (let i = 0; i < 20; i++) last = (await createOrder(services!, { customerId: `c-${i % 4}` })).consistencyToken;
-      })();
-      await sleep(20);
-      const killed = await t.database.rows<{ ok: boolean }>(sql`select pg_terminate_backend(pid) as ok ${listening}`);
-      expect(killed.length).toBeGreaterThan(0);
-      await writes;
-      await settled(services, last);
-    }
-    await expectOrdersMatchStore(t.database, services.store);
-    await expectSummariesMatchOrders();
-  });
+  itIf(
+    needsPostgres('LISTEN/NOTIFY and pg_terminate_backend'),
+    'the LISTEN connection killed while writes go on: progress resumes, nothing lost',
+    async () => {
+      // A poll slower than the test: progress can only come from the re-connected listener.
+      services = await startOrderServices(t.database, { projectionPollMs: 120_000 });
+      const listening = sql`from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and query ilike 'listen%'`;
+      let last = '';
+      for (let round = 0; round < 3; round++) {
+        // The listener killed in the last round reconnects after a backoff; steps are faster than that.
+        for (let i = 0; i < 250 && (await t.database.rows(sql`select 1 ${listening}`)).length === 0; i++) await sleep(20);
+        const writes = (async () => {
+          for (let i = 0; i < 20; i++) last = (await createOrder(services!, { customerId: `c-${i % 4}` })).consistencyToken;
+        })();
+        await sleep(20);
+        const killed = await t.database.rows<{ ok: boolean }>(sql`select pg_terminate_backend(pid) as ok ${listening}`);
+        expect(killed.length).toBeGreaterThan(0);
+        await writes;
+        await settled(services, last);
+      }
+      await expectOrdersMatchStore(t.database, services.store);
+      await expectSummariesMatchOrders();
+    },
+  );
 
   it('waitFor is pushed: it resolves on the progress notification with no poll to help', async () => {
     services = await startOrderServices(t.database, { projectionPollMs: 120_000 });

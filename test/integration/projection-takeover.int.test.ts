@@ -5,16 +5,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Services } from '../../src/services.ts';
 import { decodeToken } from '../../src/core/position.ts';
-import { createTestDatabase, onPostgres, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { sql } from 'drizzle-orm';
 import { SYSTEM_CALLER } from '../../src/core/caller.ts';
 import { parseCommand } from '../../src/core/command-input.ts';
 import { productAggregate } from '../../src/inventory/product-aggregate.ts';
 import { PROCESSOR_NAMES } from '../support/processors.ts';
 import { addItem, createOrder, expectOrdersMatchStore, startServices } from '../support/services.ts';
+import { describeIf, needsPostgres } from '../support/skip.ts';
 
 const WORKER = fileURLToPath(new URL('../support/projection-worker.ts', import.meta.url));
 const ALL = PROCESSOR_NAMES;
@@ -48,7 +49,7 @@ async function until(condition: () => boolean, timeoutMs: number, what: string) 
   }
 }
 
-describe.skipIf(!onPostgres)('projection takeover across processes (PostgreSQL)', () => {
+describeIf(needsPostgres('worker processes sharing one database'), 'projection takeover across processes', () => {
   let t: TestDatabase;
   let api: Services;
   const workers: Worker[] = [];

@@ -7,10 +7,11 @@ import { decodeToken } from '../../src/core/position.ts';
 import { defineSqlProjection, lookup } from '../../src/core/sql-projection.ts';
 import { LATER_ORDER_EVENT_TYPES, ORDER_EVENT_TYPES, type OrderEvent } from '../../src/orders/events.ts';
 import { EVENTS_CHANNEL } from '../../src/infra/event-store/append-notifier.ts';
-import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, driverName, type TestDatabase } from '../support/db.ts';
 import { command } from '../support/orders.ts';
 import { addItem, createOrder, expectOrdersMatchStore, startOrderServices } from '../support/services.ts';
 import { isLookupRead, watchStatements } from '../support/watch.ts';
+import { itIf, needsPostgres } from '../support/skip.ts';
 
 const sys = { caller: SYSTEM_CALLER };
 const ALL = ['orders', 'customer_summaries'];
@@ -154,7 +155,8 @@ describe(`projections on ${driverName}`, () => {
     expect(pool!.mode).toBe('auto');
   });
 
-  it.runIf(onPostgres)(
+  itIf(
+    needsPostgres("PostgreSQL's plan cache and EXPLAIN"),
     'reads batches with a kept generic plan that finds rows through indexes, even one made on empty tables',
     async () => {
       // Planned for its parameters (plan_cache_mode auto), the live read was planned again at every

@@ -11,9 +11,10 @@ import { inTenant } from '../../src/core/tenancy.ts';
 import { prepareApiRole, tablesWithoutTenants, tenantScoped } from '../../src/infra/db/tenant-scope.ts';
 import { productAggregate } from '../../src/inventory/product-aggregate.ts';
 import type { Services } from '../../src/services.ts';
-import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, driverName, type TestDatabase } from '../support/db.ts';
 import { command } from '../support/orders.ts';
 import { startServices } from '../support/services.ts';
+import { describeIf, pgliteOnly } from '../support/skip.ts';
 
 const admin = (tenant: string): Caller => ({ userId: `admin-${tenant}`, roles: ['admin'], tenant });
 const customer = (tenant: string, id = 'customer-1'): Caller => ({ userId: id, roles: ['customer'], tenant });
@@ -135,8 +136,9 @@ describe(`tenants on ${driverName}`, () => {
   };
 });
 
-describe.skipIf(onPostgres)(
-  'TENANCY=multi refuses a role the policies would not apply to (PGlite only: converge_api is shared by the whole PostgreSQL cluster)',
+describeIf(
+  pgliteOnly('converge_api is shared by the whole PostgreSQL cluster, so changing it would disturb the other test files'),
+  'TENANCY=multi refuses a role the policies would not apply to',
   () => {
     it('names the role, what is wrong and the fix, in one line', async () => {
       const t = await createTestDatabase();

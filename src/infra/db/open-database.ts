@@ -2,10 +2,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database, DatabaseOptions, UncountedDatabase } from './database.ts';
+import { urlLabel } from './where.ts';
 
 /** What opening it will do, for the start-up log: a first start of PGlite takes a few seconds. */
 export function describeDatabase(options: DatabaseOptions): string {
-  if ('url' in options) return 'connecting to PostgreSQL';
+  if ('url' in options) return `connecting to PostgreSQL at ${urlLabel(options.url)}`;
   const dir = options.pgliteDir;
   const fresh = !dir.startsWith('memory://') && !existsSync(join(dir, 'PG_VERSION'));
   return fresh ? `initialising the PGlite data folder ${dir} (a first start takes a few seconds)` : `opening PGlite at ${dir}`;
