@@ -233,15 +233,16 @@ describe(`live queries on ${driverName}`, () => {
       });
 
       it('searchOrders(query): an admin search runs again on any order, but is pushed only when its result changes', async () => {
-        const city = `Live${transport}City`;
-        const first = await t.createOrder(`${transport}-so1`, city);
+        // Search matches ids (an address is personal data, sealed): the customer's id is what it finds.
+        const customer = `live-search-${transport.toLowerCase()}`;
+        const first = await t.createOrder(customer);
         await pushedOnlyByItsOwnChanges(transport, {
           query: `query($q: String!) @live { searchOrders(query: $q) { total items { id itemCount } } }`,
-          variables: { q: city.toLowerCase() },
+          variables: { q: customer },
           projections: ['orders'],
           ready: (r) => r.data.searchOrders.total === 1,
           settle: first.consistencyToken,
-          unrelated: async () => (await t.createOrder(`${transport}-so2`, 'Elsewhere')).consistencyToken,
+          unrelated: async () => (await t.createOrder(`${transport}-so2`)).consistencyToken,
           related: () => t.addItem(first.orderId),
           changed: (r) => r.data.searchOrders.items[0].itemCount === 2,
           runsOnAny: true,

@@ -15,6 +15,7 @@ import { buildApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import { type RunningTracing, startTracing, traceLogFields } from '../../src/infra/observability/tracing.ts';
+import { TEST_DATA_KEY_SECRET } from '../../src/infra/privacy/master-key.ts';
 import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
 
 const ADDRESS = { line1: '7 Secret Lane', city: 'Hiddenville', postalCode: 'ZZ-90210', country: 'DE' };
@@ -69,7 +70,13 @@ describe(`tracing across two apps (${driverName})`, () => {
   const traceparent = `00-${traceId}-${clientSpan}-01`;
 
   const app = async (env: Record<string, string>, log: Logger) => {
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', CONSISTENCY_TIMEOUT_MS: '30000', ...env });
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      CONSISTENCY_TIMEOUT_MS: '30000',
+      DATA_KEY_SECRET: TEST_DATA_KEY_SECRET,
+      ...env,
+    });
     config.database = t.options as typeof config.database;
     const tracing = await startTracing(undefined, { exporter });
     tracings.push(tracing);

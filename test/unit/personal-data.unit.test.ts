@@ -109,6 +109,7 @@ describe('personal data', () => {
       streamType: 'Order',
       position: START,
       createdAt: 'now',
+      metadata: {},
     } as unknown as StoredEvent;
     const publication = (shape: (e: StoredEvent) => Record<string, unknown>) => ({
       subject: 'converge.orders.created',
