@@ -10,6 +10,8 @@ import type { CommandResult } from '../src/core/command-handler.ts';
 import { openDatabase } from '../src/infra/db/open-database.ts';
 import { migrate } from '../src/infra/db/migrate.ts';
 import { createPostgresEventStore, type PostgresEventStore } from '../src/infra/event-store/postgres-event-store.ts';
+import { createDataKeyStore } from '../src/infra/privacy/data-keys.ts';
+import { masterKeys, TEST_DATA_KEY_SECRET } from '../src/infra/privacy/master-key.ts';
 import { SYSTEM_CALLER } from '../src/core/caller.ts';
 import { parseCommand } from '../src/core/command-input.ts';
 import { registerAggregate } from '../src/core/module.ts';
@@ -105,7 +107,12 @@ async function openConverge(config: BenchConfig) {
     await database.close();
     throw error;
   }
-  const store = createPostgresEventStore({ db: database, schemas: orderEventSchemas });
+  // Orders' events carry personal fields: sealed with a key per customer, as the service does.
+  const store = createPostgresEventStore({
+    db: database,
+    schemas: orderEventSchemas,
+    personal: createDataKeyStore(database, masterKeys(TEST_DATA_KEY_SECRET)),
+  });
   const bus = createCommandBus<OrderCommand, CommandResult>();
   registerAggregate(bus, orderAggregate, { store });
 
