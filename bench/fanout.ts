@@ -25,6 +25,8 @@ import {
   type BenchContext,
   type Measurement,
   type ScenarioOutcome,
+  idNotInFlight,
+  peakRssUntil,
 } from './lib.ts';
 import { createClient, dataOf, prepareDatabase, startChild } from './server.ts';
 
@@ -127,22 +129,15 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const cpuBefore = (await server.cpuMs())!;
       const started = performance.now();
       const deadline = started + config.durationS * 1000;
-      let peakRss = subscribedRss;
       let writeErrors = 0;
       const writes: Promise<void>[] = [];
-      const sampler = (async () => {
-        while (performance.now() < deadline) {
-          peakRss = Math.max(peakRss, (await server.rssBytes()) ?? 0);
-          await sleep(250);
-        }
-      })();
+      const sampler = peakRssUntil(server, deadline, subscribedRss);
       for (let n = 0; performance.now() < deadline; n++) {
         const due = started + (n * 1000) / rate;
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
-        let id = ids[Math.floor(Math.random() * ids.length)]!;
-        for (let tries = 0; inFlight.has(id) && tries < 10; tries++) id = ids[Math.floor(Math.random() * ids.length)]!;
-        if (inFlight.has(id)) continue;
+        const id = idNotInFlight(ids, inFlight);
+        if (id === undefined) continue;
         inFlight.add(id);
         sentAt.set(id, performance.now());
         writes.push(
@@ -157,7 +152,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         );
       }
       await Promise.all(writes);
-      await sampler;
+      const peakRss = await sampler;
       const writeSeconds = (performance.now() - started) / 1000;
       // Let the last changes arrive, then check every subscriber has its order's last version.
       const settleBy = performance.now() + 15_000;

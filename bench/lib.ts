@@ -293,3 +293,20 @@ export const orderInput = (n: number, unitPrice = '9.99') => ({
   items: [{ productId: 'sku-0', quantity: 1, unitPrice }],
   shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' },
 });
+
+/** The highest RSS `server` reports, sampled every 250 ms until `deadline` (a performance.now() time), at least `from`. */
+export async function peakRssUntil(server: { rssBytes(): Promise<number | null> }, deadline: number, from: number): Promise<number> {
+  let peak = from;
+  while (performance.now() < deadline) {
+    peak = Math.max(peak, (await server.rssBytes()) ?? 0);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return peak;
+}
+
+/** A random one of `ids` with no change in flight (ten tries), or undefined: one change per stream at a time. */
+export function idNotInFlight(ids: readonly string[], inFlight: ReadonlySet<string>): string | undefined {
+  let id = ids[Math.floor(Math.random() * ids.length)]!;
+  for (let tries = 0; inFlight.has(id) && tries < 10; tries++) id = ids[Math.floor(Math.random() * ids.length)]!;
+  return inFlight.has(id) ? undefined : id;
+}

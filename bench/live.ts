@@ -22,6 +22,8 @@ import {
   type BenchContext,
   type Measurement,
   type ScenarioOutcome,
+  idNotInFlight,
+  peakRssUntil,
 } from './lib.ts';
 import { createClient, dataOf, prepareDatabase, startChild } from './server.ts';
 
@@ -229,21 +231,14 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const deadline = started + config.durationS * 1000;
       let writeErrors = 0;
       let changes = 0;
-      let peakRss = subscribedRss;
       const writes: Promise<void>[] = [];
-      const sampler = (async () => {
-        while (performance.now() < deadline) {
-          peakRss = Math.max(peakRss, (await server.rssBytes()) ?? 0);
-          await sleep(250);
-        }
-      })();
+      const sampler = peakRssUntil(server, deadline, subscribedRss);
       for (let n = 0; performance.now() < deadline; n++) {
         const due = started + (n * 1000) / rate;
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
-        let id = ids[Math.floor(Math.random() * ids.length)]!;
-        for (let tries = 0; inFlight.has(id) && tries < 10; tries++) id = ids[Math.floor(Math.random() * ids.length)]!;
-        if (inFlight.has(id)) continue;
+        const id = idNotInFlight(ids, inFlight);
+        if (id === undefined) continue;
         inFlight.add(id);
         const version = versions.get(id)! + 1;
         versions.set(id, version);
@@ -260,7 +255,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         );
       }
       await Promise.all(writes);
-      await sampler;
+      const peakRss = await sampler;
       const seconds = (performance.now() - started) / 1000;
       const missing = () => views.filter(({ view, orders }) => orders.some((id) => (view.get(id) ?? 0) < versions.get(id)!)).length;
       const settleBy = performance.now() + 15_000;
