@@ -4,9 +4,10 @@ import { sql } from 'drizzle-orm';
 import { index, integer, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { assertAdmin } from '../../core/caller.ts';
-import { id, paging, toPage, type Page } from '../../core/input-fields.ts';
+import { id, paging, type Page } from '../../core/input-fields.ts';
 import { assertNever } from '../../core/messages.ts';
 import type { QueryDefinition } from '../../core/module.ts';
+import { readPage } from '../../core/pages.ts';
 import { defineSqlProjection, type HandledEvent, lookup } from '../../core/sql-projection.ts';
 import { type RowOf, selectList } from '../../core/tables.ts';
 import { parseWith } from '../../core/validation.ts';
@@ -100,7 +101,8 @@ export const productsProjection = defineSqlProjection<ProductEvent>()({
   },
 });
 
-const VIEW = sql.raw(`${selectList(products)}, on_hand - reserved as available`);
+const PRODUCT_VIEW_COLUMNS = `${selectList(products)}, on_hand - reserved as available`;
+const VIEW = sql.raw(PRODUCT_VIEW_COLUMNS);
 
 export const productParams = z.object({ sku: id });
 export type ProductParams = z.input<typeof productParams>;
@@ -125,11 +127,13 @@ export const productsQuery: QueryDefinition<ProductsParams, Page<ProductView>> =
   create: ({ db }) =>
     async function products(params) {
       const { page, pageSize } = parseWith(productsParams, params);
-      const [items, [count]] = await Promise.all([
-        db.rows<ProductView>(sql`select ${VIEW} from products order by name, sku limit ${pageSize} offset ${(page - 1) * pageSize}`),
-        db.rows<{ n: number }>(sql`select count(*)::int as n from products`),
-      ]);
-      return toPage(items, count?.n ?? 0, page, pageSize);
+      return readPage<ProductView>(db, {
+        columns: PRODUCT_VIEW_COLUMNS,
+        from: sql`from products`,
+        orderBy: sql`name, sku`,
+        page,
+        pageSize,
+      });
     },
 };
 

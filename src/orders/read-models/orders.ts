@@ -5,11 +5,12 @@ import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, numeric, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { assertAdmin, assertCustomerAccess, isAdmin } from '../../core/caller.ts';
-import { id, paging, text as textInput, toPage, type Page } from '../../core/input-fields.ts';
+import { id, paging, text as textInput, type Page } from '../../core/input-fields.ts';
 import { assertNever } from '../../core/messages.ts';
 import { createMicroBatcher } from '../../core/micro-batch.ts';
 import type { QueryDefinition } from '../../core/module.ts';
 import { centsOf, formatMoney, lineTotal } from '../../core/money.ts';
+import { readPage } from '../../core/pages.ts';
 import { defineSqlProjection, type HandledEvent, lookup } from '../../core/sql-projection.ts';
 import { type RowOf, selectList } from '../../core/tables.ts';
 import { parseWith } from '../../core/validation.ts';
@@ -161,8 +162,6 @@ export const orderQuery: QueryDefinition<OrderParams, OrderView | null> = {
   },
 };
 
-const VIEW = sql.raw(ORDER_VIEW_COLUMNS);
-
 export const customerOrdersParams = z.object({ customerId: id, status: orderStatus.nullish(), ...paging });
 export type CustomerOrdersParams = z.input<typeof customerOrdersParams>;
 
@@ -177,12 +176,13 @@ export const customerOrdersQuery: QueryDefinition<CustomerOrdersParams, Page<Ord
       const { customerId, status, page, pageSize } = parseWith(customerOrdersParams, params);
       assertCustomerAccess(caller, customerId, `the orders of customer ${customerId}`);
       const where = status ? sql`customer_id = ${customerId} and status = ${status}` : sql`customer_id = ${customerId}`;
-      const [items, [count]] = await Promise.all([
-        db.rows<OrderView>(sql`select ${VIEW} from orders where ${where}
-          order by created_at desc, id desc limit ${pageSize} offset ${(page - 1) * pageSize}`),
-        db.rows<{ n: number }>(sql`select count(*)::int as n from orders where ${where}`),
-      ]);
-      return toPage(items, count?.n ?? 0, page, pageSize);
+      return readPage<OrderView>(db, {
+        columns: ORDER_VIEW_COLUMNS,
+        from: sql`from orders where ${where}`,
+        orderBy: sql`created_at desc, id desc`,
+        page,
+        pageSize,
+      });
     },
 };
 
@@ -215,12 +215,13 @@ export const searchOrdersQuery: QueryDefinition<SearchOrdersParams, Page<OrderVi
       const where = conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``;
       const column = sql.raw(sortBy === 'TOTAL_AMOUNT' ? 'total_amount' : 'created_at');
       const direction = sql.raw(sortOrder === 'ASC' ? 'asc' : 'desc');
-      const [items, [count]] = await Promise.all([
-        db.rows<OrderView>(sql`select ${VIEW} from orders ${where}
-          order by ${column} ${direction}, id ${direction} limit ${pageSize} offset ${(page - 1) * pageSize}`),
-        db.rows<{ n: number }>(sql`select count(*)::int as n from orders ${where}`),
-      ]);
-      return toPage(items, count?.n ?? 0, page, pageSize);
+      return readPage<OrderView>(db, {
+        columns: ORDER_VIEW_COLUMNS,
+        from: sql`from orders ${where}`,
+        orderBy: sql`${column} ${direction}, id ${direction}`,
+        page,
+        pageSize,
+      });
     },
 };
 
