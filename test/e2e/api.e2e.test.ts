@@ -367,7 +367,7 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
       { id: a.orderId },
       { take: 2 },
     );
-    await s.subscribed('orderChanged');
+    await s.subscribed('orderChanged', 1, changes);
     await s.gql(ADD, { input: { orderId: a.orderId, productId: 'p-9', quantity: 1, unitPrice: '1' } });
     await new Promise((r) => setTimeout(r, 100));
     await s.gql(SHIP, { input: { orderId: a.orderId } });

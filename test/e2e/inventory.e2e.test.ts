@@ -136,7 +136,7 @@ describe(`inventory and fulfilment over GraphQL on ${driverName}`, () => {
       { id: placed.orderId },
       { take: 1, client: s.wsClient(admin) },
     );
-    await s.subscribed('orderChanged');
+    await s.subscribed('orderChanged', 1, changes);
     await s.gql(RESTOCK, { input: { sku: 'kettle', quantity: 1 } }, admin);
     expect(await changes).toEqual({ events: [{ orderChanged: { id: placed.orderId, version: 1, fulfilment: 'RESERVED' } }] });
   });

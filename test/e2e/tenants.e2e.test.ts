@@ -178,7 +178,7 @@ describe(`two tenants on one server on ${driverName}`, () => {
         client: s.wsClient(headers['customer-b']),
       },
     );
-    await s.subscribed('orderChanged');
+    await s.subscribed('orderChanged', 1, changes);
     await s.gql('mutation($id: ID!) { cancelOrder(input: { orderId: $id, reason: "x" }) { orderId } }', { id }, headers['customer-b']);
     expect((await changes).events).toEqual([{ orderChanged: { id, status: 'CANCELLED' } }]);
   });

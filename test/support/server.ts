@@ -27,8 +27,11 @@ export type TestServer = {
     variables?: Record<string, unknown>,
     options?: { take?: number; client?: Client },
   ): Promise<{ events: T[]; errors?: unknown }>;
-  /** Resolves once `count` subscriptions of `name` are open on the server (its metrics say so). */
-  subscribed(name: string, count?: number): Promise<void>;
+  /**
+   * Resolves once `count` subscriptions of `name` are open on the server (its metrics say so); fails at
+   * once with what `watching` (the subscription's own result) says, should it end first.
+   */
+  subscribed(name: string, count?: number, watching?: Promise<{ events: unknown[]; errors?: unknown }>): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -94,9 +97,12 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
         );
       });
     },
-    async subscribed(name, count = 1) {
+    async subscribed(name, count = 1, watching) {
       const pattern = new RegExp(`^converge_subscriptions_active\\{name="${name}"\\} (\\d+)$`, 'm');
+      let ended: unknown;
+      void watching?.then((result) => (ended = result));
       for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 10))) {
+        if (ended) throw new Error(`the ${name} subscription ended before it was counted open: ${JSON.stringify(ended)}`);
         const open = Number(pattern.exec(await (await fetch(`${origin}/metrics`)).text())?.[1] ?? 0);
         if (open >= count) return;
       }

@@ -4,6 +4,7 @@
 import { Repeater } from 'graphql-yoga';
 import { SYSTEM_CALLER } from '../../core/caller.ts';
 import { isDeepStrictEqual } from 'node:util';
+import type { Position } from '../../core/position.ts';
 import { DEFAULT_TENANT, inTenant } from '../../core/tenancy.ts';
 import { type Builder, perBuilder } from '../../graphql/builder.ts';
 import { type GraphQLContext, queriesOf } from '../../graphql/context.ts';
@@ -51,7 +52,6 @@ function orderChanges(ctx: GraphQLContext, id: string, sources: readonly OrderCh
   return new Repeater<OrderView>(async (push, stop) => {
     // NOT_FOUND or FORBIDDEN before anything streams (asks the event store: the read model may lag).
     await queries(ctx).execute('orderAccess', { id }, { caller: ctx.caller });
-    superviseSubscription(ctx, 'orderChanged', stop);
     let emitted = 0;
     const offer = (order: OrderView | null, emit: boolean) => {
       if (!order || order.version <= emitted) return;
@@ -64,16 +64,25 @@ function orderChanges(ctx: GraphQLContext, id: string, sources: readonly OrderCh
     ];
     // Another face's field: emitted when what it shows differs from what was seen last (per field).
     const seen = new Map<string, unknown>();
-    const changed = (field: string, value: unknown) => {
+    // The order is read at least as new as the advance that changed the field (so never older than what
+    // caused that change), and counts as emitted: its own change, arriving later, is not sent twice.
+    const changed = (field: string, value: unknown, at: Position) => {
       if (seen.has(field) && isDeepStrictEqual(seen.get(field), value)) return;
       seen.set(field, value);
       queries(ctx)
-        .execute('order', { id }, { caller: ctx.caller })
-        .then((order) => order && push(order).catch(() => {}), stop);
+        .execute('order', { id }, { caller: ctx.caller, consistency: { after: at } })
+        .then((order) => {
+          if (!order) return;
+          emitted = Math.max(emitted, order.version);
+          push(order).catch(() => {});
+        }, stop);
     };
     for (const source of sources) {
       removes.push(
-        watchersOf(ctx.services, source).add(tenant, source.streamOf(id), { next: (value) => changed(source.field, value), fail: stop }),
+        watchersOf(ctx.services, source).add(tenant, source.streamOf(id), {
+          next: (value, at) => changed(source.field, value, at),
+          fail: stop,
+        }),
       );
     }
     // Where the order is now: changes after this are emitted, and one that raced the watch is not lost.
@@ -83,6 +92,8 @@ function orderChanges(ctx: GraphQLContext, id: string, sources: readonly OrderCh
       if (!seen.has(source.field) && at)
         seen.set(source.field, await inTenant(tenant, () => source.read(ctx.services, source.streamOf(id), at)));
     }
+    // Open (and counted so) once every later change will be emitted.
+    superviseSubscription(ctx, 'orderChanged', stop);
     await stop;
     for (const remove of removes) remove();
   });
