@@ -362,6 +362,12 @@ describe(`GraphQL API end to end on ${driverName}`, () => {
 
   it('orderChanged emits the read model after every projected change of the order', async () => {
     const a = await create();
+    // Reserved before subscribing (read-your-writes is causal): a fulfilment change would be emitted too.
+    const reserved = await s.gql('query($id: ID!, $t: ConsistencyToken) { order(id: $id, after: $t) { fulfilment } }', {
+      id: a.orderId,
+      t: a.consistencyToken,
+    });
+    expect(reserved.data.order).toEqual({ fulfilment: 'RESERVED' });
     const changes = s.subscribe(
       `subscription($id: ID!) { orderChanged(id: $id) { id version status itemCount } }`,
       { id: a.orderId },
