@@ -178,6 +178,20 @@ describeIf(natsMissing, `integration events on NATS JetStream (${driverName})`, 
     expect((await streamMessages(nc, 'CONVERGE')).map((m) => m.subject)).toEqual(['converge.orders.created']);
   });
 
+  it('stops at any moment of its start (the consumers setting up included)', async () => {
+    for (let i = 0; i < 15; i++) {
+      await start();
+      await new Promise((resolve) => setTimeout(resolve, i * 2));
+      let timer: NodeJS.Timeout | undefined;
+      const stopped = await Promise.race([
+        stop().then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 5_000))),
+      ]);
+      clearTimeout(timer);
+      expect(stopped, `stopped ${i * 2} ms after its start, within 5 s`).toBe(true);
+    }
+  });
+
   describe('payments.captured', () => {
     const pay = (message: unknown) => nc.publish('payments.captured', typeof message === 'string' ? message : JSON.stringify(message));
 

@@ -61,7 +61,9 @@ export class InboundConsumer {
         const stream = await this.prepare(jetstream);
         const consumer = await jetstream.js.consumers.get(stream, inbound.durable);
         this.messages = await consumer.consume({ max_messages: 100 });
-        if (this.stopped) await this.messages.close();
+        // Not awaited: close() settles when the iteration below ends (at once, once closed); awaited here,
+        // before anything iterates, it never did, and stop() hung.
+        if (this.stopped) void this.messages.close().catch(() => {});
         log.info({ subject: inbound.subject, stream }, 'consuming inbound messages');
         for await (const message of this.messages) await this.handle(jetstream, message);
       } catch (error) {
