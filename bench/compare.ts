@@ -37,6 +37,15 @@ function figuresOf(line: Measurement): Figure[] {
   if (!line.scenario.includes('read-your-writes')) figures.push({ key: `${name} ops/s`, better: 'higher', value: line.opsPerSec });
   if (line.p50ms !== null) figures.push({ key: `${name} p50 ms`, better: 'lower', value: line.p50ms });
   if (line.p99ms !== null) figures.push({ key: `${name} p99 ms`, better: 'lower', value: line.p99ms });
+  // CPU per operation (http's server child and database backends): it moves far less with the machine's other load than ops/s.
+  const extra = line as Measurement & { serverCpuMsPerOp?: unknown; dbCpuMsPerOp?: unknown };
+  for (const [field, label] of [
+    ['serverCpuMsPerOp', 'server cpu ms/op'],
+    ['dbCpuMsPerOp', 'db cpu ms/op'],
+  ] as const) {
+    const value = extra[field];
+    if (typeof value === 'number') figures.push({ key: `${name} ${label}`, better: 'lower', value });
+  }
   return figures;
 }
 
@@ -141,7 +150,7 @@ function report(runs: Runs, betterOf: Map<string, 'higher' | 'lower'>, refLabel:
         const present = values.filter((v): v is number => v !== undefined).sort((a, b) => a - b);
         if (present.length === 0) return 'missing';
         const value = median(present);
-        return value.toFixed(value < 100 ? 2 : 0);
+        return value.toFixed(value < 1 ? 3 : value < 100 ? 2 : 0);
       };
       const ratios = ref
         .map((r, i) => (r !== undefined && work[i] !== undefined && r !== 0 ? work[i]! / r : undefined))

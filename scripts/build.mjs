@@ -5,7 +5,7 @@
 // sources, and says nothing when it is fresh; `--js` skips the declarations. Plain JavaScript, so that it runs
 // before anything is compiled. Why a bundle: docs/decisions/startup.md.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -52,6 +52,21 @@ async function loadEsbuild() {
   }
 }
 
+// graphql-js checks each failed instanceof for a second copy of itself unless NODE_ENV=production, which
+// costs every request (docs/decisions/http-regression-and-peers.md). The bundle holds one copy: the check
+// can only cost there, so the bundle takes graphql-js's production branch whatever NODE_ENV says.
+const graphqlInstanceOf = {
+  name: 'graphql-instanceof',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]graphql[\\/]jsutils[\\/]instanceOf\.m?js$/ }, ({ path }) => {
+      const source = readFileSync(path, 'utf8');
+      const patched = source.replace(/globalThis\.process\s*&&[^;]*?process\.env\.NODE_ENV\s*===\s*['"]production['"]/, 'true');
+      if (patched === source) throw new Error(`${path}: graphql-js's NODE_ENV switch was not found; review the graphql-instanceof plugin`);
+      return { contents: patched, loader: 'js' };
+    });
+  },
+};
+
 async function bundleServer() {
   const esbuild = await loadEsbuild();
   // Chunk names carry a hash of their content: the last build's would pile up.
@@ -71,6 +86,7 @@ async function bundleServer() {
     banner: { js: "import { createRequire as __convergeRequire } from 'node:module'; const require = __convergeRequire(import.meta.url);" },
     sourcemap: 'linked',
     logLevel: 'warning',
+    plugins: [graphqlInstanceOf],
   });
   // converge/testing is a library for a team's specs: its dependencies are theirs, not bundled.
   await esbuild.build({

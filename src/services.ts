@@ -146,7 +146,9 @@ export function createServices(database: Database, options: ServicesOptions): Se
     db: api,
     schemas,
     personal: keys,
-    onAppended: (_result, durationMs) => {
+    onAppended: (result, durationMs) => {
+      // A read-your-writes wait on this append's token then needs no read of the log's head.
+      consistency.committed(result.position);
       host?.wake();
       notifier.poke();
       options.observe?.append(durationMs);

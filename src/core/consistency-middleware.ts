@@ -9,7 +9,7 @@ import { freshRead } from './fresh-read.ts';
 import { comparePositions, encodeToken, isAtOrAfter, type Position } from './position.ts';
 import type { QueryMiddleware } from './query-bus.ts';
 import type { QueryContext } from './query-context.ts';
-import { noTracing, type Span, type Tracing } from './tracing.ts';
+import { NO_SPAN, noTracing, type Span, type Tracing } from './tracing.ts';
 
 export type ConsistencyWaitOptions = {
   timeoutMs: number;
@@ -30,11 +30,13 @@ export type ConsistencyWaits = {
   check(token: Position, path?: readonly (string | number)[]): Promise<void>;
   /** Queries waiting now. */
   waiting(): number;
+  /** A position this process saw committed (its own appends): tokens up to it need no read of the log's head. */
+  committed(position: Position): void;
 };
 
 export function createConsistencyWaits(tracker: ConsistencyTracker, options: ConsistencyWaitOptions): ConsistencyWaits {
   const { timeoutMs, projectionsBehind, maxWaits } = options;
-  const inLog = logMembership(options.lastPosition);
+  const { inLog, committed } = logMembership(options.lastPosition);
   let waiting = 0;
 
   async function check(token: Position, path: readonly (string | number)[] = ['after']) {
@@ -68,18 +70,21 @@ export function createConsistencyWaits(tracker: ConsistencyTracker, options: Con
     }
   };
   const tracing = options.tracing ?? noTracing;
+  // With tracing off, no span and none of its attributes (a token encoded per wait) are made.
   const tracedWait = (query: string, context: QueryContext, after: Position, behind: readonly string[]) =>
-    tracing.span(
-      'read-your-writes wait',
-      {
-        attributes: {
-          'converge.query': query,
-          'converge.consistency.after': encodeToken(after),
-          'converge.consistency.projections': behind,
-        },
-      },
-      (span) => wait(context, after, behind, span),
-    );
+    !tracing.enabled
+      ? wait(context, after, behind, NO_SPAN)
+      : tracing.span(
+          'read-your-writes wait',
+          {
+            attributes: {
+              'converge.query': query,
+              'converge.consistency.after': encodeToken(after),
+              'converge.consistency.projections': behind,
+            },
+          },
+          (span) => wait(context, after, behind, span),
+        );
 
   // Not async: a query with nothing to wait for (no token, or one already reached) goes straight on.
   const middleware: QueryMiddleware<QueryContext> = ({ name, context }, next) => {
@@ -89,21 +94,24 @@ export function createConsistencyWaits(tracker: ConsistencyTracker, options: Con
     return tracedWait(name, context, after, behind).then(next);
   };
 
-  return { middleware, check, waiting: () => waiting };
+  return { middleware, check, waiting: () => waiting, committed };
 }
 
 /**
- * Whether a token is at or before the last event in the log. The furthest position seen is kept, so a
- * token of an event this process has seen costs nothing; otherwise the log's head is read (a fresh read,
- * shared by concurrent questions).
+ * Whether a token is at or before the last event in the log. The furthest position seen (read, or
+ * committed by this process's appends) is kept, so a token of an event this process has seen costs
+ * nothing; otherwise the log's head is read (a fresh read, shared by concurrent questions).
  */
 function logMembership(lastPosition: () => Promise<Position | null>) {
   let known: Position | null = null;
   const read = freshRead(lastPosition);
-  return async (token: Position): Promise<boolean> => {
+  const committed = (position: Position | null) => {
+    if (position && (!known || comparePositions(position, known) > 0)) known = position;
+  };
+  const inLog = async (token: Position): Promise<boolean> => {
     if (known && isAtOrAfter(known, token)) return true;
-    const head = await read();
-    if (head && (!known || comparePositions(head, known) > 0)) known = head;
+    committed(await read());
     return known !== null && isAtOrAfter(known, token);
   };
+  return { inLog, committed };
 }

@@ -40,6 +40,15 @@ describe('personal data', () => {
     expect(() => openValue(k, flipped)).toThrow();
   });
 
+  it('never repeats an IV, across refills of the pool the IVs are cut from', () => {
+    const k = key();
+    const sealed = Array.from({ length: 1000 }, () => sealValue(k, 'x'));
+    // The IV is the first 12 bytes of the body after "pd1.<key id>.".
+    const ivs = new Set(sealed.map((s) => Buffer.from(s.slice('pd1.k1.'.length), 'base64url').subarray(0, 12).toString('hex')));
+    expect(ivs.size).toBe(sealed.length);
+    for (const s of sealed.slice(-3)) expect(openValue(k, s)).toBe('x');
+  });
+
   it('seals only the marked paths, leaves the data given untouched, and never seals twice', () => {
     const data = { customerId: 'c-1', shippingAddress: { line1: 'Elm St 1', city: 'Springfield', country: 'US' }, items: [] };
     const sealed = mapPersonal(data, fields, (v) => `pd1.k.${v.length}`) as typeof data;
