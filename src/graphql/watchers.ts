@@ -6,7 +6,8 @@ import type { ChangedStreams } from '../core/stream-changes.ts';
 import { inTenant, splitKey, tenantKey } from '../core/tenancy.ts';
 import type { GraphQLServices } from './context.ts';
 
-export type Watcher<T> = { next(value: T): void; fail(error: unknown): void };
+/** `next` gets the stream's row and the advance it was read at. */
+export type Watcher<T> = { next(value: T, at: Position): void; fail(error: unknown): void };
 
 /** What a watch reads: the projection whose advances it follows, and the read of one stream's row. */
 export type WatchDefinition<T> = {
@@ -30,7 +31,7 @@ function createStreamWatchers<T>(services: GraphQLServices, definition: WatchDef
       const [tenant, id] = splitKey(key);
       inTenant(tenant, () => definition.read(services, id, at)).then(
         (value) => {
-          if (value !== null) for (const watcher of byStream.get(key) ?? []) watcher.next(value);
+          if (value !== null) for (const watcher of byStream.get(key) ?? []) watcher.next(value, at);
         },
         (error: unknown) => {
           for (const watcher of byStream.get(key) ?? []) watcher.fail(error);
