@@ -1,14 +1,18 @@
 // Scenario `fanout`: thousands of graphql-ws subscribers on one server child (bench/server.ts), on
 // PostgreSQL. FANOUT_SUBSCRIBERS (1000 and 10000) subscriptions spread over FANOUT_SOCKETS (100)
-// WebSockets: nine in ten `orderChanged` on distinct orders, one in ten `projectionProgress(projections:
-// ["orders"])` without `until`; meanwhile a writer changes FANOUT_RATE (200) subscribed orders a second
-// (addOrderItem, one change in flight per order) for DURATION_S. Measured: change-to-delivery latency
-// (the mutation sent to its orderChanged event received) p50/p99, the server's RSS (idle, and the peak)
-// and RSS per subscription, the server's CPU per delivered event, and whether every subscriber got its
-// order's last version. Goal (issue 16): at 10,000 subscriptions, p99 <= 50 ms, RSS <= 400 MB, none
-// missing a change.
-// Env: FANOUT_SUBSCRIBERS ("1000 10000"), FANOUT_SOCKETS (100), FANOUT_RATE (200), FANOUT_PROGRESS_SHARE
-// (0.1, the share of projectionProgress subscriptions), FANOUT_DB
+// WebSockets, or over sockets of FANOUT_PER_SOCKET each when set: nine in ten `orderChanged` on distinct
+// orders, one in ten `projectionProgress(projections: ["orders"])` without `until`; meanwhile a writer
+// changes FANOUT_RATE (200) subscribed orders a second (addOrderItem, one change in flight per order) for
+// DURATION_S, and reads each change back with `order(id, after: its token)`: a read-your-writes read timed
+// from the same instant as the change's delivery. Measured: change-to-delivery latency (the mutation sent
+// to its orderChanged event received) and the read-your-writes latency, p50/p99, both p99s over the first
+// size's read-your-writes p99 (same run), the server's RSS (idle, and the peak) and RSS per subscription,
+// the server's CPU per delivered event, and whether every subscriber got its order's last version. Goals:
+// issue 16, at 10,000 subscriptions p99 <= 50 ms, RSS <= 400 MB, none missing; issue 32 (FANOUT_SUBSCRIBERS
+// "100 50000", FANOUT_PER_SOCKET 100), at 50,000 both p99s <= 2x the read-your-writes p99 at 100, <= 8 KB
+// per subscription (docs/decisions/subscriptions-at-scale.md).
+// Env: FANOUT_SUBSCRIBERS ("1000 10000"), FANOUT_SOCKETS (100), FANOUT_PER_SOCKET (unset), FANOUT_RATE (200),
+// FANOUT_PROGRESS_SHARE (0.1, the share of projectionProgress subscriptions), FANOUT_DB
 // (converge_fanout_bench), lib.ts's DURATION_S and POOL_MAX.
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,26 +35,30 @@ import {
 import { createClient, dataOf, prepareDatabase, startChild } from './server.ts';
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId } }`;
-const ADD = `mutation($input: AddOrderItemInput!) { addOrderItem(input: $input) { version } }`;
+const ADD = `mutation($input: AddOrderItemInput!) { addOrderItem(input: $input) { version consistencyToken } }`;
+const READ = `query($id: ID!, $after: ConsistencyToken) { order(id: $id, after: $after) { id version itemCount } }`;
 const ORDER_CHANGED = `subscription($id: ID!) { orderChanged(id: $id) { id version itemCount } }`;
 const PROGRESS = `subscription { projectionProgress(projections: ["orders"]) { position } }`;
 const MB = 1024 * 1024;
 
 export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const { config, record } = context;
-  const sockets = positiveNumber('FANOUT_SOCKETS', '100', true);
+  const fixedSockets = positiveNumber('FANOUT_SOCKETS', '100', true);
+  const perSocket = env('FANOUT_PER_SOCKET', '') === '' ? undefined : positiveNumber('FANOUT_PER_SOCKET', '100', true);
   const rate = positiveNumber('FANOUT_RATE', '200');
   const progressShare = Number(env('FANOUT_PROGRESS_SHARE', '0.1'));
   if (!(progressShare >= 0 && progressShare < 1)) throw new Error('FANOUT_PROGRESS_SHARE must be in [0, 1)');
   const url = databaseUrl(config.baseUrl, env('FANOUT_DB', 'converge_fanout_bench'));
   const measurements: Measurement[] = [];
   const lines: string[] = [];
+  let baselineRywP99: number | null = null; // the first size's read-your-writes p99: the ratios' divisor
   for (const total of integerList('FANOUT_SUBSCRIBERS', '1000 10000', 10)) {
     await prepareDatabase(url, config.poolMax);
     const server = await startChild(url, config.poolMax);
     const http = createClient(server.url, 16);
     const ws: WsClient[] = [];
     const stops: (() => void)[] = [];
+    const sockets = perSocket ? Math.ceil(total / perSocket) : fixedSockets;
     try {
       const watchers = Math.round(total * (1 - progressShare));
       const progressWatchers = total - watchers;
@@ -68,12 +76,20 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const idleRss = (await server.rssBytes())!;
       const cpuBeforeSubscribing = (await server.cpuMs())!;
 
+      // Every socket acknowledged before any subscribes: a server busy with thousands of subscribes would
+      // otherwise miss a late socket's connection_init deadline (graphql-ws closes it 4408).
+      const connected: Promise<unknown>[] = [];
       for (let i = 0; i < sockets; i++) {
-        ws.push(createWsClient({ url: server.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: false }));
+        const client = createWsClient({ url: server.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+        connected.push(new Promise((resolve) => client.on('connected', resolve)));
+        ws.push(client);
       }
+      await Promise.all(connected);
       const sentAt = new Map<string, number>();
       const delivered = new Map<string, number>(); // order id -> last version delivered
       const latencies: number[] = [];
+      const rywLatencies: number[] = [];
+      let staleReads = 0;
       let progressEvents = 0;
       let subscriptionErrors = 0;
       let progressStarted = 0;
@@ -120,6 +136,13 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const subscribeBy = performance.now() + 60_000;
       while (progressStarted < progressWatchers && performance.now() < subscribeBy) await sleep(50);
       await sleep(Math.max(2000, total / 2)); // every subscription's first read done
+      // ... and the server idle again (under a tenth of a core for a second), so that the subscribes' own
+      // reads are not measured as the load of the changes.
+      for (const idleBy = performance.now() + 120_000; performance.now() < idleBy; ) {
+        const before = (await server.cpuMs())!;
+        await sleep(1000);
+        if ((await server.cpuMs())! - before < 100) break;
+      }
       const subscribedRss = (await server.rssBytes())!;
       progressEvents = 0;
 
@@ -139,13 +162,19 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         const id = idNotInFlight(ids, inFlight);
         if (id === undefined) continue;
         inFlight.add(id);
-        sentAt.set(id, performance.now());
+        const sent = performance.now();
+        sentAt.set(id, sent);
         writes.push(
           http
             .post(ADD, { input: { orderId: id, productId: `p-${n}`, quantity: 1, unitPrice: '1.00' } })
-            .then((response) => {
-              const version = (dataOf(response, 'addOrderItem').addOrderItem as { version: number }).version;
-              expected.set(id, Math.max(expected.get(id) ?? 0, version));
+            .then(async (response) => {
+              const added = dataOf(response, 'addOrderItem').addOrderItem as { version: number; consistencyToken: string };
+              expected.set(id, Math.max(expected.get(id) ?? 0, added.version));
+              inFlight.delete(id);
+              // The read-your-writes read of the same change, timed from the same instant as its delivery.
+              const read = dataOf(await http.post(READ, { id, after: added.consistencyToken }), 'order').order as { version: number };
+              rywLatencies.push(performance.now() - sent);
+              if (!read || read.version < added.version) staleReads++;
             })
             .catch(() => void writeErrors++)
             .finally(() => inFlight.delete(id)),
@@ -161,6 +190,9 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const cpuMs = (await server.cpuMs())! - cpuBefore;
       const changes = [...expected.values()].reduce((sum, v) => sum + (v - 1), 0);
       latencies.sort((a, b) => a - b);
+      rywLatencies.sort((a, b) => a - b);
+      const rywP99 = percentile(rywLatencies, 99);
+      baselineRywP99 ??= rywP99;
       const deliveredEvents = latencies.length + progressEvents;
       const extra = {
         subscriptions: total,
@@ -169,6 +201,12 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         changesPerSec: round(changes / writeSeconds, 1),
         deliveryP50ms: round(percentile(latencies, 50), 1),
         deliveryP99ms: round(percentile(latencies, 99), 1),
+        rywP50ms: round(percentile(rywLatencies, 50), 1),
+        rywP99ms: round(rywP99, 1),
+        staleReads,
+        // Over the first size's read-your-writes p99, in this run (issue 32's goals: <= 2 at 50,000).
+        rywP99Ratio: rywP99 !== null && baselineRywP99 ? round(rywP99 / baselineRywP99, 2) : null,
+        deliveryP99Ratio: baselineRywP99 ? round((percentile(latencies, 99) ?? 0) / baselineRywP99, 2) : null,
         missing: missing(),
         subscriptionErrors,
         writeErrors,
@@ -198,7 +236,9 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         ),
       );
       lines.push(
-        `${String(total).padStart(6)} subscriptions: delivery p50/p99 ${extra.deliveryP50ms}/${extra.deliveryP99ms} ms at ${extra.changesPerSec} changes/s; ` +
+        `${String(total).padStart(6)} subscriptions (${sockets} sockets): delivery p50/p99 ${extra.deliveryP50ms}/${extra.deliveryP99ms} ms, ` +
+          `read-your-writes p50/p99 ${extra.rywP50ms}/${extra.rywP99ms} ms (${staleReads} stale), p99s over the first size's read-your-writes p99: ` +
+          `read-your-writes ${extra.rywP99Ratio}, delivery ${extra.deliveryP99Ratio}; at ${extra.changesPerSec} changes/s; ` +
           `RSS ${extra.idleRssMb} MB idle, ${extra.subscribedRssMb} subscribed (${extra.rssKbPerSubscription} KB each), peak ${extra.peakRssMb}; ` +
           `server CPU ${extra.serverCpuMsPerDelivered} ms per delivered event (${deliveredEvents}); missing ${extra.missing}, errors ${extra.subscriptionErrors + writeErrors}`,
       );

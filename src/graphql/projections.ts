@@ -2,13 +2,12 @@
 // what an operator (the console) watches beside them: the event log's head and the replicas.
 import { Repeater } from 'graphql-yoga';
 import { NotFoundError } from '../core/errors.ts';
-import { encodeToken, isAtOrAfter, type Position } from '../core/position.ts';
+import { encodeToken, type Position } from '../core/position.ts';
 import type { LogHead, ProjectionStatus } from '../core/projection.ts';
 import type { Builder } from './builder.ts';
 import type { GraphQLContext, ReplicaView } from './context.ts';
+import { type Progress, ProgressStream } from './progress-fanout.ts';
 import { superviseSubscription } from './subscription.ts';
-
-type Progress = { projection: string; position: Position | null; caughtUp: boolean };
 
 /** The longest a timer runs: a subscription's waits end with it, not by time. */
 const FOREVER_MS = 2 ** 31 - 1;
@@ -153,7 +152,7 @@ function eventLogGraphQL(builder: Builder): void {
 
 function logSamples(ctx: GraphQLContext, first: LogHead): AsyncIterable<LogHead> {
   return new Repeater<LogHead>(async (push, stop) => {
-    superviseSubscription(ctx, 'eventLog', stop);
+    superviseSubscription(ctx, 'eventLog', stop, stop);
     await push(first);
     const timer = setInterval(() => {
       // The database may be away a moment (a restart): that sample is left out, the next one goes.
@@ -201,20 +200,19 @@ function projectionProgress(ctx: GraphQLContext, requested: string[] | undefined
   const names = requested ? [...new Set(requested)] : projectionNames;
   const unknown = names.filter((n) => !projectionNames.includes(n));
   if (unknown.length > 0) throw new NotFoundError(`No projection named ${unknown.join(', ')}; there are ${projectionNames.join(', ')}`);
+  if (!until) {
+    const stream = new ProgressStream(ctx.services, names, ctx.signal);
+    superviseSubscription(ctx, 'projectionProgress', (error) => stream.end(error), stream.ended);
+    return stream;
+  }
 
   return new Repeater<Progress>(async (push, stop) => {
-    superviseSubscription(ctx, 'projectionProgress', stop);
+    superviseSubscription(ctx, 'projectionProgress', stop, stop);
     // With `until`, caught up on the tracker's causal rule: a projection that follows a process manager
     // has also processed what the process appended for the token (known once its wait resolves).
     const ended = new AbortController();
     const followed = new Set<string>();
-    const caughtUp = async (name: string, position: Position | null) => {
-      if (until) return followed.has(name) || tracker.reached(until, [name]);
-      // The database may be away a moment (a restart): the position goes out all the same, not caught up.
-      const head = await ctx.services.headPosition().catch(() => undefined);
-      if (head === undefined) return false;
-      return head === null || (position !== null && isAtOrAfter(position, head));
-    };
+    const caughtUp = (name: string) => followed.has(name) || tracker.reached(until, [name]);
     const done = new Set<string>();
     // Events from the tracker are queued until the first emission of every projection is out.
     const queue: string[] = [];
@@ -224,9 +222,9 @@ function projectionProgress(ctx: GraphQLContext, requested: string[] | undefined
       chain = chain.then(async () => {
         if (done.has(name)) return;
         const position = tracker.position(name);
-        const reached = await caughtUp(name, position);
+        const reached = caughtUp(name);
         await push({ projection: name, position, caughtUp: reached });
-        if (until && reached) {
+        if (reached) {
           done.add(name);
           if (done.size === names.length) stop();
         }
@@ -241,14 +239,12 @@ function projectionProgress(ctx: GraphQLContext, requested: string[] | undefined
     for (const name of names) emit(name);
     started = true;
     for (const name of queue.splice(0)) emit(name);
-    if (until) {
-      for (const name of names) {
-        void tracker.waitFor(until, [name], FOREVER_MS, ended.signal).then(({ stale }) => {
-          if (stale) return;
-          followed.add(name);
-          emit(name);
-        });
-      }
+    for (const name of names) {
+      void tracker.waitFor(until, [name], FOREVER_MS, ended.signal).then(({ stale }) => {
+        if (stale) return;
+        followed.add(name);
+        emit(name);
+      });
     }
     await stop;
     ended.abort();

@@ -4,16 +4,17 @@ import { UnauthenticatedError } from '../core/errors.ts';
 import { runAt } from '../core/timers.ts';
 import type { GraphQLContext } from './context.ts';
 
-/** `stop` is a Repeater's stop: callable, and a promise that settles when the subscription ends. */
+/** `stop` ends the subscription (with an error, or not); `ended` settles when it has ended (a Repeater's stop is both). */
 export function superviseSubscription(
   ctx: GraphQLContext,
   name: string,
-  stop: ((error?: unknown) => unknown) & PromiseLike<unknown>,
+  stop: (error?: unknown) => unknown,
+  ended: PromiseLike<unknown>,
 ): void {
   const closed = ctx.subscriptionOpened(name);
   const expiresAt = ctx.caller.expiresAt;
   const cancel = expiresAt === undefined ? undefined : runAt(expiresAt, () => stop(new UnauthenticatedError('The token has expired')));
-  void Promise.resolve(stop).then(() => {
+  void Promise.resolve(ended).then(() => {
     cancel?.();
     closed();
   });

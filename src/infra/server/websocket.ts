@@ -87,12 +87,24 @@ export function attachWebSocket(server: Server, options: WebSocketOptions) {
       alive = false;
       socket.ping();
     }, keepAliveMs);
+    // The messages a socket sends in one turn go out in one write: an advance that wakes thousands of
+    // subscribers would otherwise cost a system call per message (the socket is the upgraded request's).
+    let corked = false;
+    const uncork = () => {
+      corked = false;
+      request.socket.uncork();
+    };
     const closed = protocol.opened(
       {
         protocol: socket.protocol,
         send: (data) =>
           new Promise<void>((resolve, reject) => {
             if (socket.readyState !== socket.OPEN) return resolve();
+            if (!corked) {
+              corked = true;
+              request.socket.cork();
+              process.nextTick(uncork);
+            }
             socket.send(data, (error) => (error ? reject(error) : resolve()));
           }),
         // graphql-ws closes 4403 after onConnect refused; onConnect has closed already, with the reason.
