@@ -15,6 +15,7 @@ import { createOrderInput } from '../support/orders.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { signToken, TEST_SECRET } from '../support/tokens.ts';
 import { describeIf } from '../support/skip.ts';
+import { untilWithin } from '../support/until.ts';
 
 const PROCESSORS = ['orders', 'customer_summaries', 'products', 'order_fulfilments', 'fulfilment'];
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { consistencyToken } }`;
@@ -28,14 +29,7 @@ const shownState = (page: Page, name: string, state: string) =>
 const shownLag = async (page: Page, name: string) =>
   Number(((await row(page, name).getByTestId('lag-events').textContent()) ?? '').replaceAll(',', ''));
 
-/** Waits until the page shows what `check` wants (the page is updated by the server's pushes). */
-async function until(what: string, check: () => Promise<boolean>, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = untilWithin({ timeoutMs: 20_000, intervalMs: 50 });
 
 describeIf(browserMissing, `the operator console in Chromium, on ${driverName}`, () => {
   let browser: Browser;

@@ -7,6 +7,7 @@ import { comparePositions, decodeToken } from '../../src/core/position.ts';
 import { driverName } from '../support/db.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { bearer, signToken, TEST_SECRET } from '../support/tokens.ts';
+import { untilWithin } from '../support/until.ts';
 
 type Result = { data?: any; errors?: any[]; extensions?: any };
 
@@ -17,14 +18,7 @@ const SHIP = `mutation($input: ShipOrderInput!) { shipOrder(input: $input) { con
 const CREATE_PRODUCT = `mutation($input: CreateProductInput!) { createProduct(input: $input) { consistencyToken } }`;
 const RESTOCK = `mutation($input: RestockProductInput!) { restockProduct(input: $input) { consistencyToken } }`;
 
-/** Waits for `check` to hold, polling: a live result arrives when the server has handled a change. */
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  for (const deadline = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 10))) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
+const until = untilWithin({ timeoutMs: 10_000, intervalMs: 10 });
 
 /** A live query's results as they arrive, over graphql-ws or SSE. */
 type LiveStream = { results: Result[]; ended: Promise<void>; stop(): void; next(after: number, what?: string): Promise<Result> };

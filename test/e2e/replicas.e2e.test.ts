@@ -19,6 +19,7 @@ import {
 import { sql } from 'drizzle-orm';
 import { openDatabase } from '../../src/infra/db/open-database.ts';
 import { describeIf, needsPrivateCluster } from '../support/skip.ts';
+import { untilWithin } from '../support/until.ts';
 
 const CREATE = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { orderId version consistencyToken } }`;
 const READ = `query($id: ID!, $after: ConsistencyToken) { order(id: $id, after: $after) { id version } }`;
@@ -51,13 +52,7 @@ async function ordersScans(url: string): Promise<number> {
   }
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(100);
-  }
-}
+const until = untilWithin({ timeoutMs: 20_000, intervalMs: 100 });
 
 describeIf(needsPrivateCluster('real replication'), 'queries on streaming replicas', () => {
   let primary: PrivateCluster;
@@ -117,7 +112,7 @@ describeIf(needsPrivateCluster('real replication'), 'queries on streaming replic
     await sleep(11_000); // backends report their statistics within 10 s of going idle
     const [primaryBefore, replicaBefore] = [await ordersScans(primary.url), await ordersScans(fast.url)];
     for (let i = 0; i < 200; i++) expect((await s.gql(READ, { id: ids[i % 5] })).data.order.id).toBe(ids[i % 5]);
-    await until('the replica counts 200 more reads of orders', async () => (await ordersScans(fast.url)) >= replicaBefore + 200, 20_000);
+    await until('the replica counts 200 more reads of orders', async () => (await ordersScans(fast.url)) >= replicaBefore + 200);
     await sleep(11_000);
     expect(await ordersScans(primary.url)).toBeLessThan(primaryBefore + 20);
   }, 120_000);

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
 import { freePort, killServer, type ServerProcess, startServer } from '../support/processes.ts';
+import { untilWithin } from '../support/until.ts';
 
 type Export = { contentType: string; body: Buffer };
 type JsonSpan = { traceId: string; spanId: string; parentSpanId?: string; name: string; links?: { spanId: string }[] };
@@ -29,15 +30,7 @@ const jsonSpans = (exports: Export[]) =>
       });
     });
 
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = untilWithin({ timeoutMs: 30_000, intervalMs: 50 });
 
 describe(`spans to an OTLP/HTTP receiver from real server processes (${driverName})`, () => {
   const exports: Export[] = [];

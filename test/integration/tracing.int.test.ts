@@ -17,18 +17,11 @@ import type { Logger } from '../../src/core/logger.ts';
 import { type RunningTracing, startTracing, traceLogFields } from '../../src/infra/observability/tracing.ts';
 import { TEST_DATA_KEY_SECRET } from '../../src/infra/privacy/master-key.ts';
 import { createTestDatabase, driverName, onPostgres, type TestDatabase } from '../support/db.ts';
+import { untilWithin } from '../support/until.ts';
 
 const ADDRESS = { line1: '7 Secret Lane', city: 'Hiddenville', postalCode: 'ZZ-90210', country: 'DE' };
 
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = untilWithin({ timeoutMs: 30_000, intervalMs: 20 });
 
 /** The spans as an indented tree (children under parents, links named), for README's picture: PRINT_TRACE=1. */
 function render(spans: ReadableSpan[], root: string): string {
