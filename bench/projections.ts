@@ -56,6 +56,7 @@ import {
   type ScenarioOutcome,
 } from './lib.ts';
 import { measureRawReadYourWrites, type RawRywResult } from './raw-ryw.ts';
+import { cpuMsOf, databaseCpuMs } from './server.ts';
 
 // A database of its own: the catch-up truncates everything and counts what it finds, and converge_bench
 // is written by the append and http scenarios (a concurrent http run once added 1424 orders mid-catch-up).
@@ -413,6 +414,9 @@ export type RywResult = {
   background: number;
   backgroundErrors: number;
   backgroundDropped: number;
+  /** CPU per command (background and foreground) of this process, which runs the services, and of the database's backends. */
+  cpuMsPerCommand: number;
+  dbCpuMsPerCommand: number | null;
 };
 
 /**
@@ -427,6 +431,8 @@ export async function measureReadYourWrites(options: {
   intervalMs: number;
   /** Each measured sample: the command's token, when its dispatch resolved and when the wait did. */
   onSample?: (token: Position, t0: number, t1: number) => void;
+  /** The database whose backends' CPU time is counted. */
+  dbName?: string;
 }): Promise<RywResult> {
   const { writer, waiter, config, rate, intervalMs } = options;
   let measuring = false;
@@ -486,11 +492,17 @@ export async function measureReadYourWrites(options: {
   try {
     if (config.warmupS > 0) await phase(config.warmupS);
     const before = background.snapshot();
+    const cpu = process.cpuUsage();
+    const db = options.dbName ? databaseCpuMs(options.dbName) : null;
     measuring = true;
     const measured = await phase(config.durationS);
     const after = background.snapshot();
+    const dbAfter = options.dbName ? databaseCpuMs(options.dbName) : null;
+    const commands = after.completed - before.completed + measured.samples.length;
     return {
       ...measured,
+      cpuMsPerCommand: cpuMsOf(process.cpuUsage(cpu)) / commands,
+      dbCpuMsPerCommand: db !== null && dbAfter !== null ? (dbAfter - db) / commands : null,
       background: (after.completed - before.completed) / ((after.at - before.at) / 1000),
       backgroundErrors: after.errors - before.errors,
       backgroundDropped: after.dropped - before.dropped,
@@ -587,6 +599,9 @@ function rywLine(scenario: string, result: RywResult, pool: number): { line: Lin
       dispatchP50ms: round(percentile(dispatch, 50), 3),
       dispatchP99ms: round(percentile(dispatch, 99), 3),
       backgroundDropped: result.backgroundDropped,
+      // As bench compare reads them (per command: the services in this process, and the database).
+      serverCpuMsPerOp: round(result.cpuMsPerCommand, 3),
+      dbCpuMsPerOp: round(result.dbCpuMsPerCommand, 3),
     },
   };
 }
@@ -612,6 +627,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const modules = rywModules === 'all' ? MODULES.map((m) => m.module) : [ordersModule];
 
   const url = databaseUrl(config.baseUrl, env('PROJECTIONS_DB', PROJECTIONS_DB));
+  const dbName = decodeURIComponent(new URL(url).pathname.slice(1));
   await ensureDatabase(url);
   const database = await openDatabase({ url, poolMax: config.poolMax, applicationName: 'converge-bench' });
   const measurements: Measurement[] = [];
@@ -701,7 +717,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
     try {
       await settle(local);
       log(`converge ${RYW} (${rate} cmds/s background, one every ${intervalMs} ms, batch ${batch})...`);
-      const result = await measureReadYourWrites({ writer: local, waiter: local, config, rate, intervalMs });
+      const result = await measureReadYourWrites({ writer: local, waiter: local, config, rate, intervalMs, dbName });
       const { line, extra } = rywLine(RYW, result, config.poolMax);
       keep(line, { ...extra, batch, modules: rywModules });
 
@@ -728,7 +744,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
           await api.start();
           await settle(local);
           log(`converge ${RYW_REMOTE}...`);
-          const remoteResult = await measureReadYourWrites({ writer: api, waiter: api, config, rate, intervalMs });
+          const remoteResult = await measureReadYourWrites({ writer: api, waiter: api, config, rate, intervalMs, dbName });
           const { line: remoteLine, extra: remoteExtra } = rywLine(RYW_REMOTE, remoteResult, config.poolMax);
           keep(remoteLine, { ...remoteExtra, batch, modules: rywModules });
         } finally {
