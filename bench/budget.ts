@@ -42,7 +42,7 @@ import { measureReadYourWrites } from './projections.ts';
 
 const WAITED = ['orders', 'customer_summaries'] as const;
 
-type Span = { start: number; end: number; rows?: number };
+type Span = { start: number; end: number; rows?: number; sharedBy?: number };
 type Advance = { at: number; position: Position };
 
 /** What the hooks saw, per projection or command type. */
@@ -64,7 +64,7 @@ class Timings {
   }
 }
 
-/** The projections' batch reads, timed (the first parameter of a batch statement is the projection). */
+/** The projections' batch reads, timed (the first parameter of a batch statement names the projections it reads for). */
 function timedDatabase(database: Database, t: Timings): Database {
   const batches = database.projectionBatches;
   return {
@@ -74,7 +74,8 @@ function timedDatabase(database: Database, t: Timings): Database {
       async query<T>(text: string, params: readonly unknown[]) {
         const start = performance.now();
         const rows = await batches.query<T>(text, params);
-        t.push(t.reads, String(params[0]), { start, end: performance.now(), rows: rows.length });
+        const names = JSON.parse(String(params[0])) as string[];
+        for (const name of names) t.push(t.reads, name, { start, end: performance.now(), rows: rows.length, sharedBy: names.length });
         return rows;
       },
     },
@@ -229,6 +230,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const list = steps(t, name).filter((s) => s.read);
       const events = list.length;
       const perStep = mean(list.map((s) => s.read!.rows ?? 0));
+      const sharedBy = mean(list.map((s) => s.read!.sharedBy ?? 1));
       const read = mean(list.map((s) => s.read!.end - s.read!.start));
       const apply = mean(list.map((s) => (s.apply ? s.apply.end - s.apply.start : 0)));
       const write = mean(list.map((s) => s.advance.at - (s.apply?.end ?? s.read!.end)));
@@ -245,11 +247,11 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
           errors: 0,
           pool: config.poolMax,
         },
-        { rowsPerStep: round(perStep, 2), readMs: ms(read), applyMs: ms(apply), writeMs: ms(write) },
+        { rowsPerStep: round(perStep, 2), sharedBy: round(sharedBy, 2), readMs: ms(read), applyMs: ms(apply), writeMs: ms(write) },
       );
       measurements.push(m);
       lines.push(
-        `  step ${name.padEnd(22)} ${String(events).padStart(5)} steps (${(events / result.seconds).toFixed(0)}/s, ${round(perStep, 1)} rows read each): ` +
+        `  step ${name.padEnd(22)} ${String(events).padStart(5)} steps (${(events / result.seconds).toFixed(0)}/s, ${round(perStep, 1)} rows read each, shared by ${round(sharedBy, 1)}): ` +
           `read ${ms(read)}, apply ${ms(apply)}, write+checkpoint+notify+commit ${ms(write)}`,
       );
     }

@@ -76,23 +76,31 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       const client = options.client ?? wsClient();
       const events: any[] = [];
       return new Promise((resolve) => {
+        // Messages that arrive in one frame reach `next` together: what comes after the end is not the test's.
+        let over = false;
+        const end = (result: { events: any[]; errors?: unknown }) => {
+          if (over) return;
+          over = true;
+          resolve(result);
+        };
         const unsubscribe = client.subscribe(
           { query, variables },
           {
             next: (value) => {
+              if (over) return;
               if (value.errors) {
                 unsubscribe();
-                resolve({ events, errors: value.errors });
+                end({ events, errors: value.errors });
                 return;
               }
               events.push(value.data);
               if (options.take && events.length >= options.take) {
                 unsubscribe();
-                resolve({ events });
+                end({ events });
               }
             },
-            error: (errors) => resolve({ events, errors }),
-            complete: () => resolve({ events }),
+            error: (errors) => end({ events, errors }),
+            complete: () => end({ events }),
           },
         );
       });

@@ -5,42 +5,46 @@ import type { CompiledLookups } from './lookups.ts';
 import { EVENT_COLUMNS_TEXT, VISIBLE_TEXT } from '../event-store/event-rows.ts';
 
 /**
- * `live`: the statement also says whether the checkpoint is still where the step read from and the
- * projection may run (`moved`; the move itself comes with the writes), and with `lookups` it carries the
- * projection's lookups over the batch (`found`, on the first row: docs/decisions/lookups-with-the-batch.md).
- * `shadow`: it moves a rebuild's shadow checkpoint by compare-and-set, inside the rebuild step's
- * transaction, whose commit it makes asynchronous and whose statements it plans per call
- * (docs/decisions/async-commit.md, docs/decisions/lookup-plans.md).
- * Parameters: $1 projection, $2/$3 the checkpoint. The limit is part of the text, so that a kept plan
- * knows it as a custom one would (docs/decisions/batch-read-plans.md).
+ * `live`: the batch of one or more projections at the same checkpoint ($1, a JSON array of their names:
+ * see shared-steps.ts). The statement also says which of them are still at that checkpoint and may run
+ * (`moved`; the moves themselves come with the writes), and carries the lookups of those given some
+ * (`found`, on the first row, one entry per projection: docs/decisions/lookups-with-the-batch.md).
+ * `shadow`: one projection ($1, its name); the statement moves its rebuild's shadow checkpoint by
+ * compare-and-set, inside the rebuild step's transaction, whose commit it makes asynchronous and whose
+ * statements it plans per call (docs/decisions/async-commit.md, docs/decisions/lookup-plans.md).
+ * Either way `moved` lists the projections it holds for. The limit is part of the text, so that a kept
+ * plan knows it as a custom one would (docs/decisions/batch-read-plans.md).
  */
-function batchText(target: 'live' | 'shadow', limit: number, lookups?: CompiledLookups): string {
+function batchText(target: 'live' | 'shadow', limit: number, lookups: readonly (CompiledLookups | undefined)[]): string {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`a batch limit must be a positive integer, got ${limit}`);
   const moved =
     target === 'live'
-      ? `(select count(*) from projections where name = $1 and position_tx = $2::xid8 and position = $3::bigint
-          and state in ('RUNNING', 'REBUILDING'))::int`
-      : `(select count(*) from moved)::int`;
+      ? `(select coalesce(json_agg(name), '[]'::json) from projections
+          where name in (select jsonb_array_elements_text($1::jsonb)) and position_tx = $2::xid8 and position = $3::bigint
+          and state in ('RUNNING', 'REBUILDING'))`
+      : `(select coalesce(json_agg(name), '[]'::json) from moved)`;
   const shadowMove =
     target === 'live'
       ? ''
       : `, moved as (
       update projections set rebuild_position_tx = last.transaction_id, rebuild_position = last.global_position
       from last where name = $1 and rebuild_position_tx = $2::xid8 and rebuild_position = $3::bigint and state = 'REBUILDING'
-      returning set_config('synchronous_commit', 'off', true) as commit_mode,
+      returning name, set_config('synchronous_commit', 'off', true) as commit_mode,
         set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode)`;
-  const found = lookups?.overBatch();
+  // Each projection's lookups under a prefix of its own: m0_lookup_0, m1_lookup_0, …
+  const found = lookups.map((l, j) => l?.overBatch(`m${j}_`));
+  const ctes = found.flatMap((f) => (f ? [f.ctes] : []));
   return `with batch as (
       select * from events
       where (transaction_id, global_position) > ($2::xid8, $3::bigint) and ${VISIBLE_TEXT}
       order by transaction_id, global_position limit ${limit}
     ), last as (
       select transaction_id, global_position from batch order by transaction_id desc, global_position desc limit 1
-    )${shadowMove}${found ? `,\n${found.ctes}` : ''}
+    )${shadowMove}${ctes.length > 0 ? `,\n${ctes.join(',\n')}` : ''}
     select ${EVENT_COLUMNS_TEXT}, ${moved} as moved,${
-      found
+      ctes.length > 0
         ? ` case when batch.global_position is not null and row_number() over (order by batch.transaction_id, batch.global_position) = 1
-          then ${found.result} end as found,`
+          then json_build_array(${found.map((f) => f?.result ?? 'null').join(', ')}) end as found,`
         : ''
     }
       (select global_position from events where (transaction_id, global_position) > (
@@ -50,17 +54,21 @@ function batchText(target: 'live' | 'shadow', limit: number, lookups?: CompiledL
     order by transaction_id, global_position`;
 }
 
-const plain = new Map<string, string>();
-const withLookups = new WeakMap<CompiledLookups, Map<string, string>>();
+const texts = new Map<string, string>();
+const ids = new WeakMap<CompiledLookups, number>();
+let nextId = 0;
 
-/** batchText, rendered once per form, limit and lookups (the runner's batch sizes are a few doublings). */
-export function batchStatement(target: 'live' | 'shadow', limit: number, lookups?: CompiledLookups): string {
-  let texts = plain;
-  if (lookups) {
-    texts = withLookups.get(lookups) ?? new Map();
-    withLookups.set(lookups, texts);
-  }
-  const key = `${target} ${limit}`;
+/**
+ * batchText, rendered once per form, limit and lookups (the runner's batch sizes are a few doublings, and
+ * a process groups the same few projections).
+ */
+export function batchStatement(target: 'live' | 'shadow', limit: number, lookups: readonly (CompiledLookups | undefined)[] = []): string {
+  const id = (l: CompiledLookups | undefined) => {
+    if (!l) return '-';
+    if (!ids.has(l)) ids.set(l, nextId++);
+    return String(ids.get(l));
+  };
+  const key = `${target} ${limit} ${lookups.map(id).join(',')}`;
   let text = texts.get(key);
   if (text === undefined) texts.set(key, (text = batchText(target, limit, lookups)));
   return text;

@@ -22,9 +22,10 @@ export type CompiledLookups = {
   names: readonly string[];
   /**
    * WITH queries (comma-separated, no WITH) and the expression of their JSON result, with the keys taken
-   * from the events of the CTE `batch` (the live batch statement's).
+   * from the events of the CTE `batch` (the live batch statement's); `prefix` starts the names of the WITH
+   * queries, so that several projections' lookups can ride along with one batch.
    */
-  overBatch(): SqlParts;
+  overBatch(prefix?: string): SqlParts;
   /** The same with the keys taken from parameters: $first and on, one JSON array per lookup (see `params`). */
   overParams(first: number): SqlParts;
   /** The parameters of overParams: the keys each lookup takes from `events`, as JSON arrays. */
@@ -66,27 +67,28 @@ export function compileLookups(projection: SqlProjection): CompiledLookups | und
   const fromEvents = (lookup: LookupSpec) => lookup.keys.filter((source): source is EventKeySource => !('lookup' in source));
 
   // Keys are the tenant's: each query below pairs a tenant (t) with a key (k), and finds rows of that tenant.
-  const build = (eventKeysOf: (i: number, lookup: LookupSpec) => string | null): SqlParts => {
+  const build = (eventKeysOf: (i: number, lookup: LookupSpec) => string | null, prefix = ''): SqlParts => {
+    const cte = (i: number) => `${prefix}lookup_${i}`;
     const ctes = lookups.flatMap((lookup, i) => {
       const parts = [
         eventKeysOf(i, lookup),
         ...lookup.keys.flatMap((s) =>
-          'lookup' in s ? [`select ${quoteIdent(TENANT)}, ${quoteIdent(ref(s.column))} from lookup_${where(s.lookup)}`] : [],
+          'lookup' in s ? [`select ${quoteIdent(TENANT)}, ${quoteIdent(ref(s.column))} from ${cte(where(s.lookup)!)}`] : [],
         ),
       ];
       const keys = parts.filter((p): p is string => p !== null);
       const refs = [...referenced[i]!].map((column) => `, ${ident(column)}::text as ${quoteIdent(ref(column))}`).join('');
       return [
-        `lookup_${i}_keys as (select distinct t, k from (${keys.length > 0 ? keys.join(' union all ') : 'select null::text, null::text'}) s(t, k) where k is not null)`,
-        `lookup_${i} as (select tenant_id as ${quoteIdent(TENANT)}, ${ident(lookup.key)}::text as ${quoteIdent(KEY)}${refs}, ${lookup.columns}
-          from ${ident(lookup.table)} where (${ident(lookup.key)}, tenant_id) in (select k, t from lookup_${i}_keys))`,
+        `${cte(i)}_keys as (select distinct t, k from (${keys.length > 0 ? keys.join(' union all ') : 'select null::text, null::text'}) s(t, k) where k is not null)`,
+        `${cte(i)} as (select tenant_id as ${quoteIdent(TENANT)}, ${ident(lookup.key)}::text as ${quoteIdent(KEY)}${refs}, ${lookup.columns}
+          from ${ident(lookup.table)} where (${ident(lookup.key)}, tenant_id) in (select k, t from ${cte(i)}_keys))`,
       ];
     });
     const result = `json_build_object(${names
       .map(
         (name, i) => `${sqlString(name)}, json_build_object(
-          'keys', (select coalesce(json_agg(json_build_array(t, k)), '[]'::json) from lookup_${i}_keys),
-          'rows', (select coalesce(json_agg(r), '[]'::json) from lookup_${i} r))`,
+          'keys', (select coalesce(json_agg(json_build_array(t, k)), '[]'::json) from ${cte(i)}_keys),
+          'rows', (select coalesce(json_agg(r), '[]'::json) from ${cte(i)} r))`,
       )
       .join(', ')})`;
     return { ctes: ctes.join(',\n'), result };
@@ -94,7 +96,7 @@ export function compileLookups(projection: SqlProjection): CompiledLookups | und
 
   return {
     names,
-    overBatch: () =>
+    overBatch: (prefix) =>
       build((_i, lookup) => {
         const parts = fromEvents(lookup).map((source) => {
           const types = typesOf(source.types);
@@ -107,7 +109,7 @@ export function compileLookups(projection: SqlProjection): CompiledLookups | und
           return `select tenant_id, ${column} from batch where type in (${types})`;
         });
         return parts.length > 0 ? parts.join(' union all ') : null;
-      }),
+      }, prefix),
     // One parameter per lookup, empty for one whose keys all come from an earlier lookup.
     overParams: (first) => build((i) => `select x->>0, x->>1 from jsonb_array_elements($${first + i}::jsonb) x`),
     params: (events) => lookups.map((lookup) => JSON.stringify([...eventKeys(lookup.keys, events)].map(splitKey))),

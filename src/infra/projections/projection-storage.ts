@@ -1,6 +1,7 @@
 // The projection runner's storage on PostgreSQL or PGlite: a projection's record, its live steps (see
-// live-step.ts), its rebuild's steps (rebuild-steps.ts), failures, and whether a log is long enough for a
-// first build to go through shadow copies (docs/architecture.md, Projections).
+// live-step.ts; shared by the projections at one checkpoint: shared-steps.ts), its rebuild's steps
+// (rebuild-steps.ts), failures, and whether a log is long enough for a first build to go through shadow
+// copies (docs/architecture.md, Projections).
 import { sql } from 'drizzle-orm';
 import type { Position } from '../../core/position.ts';
 import type { ProjectionStorage } from '../../core/projection.ts';
@@ -9,9 +10,10 @@ import type { Database } from '../db/database.ts';
 import { VISIBLE_TEXT } from '../event-store/event-rows.ts';
 import type { PostgresEventStore } from '../event-store/postgres-event-store.ts';
 import { CatchUps } from './catch-up.ts';
-import { type LiveStepDeps, liveStep } from './live-step.ts';
+import type { LiveStepDeps } from './live-step.ts';
 import { ensureProjectionRow, RECORD_COLUMNS, type RecordRow, toRecord } from './projection-records.ts';
 import { prepareShadow, shadowStep, swap } from './rebuild-steps.ts';
+import { sharedLiveSteps } from './shared-steps.ts';
 import { completeShadowTables } from './shadow-tables.ts';
 import { PreparedProjections } from './step-apply.ts';
 
@@ -26,6 +28,7 @@ export function createProjectionStorage(
 ): ProjectionStorage<StepContext> {
   const prepared = new PreparedProjections(projections);
   const deps: LiveStepDeps = { database, store, prepared, catchUps: new CatchUps(database, (name) => prepared.tablesOf(name)), committed };
+  const liveStep = sharedLiveSteps(deps, (name) => (prepared.get(name).projection.kind ?? 'PROJECTION') === 'PROJECTION');
 
   return {
     async load(name) {
@@ -35,7 +38,7 @@ export function createProjectionStorage(
     },
 
     step: (name, target, from, limit, apply, trace) =>
-      target === 'live' ? liveStep(deps, name, from, limit, apply, trace) : shadowStep(deps, name, from, limit, apply),
+      target === 'live' ? liveStep({ name, apply, trace }, from, limit) : shadowStep(deps, name, from, limit, apply),
 
     async fail(name, error, at) {
       await database.rows(sql`update projections set state = 'FAILED', last_error = ${error.slice(0, 2000)},

@@ -30,7 +30,7 @@ export function shadowStep(deps: LiveStepDeps, name: string, from: Position | nu
     const { events, pending, moved } = batchEvents(rows, deps.store.toStoredEvent);
     const last = events.at(-1);
     if (!last) return { kind: 'applied', read: 0, to: null, pending } as const;
-    if (!moved) return { kind: 'stale' } as const;
+    if (!moved.has(name)) return { kind: 'stale' } as const;
     await useShadow(tx, name);
     await deps.prepared.applyIn(tx, name, events, apply);
     return { kind: 'applied', read: events.length, to: last.position, pending } as const;
