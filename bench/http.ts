@@ -62,7 +62,8 @@ import {
   type Op,
   type ScenarioOutcome,
 } from './lib.ts';
-import { cpuMsOf, createClient, databaseCpuMs, dataOf, prepareDatabase, startChild, startInProcess, type Client } from './server.ts';
+import { cpuMsOf, databaseCpuMs } from './cpu.ts';
+import { createClient, dataOf, prepareDatabase, startChild, startInProcess, type Client } from './server.ts';
 
 const TRIVIAL = 'http-typename';
 const CREATE = 'http-create-order';

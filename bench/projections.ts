@@ -16,11 +16,14 @@
 //                                     NOTIFY, a projector child process, the same background rate; its
 //                                     p50/p99 is the wait plus the select of the row (waitP50ms: the
 //                                     wait alone, which is what the Converge lines time)
+//   converge read-your-writes-worker  the remote variant with the projections in a server process of
+//                                     their own (a worker, as `npm start` runs the server; every module
+//                                     only); its CPU per command counts the worker's
 // Read-your-writes runs every module (RYW_MODULES=all, as in production: the fulfilment process reacts
 // to each order too) or the orders module alone (RYW_MODULES=orders, as before issue 32).
 // Env: CATCHUP_EVENTS (200000); PROJECTION_BATCH (2000, the best of 500/1000/2000 here; a list such as
 // "500 1000 2000" sweeps, and the fastest is kept for read-your-writes); BACKGROUND_RATE (500);
-// RYW_INTERVAL_MS (20); RYW_REMOTE (1; 0 skips the remote variant); RYW_RAW (1; 0 skips the raw
+// RYW_INTERVAL_MS (20); RYW_REMOTE (1; 0 skips the remote variant); RYW_WORKER (1; 0 skips the worker variant); RYW_RAW (1; 0 skips the raw
 // baseline); RYW_RAW_NOTIFY (after-commit | in-transaction: where the raw writer's NOTIFY goes, see
 // raw-ryw.ts); RYW_MODULES (all | orders); PROJECTIONS_DB
 // (converge_projections_bench); and lib.ts's DURATION_S, WARMUP_S, POOL_MAX, RESET.
@@ -38,6 +41,7 @@ import { parseCommand } from '../src/core/command-input.ts';
 import { ordersModule } from '../src/orders/module.ts';
 import { orderAggregate } from '../src/orders/order-aggregate.ts';
 import { MODULES } from '../src/modules.ts';
+import { TEST_DATA_KEY_SECRET } from '../src/infra/privacy/master-key.ts';
 import {
   checkpoint,
   databaseUrl,
@@ -56,7 +60,8 @@ import {
   type ScenarioOutcome,
 } from './lib.ts';
 import { measureRawReadYourWrites, type RawRywResult } from './raw-ryw.ts';
-import { cpuMsOf, databaseCpuMs } from './server.ts';
+import { cpuMsOf, databaseCpuMs } from './cpu.ts';
+import { startChild } from './server.ts';
 
 // A database of its own: the catch-up truncates everything and counts what it finds, and converge_bench
 // is written by the append and http scenarios (a concurrent http run once added 1424 orders mid-catch-up).
@@ -65,6 +70,7 @@ const PROJECTIONS = ['orders', 'customer_summaries'] as const;
 const CATCHUP = 'catchup';
 const RYW = 'read-your-writes';
 const RYW_REMOTE = 'read-your-writes-remote';
+const RYW_WORKER = 'read-your-writes-worker';
 
 // Targets of the brief, checked in the summary.
 const TARGET_CATCHUP_EVENTS_PER_S = 20_000;
@@ -433,6 +439,8 @@ export async function measureReadYourWrites(options: {
   onSample?: (token: Position, t0: number, t1: number) => void;
   /** The database whose backends' CPU time is counted. */
   dbName?: string;
+  /** CPU time so far of the services' other processes (a projection worker), counted with this one's. */
+  otherCpuMs?: () => number | null;
 }): Promise<RywResult> {
   const { writer, waiter, config, rate, intervalMs } = options;
   let measuring = false;
@@ -493,15 +501,17 @@ export async function measureReadYourWrites(options: {
     if (config.warmupS > 0) await phase(config.warmupS);
     const before = background.snapshot();
     const cpu = process.cpuUsage();
+    const other = options.otherCpuMs?.() ?? 0;
     const db = options.dbName ? databaseCpuMs(options.dbName) : null;
     measuring = true;
     const measured = await phase(config.durationS);
     const after = background.snapshot();
     const dbAfter = options.dbName ? databaseCpuMs(options.dbName) : null;
+    const otherMs = (options.otherCpuMs?.() ?? 0) - other;
     const commands = after.completed - before.completed + measured.samples.length;
     return {
       ...measured,
-      cpuMsPerCommand: cpuMsOf(process.cpuUsage(cpu)) / commands,
+      cpuMsPerCommand: (cpuMsOf(process.cpuUsage(cpu)) + otherMs) / commands,
       dbCpuMsPerCommand: db !== null && dbAfter !== null ? (dbAfter - db) / commands : null,
       background: (after.completed - before.completed) / ((after.at - before.at) / 1000),
       backgroundErrors: after.errors - before.errors,
@@ -534,6 +544,17 @@ async function settle(services: Services): Promise<void> {
   if (head) await services.tracker.waitFor(head, services.projectionNames, 600_000);
 }
 
+/** Until this database's projection locks (host.ts: class 7221) are held, as many as `count`. */
+async function untilLocksHeld(database: Database, count: number): Promise<void> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(50)) {
+    const [row] = await database.rows<{ n: number }>(sql`select count(*)::int as n from pg_locks
+      where locktype = 'advisory' and classid = 7221 and granted
+        and database = (select oid from pg_database where datname = current_database())`);
+    if ((row?.n ?? 0) >= count) return;
+  }
+  throw new Error(`the worker did not take the ${count} projection locks within 30 s`);
+}
+
 function rawRywLine(result: RawRywResult, pool: number): { line: Line; extra: Extra } {
   const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
   const samples = sorted(result.samples);
@@ -562,6 +583,9 @@ function rawRywLine(result: RawRywResult, pool: number): { line: Line; extra: Ex
       writeP99ms: round(percentile(writes, 99), 3),
       backgroundDropped: result.backgroundDropped,
       ...Object.fromEntries(Object.entries(result.projector).map(([k, v]) => [`projector_${k}`, v])),
+      // The writer and the projector together (the load driver's share included, as on Converge's side).
+      serverCpuMsPerOp: round(result.cpuMsPerCommand, 3),
+      dbCpuMsPerOp: round(result.dbCpuMsPerCommand, 3),
     },
   };
 }
@@ -616,6 +640,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
   const rate = positiveNumber('BACKGROUND_RATE', '500');
   const intervalMs = positiveNumber('RYW_INTERVAL_MS', '20');
   const remote = env('RYW_REMOTE', '1') !== '0';
+  const worker = env('RYW_WORKER', '1') !== '0';
   const rawBaseline = env('RYW_RAW', '1') !== '0';
   const rawNotify = env('RYW_RAW_NOTIFY', 'after-commit');
   if (rawNotify !== 'after-commit' && rawNotify !== 'in-transaction') {
@@ -755,6 +780,44 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
     } finally {
       await local.stop();
     }
+
+    if (worker && rywModules === 'all') {
+      // The projections in a server process of their own (a worker: the server as `npm start` runs it,
+      // every module); commands and waits in this one, which learns of progress only from PostgreSQL
+      // notifications. The worker's CPU counts with this process's.
+      const apiDatabase = await openDatabase({ url, poolMax: config.poolMax, applicationName: 'converge-bench-api' });
+      const api = createServices(apiDatabase, { modules, runProjections: false, consistencyTimeoutMs: 5000 });
+      const child = await startChild(url, config.poolMax, { DATA_KEY_SECRET: TEST_DATA_KEY_SECRET });
+      try {
+        await untilLocksHeld(database, api.projectionNames.length);
+        await api.start();
+        await settle(api);
+        log(`converge ${RYW_WORKER}...`);
+        let childCpu = (await child.cpuMs()) ?? 0;
+        // Read between the phases' ends by measureReadYourWrites; the child answers over its stdin.
+        const sampler = setInterval(() => void child.cpuMs().then((ms) => (childCpu = ms ?? childCpu)), 20);
+        try {
+          const result = await measureReadYourWrites({
+            writer: api,
+            waiter: api,
+            // A fresh server through tsx: its first seconds are compilation and JIT (p99 over a second).
+            config: { ...config, warmupS: Math.max(config.warmupS, 3) },
+            rate,
+            intervalMs,
+            dbName,
+            otherCpuMs: () => childCpu,
+          });
+          const { line, extra } = rywLine(RYW_WORKER, result, config.poolMax);
+          keep(line, { ...extra, batch: best!.batch, modules: rywModules });
+        } finally {
+          clearInterval(sampler);
+        }
+      } finally {
+        await api.stop();
+        await child.stop();
+        await apiDatabase.close();
+      }
+    }
   } finally {
     await database.close();
   }
@@ -773,7 +836,7 @@ function summarize(measurements: Measurement[], extras: Map<Measurement, Extra>)
         `raw ${raw ? raw.opsPerSec.toFixed(0) : 'n/a'} events/s, converge/raw ${r === null ? 'n/a' : `${r.toFixed(2)}x`}`,
     );
   }
-  for (const scenario of [RYW, RYW_REMOTE]) {
+  for (const scenario of [RYW, RYW_REMOTE, RYW_WORKER]) {
     const m = measurements.find((x) => x.scenario === scenario);
     if (!m) continue;
     const extra = extras.get(m) ?? {};
@@ -791,12 +854,19 @@ function summarize(measurements: Measurement[], extras: Map<Measurement, Extra>)
         `background ${rawRyw.opsPerSec} cmds/s`,
     );
     const over = (a: number | null, b: unknown) => (a === null || typeof b !== 'number' || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
-    for (const scenario of [RYW, RYW_REMOTE]) {
+    for (const scenario of [RYW, RYW_REMOTE, RYW_WORKER]) {
       const m = measurements.find((x) => x.system === 'converge' && x.scenario === scenario);
       if (!m) continue;
       lines.push(
         `  ${scenario} / raw: p50 ${over(m.p50ms, rawRyw.p50ms)}, p99 ${over(m.p99ms, rawRyw.p99ms)} ` +
           `(over the raw wait alone: ${over(m.p50ms, rawExtra.waitP50ms)}, ${over(m.p99ms, rawExtra.waitP99ms)}; goals p50 <= 1.3x, p99 <= 1.5x)`,
+      );
+    }
+    // On a 2-core machine the latencies follow from how much of it each side keeps busy.
+    for (const m of [...measurements.filter((x) => x.system === 'converge' && x.scenario.startsWith(RYW)), rawRyw]) {
+      const extra = extras.get(m) ?? {};
+      lines.push(
+        `  CPU per command, ${m.system} ${m.scenario}: ${extra.serverCpuMsPerOp ?? 'n/a'} ms in Node, ${extra.dbCpuMsPerOp ?? 'n/a'} ms in PostgreSQL`,
       );
     }
   }

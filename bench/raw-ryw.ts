@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
+import { cpuMsOf, databaseCpuMs, processCpuMs } from './cpu.ts';
 
 const EVENTS_CHANNEL = 'raw_ryw_events';
 const PROJECTED_CHANNEL = 'raw_ryw_projected';
@@ -32,6 +33,9 @@ export type RawRywResult = {
   backgroundDropped: number;
   /** The projector's mean ms per batch of each step, and its mean batch size. */
   projector: Record<string, number>;
+  /** CPU per write (background and foreground) of the writer (this process) and the projector together, and of the database's backends. */
+  cpuMsPerCommand: number | null;
+  dbCpuMsPerCommand: number | null;
 };
 
 async function createTables(sql: postgres.Sql): Promise<void> {
@@ -148,6 +152,8 @@ function startProjector(url: string) {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stopped: Promise<Record<string, number>> | undefined;
   return {
+    /** The projector's CPU time so far, in ms. */
+    cpuMs: () => (child.pid === undefined ? null : processCpuMs(child.pid)),
     ready: Promise.race([
       next(),
       exited.then(() => {
@@ -281,13 +287,22 @@ export async function measureRawReadYourWrites(options: {
   };
   try {
     if (options.warmupS > 0) await phase(options.warmupS);
+    const dbName = decodeURIComponent(new URL(url).pathname.slice(1));
+    const cpu = { own: process.cpuUsage(), projector: projector.cpuMs(), db: databaseCpuMs(dbName) };
     const before = { at: performance.now(), completed, dropped, backgroundErrors };
     const measured = await phase(options.durationS);
     const seconds = (performance.now() - before.at) / 1000;
+    const [projectorAfter, dbAfter] = [projector.cpuMs(), databaseCpuMs(dbName)];
+    const commands = completed - before.completed + measured.samples.length;
     const rates = {
       background: (completed - before.completed) / seconds,
       backgroundDropped: dropped - before.dropped,
       errors: measured.errors + backgroundErrors - before.backgroundErrors,
+      cpuMsPerCommand:
+        cpu.projector !== null && projectorAfter !== null
+          ? (cpuMsOf(process.cpuUsage(cpu.own)) + projectorAfter - cpu.projector) / commands
+          : null,
+      dbCpuMsPerCommand: cpu.db !== null && dbAfter !== null ? (dbAfter - cpu.db) / commands : null,
     };
     await stopBackground();
     return { ...measured, ...rates, projector: await projector.stop() };

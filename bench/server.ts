@@ -4,7 +4,7 @@
 // stops when stdin closes. BENCH_SERVER_ENV (JSON) adds configuration variables (CONSISTENCY_MAX_WAITS,
 // say) to the child's.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import type { Logger } from '../src/core/logger.ts';
 import { loadConfig as loadAppConfig } from '../src/config.ts';
 import { openDatabase } from '../src/infra/db/open-database.ts';
 import { migrate } from '../src/infra/db/migrate.ts';
+import { cpuMsOf } from './cpu.ts';
 import { ensureDatabase, env, log, redactUrl, REPO_ROOT, truncatePublicTables } from './lib.ts';
 
 // Set in the child's environment only: this file then serves.
@@ -34,8 +35,6 @@ export type Server = {
   rssBytes(): Promise<number | null>;
   stop(): Promise<void>;
 };
-
-export const cpuMsOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 
 // TENANCY passes through, so that any scenario can measure TENANCY=multi (open mode: tenant default); so
 // do OpenTelemetry's OTEL_* variables, so that any scenario can measure tracing on (README, Tracing).
@@ -147,40 +146,6 @@ async function serveAsChild(url: string, poolMax: number, extra: Record<string, 
   await new Promise<void>((resolve) => commands.once('close', resolve));
   await app.stop();
   process.exit(0);
-}
-
-/**
- * CPU time so far of the PostgreSQL backends serving `database` (from /proc, so a local server only;
- * null elsewhere), in ms. Shared processes (WAL writer, checkpointer) are left out, and so are backends
- * of other databases: other sessions on the machine do not count. A backend that exits between two
- * readings takes its time with it; the server's pool keeps its connections, so that is rare.
- */
-export function databaseCpuMs(database: string): number | null {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return null;
-  }
-  const tag = ` ${database} `;
-  let ticks = 0;
-  let found = false;
-  for (const pid of entries) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.startsWith('postgres: ') || !cmdline.includes(tag)) continue;
-      // Fields after the parenthesised command name: state is the 3rd field, utime the 14th, stime the 15th.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-      found = true;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  // USER_HZ is 100 on every Linux this runs on.
-  return found ? ticks * 10 : null;
 }
 
 // ------------------------------------------------------------------------------------------------
