@@ -16,6 +16,7 @@ import { createOrder, startOrderServices } from '../support/services.ts';
 import { type Sent, watchStatements } from '../support/watch.ts';
 
 const TABLES = ['shared_a', 'shared_b', 'shared_c'];
+const LOOKED_UP = ['shared_lookup_a', 'shared_lookup_c'];
 
 /** Records each event it sees in its own table; the primary key turns a repeat into a failure. */
 const recording = (table: string, kind?: ProcessorKind): SqlProjection => ({
@@ -43,6 +44,10 @@ describe(`shared live steps on ${driverName}`, () => {
     t = await createTestDatabase();
     for (const table of TABLES) {
       await t.database.rows(sql.raw(`create table if not exists ${table} (pos bigint primary key)`));
+      await t.database.rows(sql`select converge_tenant_table(${table})`);
+    }
+    for (const table of LOOKED_UP) {
+      await t.database.rows(sql.raw(`create table if not exists ${table} (k text primary key, v text not null)`));
       await t.database.rows(sql`select converge_tenant_table(${table})`);
     }
   });
@@ -94,6 +99,39 @@ describe(`shared live steps on ${driverName}`, () => {
       expect(await count(table)).toBe(3);
       expect(await positionOf(table)).toEqual((values[0] as Extract<StepResult, { kind: 'applied' }>).to);
     }
+  });
+
+  it('each projection gets its own lookups from the shared read, beside one that has none', async () => {
+    // Lookups of one name over two tables, each row saying which table it came from.
+    const streams = await t.database.rows<{ id: string }>(sql`select stream_id as id from events where type = 'OrderCreated'`);
+    for (const table of LOOKED_UP) {
+      for (const { id } of streams) await t.database.rows(sql`insert into ${sql.identifier(table)} (k, v) values (${id}, ${table})`);
+    }
+    const seen = new Map<string, string[]>();
+    const looking = (table: string, lookedUp: string): SqlProjection => ({
+      ...recording(table),
+      lookups: { rows: { table: lookedUp, key: 'k', columns: 'v', keys: [{ streamId: true }] } },
+      async apply(events, step) {
+        seen.set(
+          table,
+          events.map((e) => String(step.found.rows?.get(e.streamId)?.v)),
+        );
+        await recording(table).apply(events, step);
+      },
+    });
+    const projections = [looking('shared_a', 'shared_lookup_a'), recording('shared_b'), looking('shared_c', 'shared_lookup_c')];
+    const { storage, sent } = await storageOf(projections);
+    // Asked for in another order than the names': the statement's members, lookups and writes follow the names.
+    const results = await stepTogether(storage, [...projections].reverse());
+    expect(results.every((r) => r.status === 'fulfilled' && r.value.kind === 'applied')).toBe(true);
+    expect(batchReads(sent)).toEqual([TABLES]);
+    expect(sent.filter((s) => s.via === 'lookups')).toEqual([]);
+    expect(seen).toEqual(
+      new Map([
+        ['shared_a', ['shared_lookup_a', 'shared_lookup_a', 'shared_lookup_a']],
+        ['shared_c', ['shared_lookup_c', 'shared_lookup_c', 'shared_lookup_c']],
+      ]),
+    );
   });
 
   it('steps from different checkpoints, and a process manager, go on their own', async () => {

@@ -65,13 +65,14 @@ async function writeOne(database: Database, ready: Ready): Promise<'written' | '
  * one's writes are refused), each on its own, so that only that member's step is stale or fails.
  */
 async function writeAll(database: Database, ready: readonly Ready[]): Promise<PromiseSettledResult<'written' | 'stale'>[]> {
-  if (ready.length === 1) return Promise.allSettled([writeOne(database, ready[0]!)]);
+  if (ready.length <= 1) return Promise.allSettled(ready.map((r) => writeOne(database, r)));
   try {
     await database.rows(writeStatement(ready));
     return ready.map(() => ({ status: 'fulfilled', value: 'written' }));
   } catch (error) {
-    // The database is away: nothing more to try now (each runner reloads and steps again).
-    if (error instanceof UnavailableError) return ready.map(() => ({ status: 'rejected', reason: error }));
+    // The database is away, and may have committed: nothing more to try now (each runner reloads and
+    // steps again). Refused for certain (a deadlock, say): each on its own, as for any other refusal.
+    if (error instanceof UnavailableError && !error.notCommitted) return ready.map(() => ({ status: 'rejected', reason: error }));
     return Promise.allSettled(ready.map((r) => writeOne(database, r)));
   }
 }

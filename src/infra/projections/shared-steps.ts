@@ -3,6 +3,7 @@
 // write, so one commit instead of one per projection (docs/decisions/shared-steps.md). Only plain
 // projections share: a process manager's commands or a publisher's messages would hold the others' commit
 // back. Each projection keeps its own checkpoint, outcome and failures (see live-step.ts).
+import { AsyncResource } from 'node:async_hooks';
 import { START, type Position } from '../../core/position.ts';
 import type { StepResult } from '../../core/projection.ts';
 import { type LiveStepDeps, type LiveStepMember, liveSteps } from './live-step.ts';
@@ -32,7 +33,9 @@ export function sharedLiveSteps(deps: LiveStepDeps, shares: (name: string) => bo
     scheduled = false;
     const due = groups;
     groups = new Map();
-    for (const group of due.values()) void run(group);
+    // In one order whoever asked first: one statement text per set of projections, and the checkpoint
+    // rows locked in the same order by every process.
+    for (const group of due.values()) void run({ ...group, members: group.members.sort((a, b) => (a.name < b.name ? -1 : 1)) });
   };
 
   return (member, from, limit) => {
@@ -44,7 +47,13 @@ export function sharedLiveSteps(deps: LiveStepDeps, shares: (name: string) => bo
       let group: Group | undefined;
       while ((group = groups.get(key))?.members.some((m) => m.name === member.name)) key += '+';
       if (!group) groups.set(key, (group = { from, limit, members: [] }));
-      group.members.push({ ...member, settle: (r) => (r.status === 'fulfilled' ? resolve(r.value) : reject(r.reason)) });
+      // Its apply and trace run in the caller's async context (its spans' parent), not the first caller's.
+      group.members.push({
+        name: member.name,
+        apply: AsyncResource.bind(member.apply),
+        trace: member.trace && AsyncResource.bind(member.trace),
+        settle: (r) => (r.status === 'fulfilled' ? resolve(r.value) : reject(r.reason)),
+      });
       if (!scheduled) {
         scheduled = true;
         setImmediate(flush);
