@@ -248,7 +248,7 @@ const LINE_TOTAL = `((l.item->>'quantity')::int * (l.item->>'unitPrice')::numeri
 const RAW_ORDERS_INSERT = `insert into ${RAW_ORDERS} (id, customer_id, status, items, item_count, total_amount,
     shipping_address, version, created_at, updated_at, shipped_at, cancelled_at, cancel_reason, search_text)
   select id, customer_id, status, items, item_count, total_amount, shipping_address, version, created_at, updated_at,
-    shipped_at, cancelled_at, cancel_reason, lower(concat_ws(chr(31), id, customer_id, products, city))
+    shipped_at, cancelled_at, cancel_reason, lower(concat_ws(chr(31), id, customer_id, products))
   from (
     select e.stream_id as id,
       min(e.data->>'customerId') as customer_id,
@@ -259,7 +259,6 @@ const RAW_ORDERS_INSERT = `insert into ${RAW_ORDERS} (id, customer_id, status, i
       coalesce(sum((l.item->>'quantity')::int), 0) as item_count,
       coalesce(sum(${LINE_TOTAL}), 0) as total_amount,
       (array_agg(e.data->'shippingAddress') filter (where e.type = 'OrderCreated'))[1] as shipping_address,
-      min(e.data->'shippingAddress'->>'city') as city,
       max(e.version) as version,
       min(${EVENT_TIME}) filter (where e.type = 'OrderCreated') as created_at,
       (array_agg(${EVENT_TIME} order by e.version desc))[1] as updated_at,
