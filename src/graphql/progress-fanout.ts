@@ -5,6 +5,7 @@
 // subscribers that wait for it, not every subscriber.
 import { isAtOrAfter, type Position } from '../core/position.ts';
 import type { GraphQLServices } from './context.ts';
+import { EndingStream } from './ending-stream.ts';
 
 export type Progress = { projection: string; position: Position | null; caughtUp: boolean };
 
@@ -98,46 +99,31 @@ function unfollow(hub: Hub): void {
  * The events of `names`: first each one's position now, then the latest event of whichever advanced
  * since the subscriber last took one. Ends on return(), on `signal`, or with the error given to end().
  */
-export class ProgressStream implements AsyncIterableIterator<Progress> {
-  /** Settles when the stream ends, however. */
-  readonly ended: Promise<void>;
+export class ProgressStream extends EndingStream<Progress> {
   private readonly hub: Hub;
   private readonly follower: Follower;
   private readonly initial: string[];
-  private done = false;
-  private failure: unknown;
-  private settle!: () => void;
 
   constructor(
     private readonly services: GraphQLServices,
     private readonly names: readonly string[],
-    private readonly signal?: AbortSignal,
+    signal?: AbortSignal,
   ) {
-    this.ended = new Promise<void>((resolve) => (this.settle = resolve));
+    super();
     this.hub = hubOf(services);
     this.follower = { names, seen: new Map(), wake: undefined };
     this.initial = [...names];
     follow(services, this.hub);
     // Advances before the first events are covered by them.
     for (const name of names) this.follower.seen.set(name, this.hub.seq.get(name) ?? 0);
-    if (signal?.aborted) this.end();
-    else signal?.addEventListener('abort', this, { once: true });
+    this.endOn(signal);
   }
 
-  /** The signal's abort. */
-  handleEvent(): void {
-    this.end();
-  }
-
-  end(error?: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    this.failure = error;
+  /** Leaves the hub, and wakes the reader if it waits for an advance. */
+  protected onEnd(): void {
     this.hub.parked.delete(this.follower);
     unfollow(this.hub);
-    this.signal?.removeEventListener('abort', this);
     this.follower.wake?.();
-    this.settle();
   }
 
   async next(): Promise<IteratorResult<Progress>> {
@@ -157,20 +143,6 @@ export class ProgressStream implements AsyncIterableIterator<Progress> {
     return this.finished();
   }
 
-  return(): Promise<IteratorResult<Progress>> {
-    this.end();
-    return Promise.resolve({ done: true, value: undefined });
-  }
-
-  throw(error?: unknown): Promise<IteratorResult<Progress>> {
-    this.end();
-    return Promise.reject(error);
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
   private take(): Promise<Progress> | undefined {
     const name = this.initial.shift();
     if (name !== undefined) return progressNow(this.services, name);
@@ -182,12 +154,5 @@ export class ProgressStream implements AsyncIterableIterator<Progress> {
       }
     }
     return undefined;
-  }
-
-  private finished(): Promise<IteratorResult<Progress>> {
-    if (this.failure === undefined) return Promise.resolve({ done: true, value: undefined });
-    const error = this.failure;
-    this.failure = undefined; // thrown once, then the stream is just done
-    return Promise.reject(error);
   }
 }
