@@ -38,10 +38,16 @@ function figuresOf(line: Measurement): Figure[] {
   if (line.p50ms !== null) figures.push({ key: `${name} p50 ms`, better: 'lower', value: line.p50ms });
   if (line.p99ms !== null) figures.push({ key: `${name} p99 ms`, better: 'lower', value: line.p99ms });
   // CPU per operation (http's server child and database backends): it moves far less with the machine's other load than ops/s.
-  const extra = line as Measurement & { serverCpuMsPerOp?: unknown; dbCpuMsPerOp?: unknown };
+  // fanout's own: the server's CPU per delivered event, its memory per subscription, and the p99s over the
+  // read-your-writes p99 at the first size of the same run.
+  const extra = line as Measurement & Record<string, unknown>;
   for (const [field, label] of [
     ['serverCpuMsPerOp', 'server cpu ms/op'],
     ['dbCpuMsPerOp', 'db cpu ms/op'],
+    ['serverCpuMsPerDelivered', 'server cpu ms/event'],
+    ['rssKbPerSubscription', 'rss KB/subscription'],
+    ['rywP99Ratio', 'read-your-writes p99 / first size'],
+    ['deliveryP99Ratio', 'delivery p99 / first size'],
   ] as const) {
     const value = extra[field];
     if (typeof value === 'number') figures.push({ key: `${name} ${label}`, better: 'lower', value });

@@ -1,11 +1,12 @@
 // projectionProgress without `until`: one follower of the tracker per process, shared by every such
 // subscription. Each advance becomes its event once (the position, and caughtUp against one read of the
-// log's head), and each subscriber takes the latest event of each projection it follows when it is ready
+// log's head, executed once per selection), and each subscriber takes the latest event of each projection it follows when it is ready
 // for one: a slow subscriber skips positions instead of queueing them, and an advance costs the
 // subscribers that wait for it, not every subscriber.
 import { isAtOrAfter, type Position } from '../core/position.ts';
 import type { GraphQLServices } from './context.ts';
 import { EndingStream } from './ending-stream.ts';
+import { sharedEvent } from './event-execution.ts';
 
 export type Progress = { projection: string; position: Position | null; caughtUp: boolean };
 
@@ -61,7 +62,8 @@ function follow(services: GraphQLServices, hub: Hub): void {
   hub.followers++;
   hub.unsubscribe ??= services.tracker.subscribe(({ projection }) => {
     hub.seq.set(projection, (hub.seq.get(projection) ?? 0) + 1);
-    const event = progressNow(services, projection);
+    // One event for every follower: executed once per selection (event-execution.ts).
+    const event = progressNow(services, projection).then(sharedEvent);
     hub.latest.set(projection, event);
     if (!hub.waking) {
       hub.waking = true;

@@ -12,6 +12,7 @@ import { useUnauthenticatedStatus } from './auth-status.ts';
 import type { GraphQLContext, GraphQLServices } from './context.ts';
 import { requestConsistency } from './consistency.ts';
 import { literalPath, maskError, withVariablePath } from './errors.ts';
+import { useSharedEventExecution } from './event-execution.ts';
 import { limitPlugins } from './limits.ts';
 import type { LiveQueries } from './live-queries.ts';
 import { NoLiveMixedWithDeferStreamRule } from '@n1ru4l/graphql-live-query';
@@ -285,6 +286,7 @@ export function createGraphQLHandler(options: GraphQLHandlerOptions): YogaServer
       useVariableIssuePaths(),
       useLiteralIssuePaths(),
       useOperationObservability(observer),
+      useSharedEventExecution(),
       ...(options.tracing?.enabled ? [useOperationSpans(options.tracing)] : []),
       ...(options.live ? [useLiveQueries(options.live)] : []),
     ],
