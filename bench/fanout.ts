@@ -7,7 +7,8 @@
 // from the same instant as the change's delivery. Measured: change-to-delivery latency (the mutation sent
 // to its orderChanged event received) and the read-your-writes latency, p50/p99, both p99s over the first
 // size's read-your-writes p99 (same run), the server's RSS (idle, and the peak) and RSS per subscription,
-// the server's CPU per delivered event, and whether every subscriber got its order's last version. Goals:
+// the server's CPU per delivered event (and this client's, with how late its own event loop ran), and
+// whether every subscriber got its order's last version. Goals:
 // issue 16, at 10,000 subscriptions p99 <= 50 ms, RSS <= 400 MB, none missing; issue 32 (FANOUT_SUBSCRIBERS
 // "100 50000", FANOUT_PER_SOCKET 100), at 50,000 both p99s <= 2x the read-your-writes p99 at 100, <= 8 KB
 // per subscription (docs/decisions/subscriptions-at-scale.md).
@@ -15,6 +16,7 @@
 // FANOUT_PROGRESS_SHARE (0.1, the share of projectionProgress subscriptions), FANOUT_DB
 // (converge_fanout_bench), lib.ts's DURATION_S and POOL_MAX.
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import {
@@ -150,6 +152,11 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const expected = new Map<string, number>(ids.map((id) => [id, 1]));
       const inFlight = new Set<string>();
       const cpuBefore = (await server.cpuMs())!;
+      // This process receives every event too, on the same cores: its CPU and how late its own event loop
+      // runs (which delays every timing taken here) say how much of the latency is the measuring client's.
+      const clientCpuBefore = process.cpuUsage();
+      const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+      clientLoop.enable();
       const started = performance.now();
       const deadline = started + config.durationS * 1000;
       let writeErrors = 0;
@@ -188,6 +195,9 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
       const missing = () => ids.filter((id) => (delivered.get(id) ?? 1) < expected.get(id)!).length;
       while (missing() > 0 && performance.now() < settleBy) await sleep(100);
       const cpuMs = (await server.cpuMs())! - cpuBefore;
+      clientLoop.disable();
+      const clientCpu = process.cpuUsage(clientCpuBefore);
+      const clientCpuMs = (clientCpu.user + clientCpu.system) / 1000;
       const changes = [...expected.values()].reduce((sum, v) => sum + (v - 1), 0);
       latencies.sort((a, b) => a - b);
       rywLatencies.sort((a, b) => a - b);
@@ -216,6 +226,8 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
         peakRssMb: round(peakRss / MB, 1),
         rssKbPerSubscription: round((subscribedRss - idleRss) / total / 1024, 2),
         serverCpuMsPerDelivered: deliveredEvents > 0 ? round(cpuMs / deliveredEvents, 3) : null,
+        clientCpuMsPerDelivered: deliveredEvents > 0 ? round(clientCpuMs / deliveredEvents, 3) : null,
+        clientLoopDelayP99ms: round(clientLoop.percentile(99) / 1e6, 1),
         subscribeCpuMsPerSubscription: round((cpuBefore - cpuBeforeSubscribing) / total, 3),
       };
       measurements.push(
@@ -240,7 +252,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
           `read-your-writes p50/p99 ${extra.rywP50ms}/${extra.rywP99ms} ms (${staleReads} stale), p99s over the first size's read-your-writes p99: ` +
           `read-your-writes ${extra.rywP99Ratio}, delivery ${extra.deliveryP99Ratio}; at ${extra.changesPerSec} changes/s; ` +
           `RSS ${extra.idleRssMb} MB idle, ${extra.subscribedRssMb} subscribed (${extra.rssKbPerSubscription} KB each), peak ${extra.peakRssMb}; ` +
-          `server CPU ${extra.serverCpuMsPerDelivered} ms per delivered event (${deliveredEvents}); missing ${extra.missing}, errors ${extra.subscriptionErrors + writeErrors}`,
+          `server CPU ${extra.serverCpuMsPerDelivered} ms per delivered event (${deliveredEvents}), this client's ${extra.clientCpuMsPerDelivered} ms, its event loop late by ${extra.clientLoopDelayP99ms} ms at p99; missing ${extra.missing}, errors ${extra.subscriptionErrors + writeErrors}`,
       );
       log(lines.at(-1)!);
     } finally {
