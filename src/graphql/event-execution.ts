@@ -1,7 +1,7 @@
 // Subscriptions by the GraphQL spec's rule (each source event executed with the operation's selection, the
 // event as its root value), with one difference from the executor yoga brings: an event its stream marks
-// shared is executed once per document and variables, whoever receives it. One advance fanned out to
-// thousands of projectionProgress subscribers then costs one execution, not one each
+// shared is executed once per schema, document, operation and variables, whoever receives it. One advance
+// fanned out to thousands of projectionProgress subscribers then costs one execution, not one each
 // (docs/decisions/subscriptions-at-scale.md).
 import {
   createSourceEventStream,
@@ -11,14 +11,15 @@ import {
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
+  type GraphQLSchema,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
 const sharedEvents = new WeakSet<object>();
-/** Per shared event: its result for each document, by operation name and variables. */
-const results = new WeakMap<object, WeakMap<DocumentNode, Map<string, Result>>>();
+/** Per shared event: its result for each schema and document, by operation name and variables. */
+const results = new WeakMap<object, WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, Result>>>>();
 
 /**
  * Marks `event` as one whose fields resolve from the event alone, never from the context or the caller
@@ -33,6 +34,8 @@ export function sharedEvent<T extends object>(event: T): T {
 /** The events of one subscription, each executed as it is taken; return() and throw() reach the source. */
 class ExecutedEvents implements AsyncIterableIterator<ExecutionResult> {
   private key: string | undefined;
+  /** Set by return(): an event still executing then is dropped, as graphql-tools' executor drops it. */
+  private returned = false;
 
   constructor(
     private readonly source: AsyncIterator<unknown>,
@@ -48,12 +51,17 @@ class ExecutedEvents implements AsyncIterableIterator<ExecutionResult> {
     try {
       event = await this.source.next();
     } catch (error) {
+      // A source that failed is closed, whether or not it ended itself.
+      await this.source.return?.().catch(() => undefined);
       throw this.located(error);
     }
-    return event.done ? { done: true, value: undefined } : { done: false, value: await this.execute(event.value) };
+    if (event.done) return { done: true, value: undefined };
+    const value = await this.execute(event.value);
+    return this.returned ? { done: true, value: undefined } : { done: false, value };
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.returned = true;
     await this.source.return?.();
     return { done: true, value: undefined };
   }
@@ -66,8 +74,10 @@ class ExecutedEvents implements AsyncIterableIterator<ExecutionResult> {
 
   private execute(event: unknown): Result {
     if (typeof event !== 'object' || event === null || !sharedEvents.has(event)) return execute({ ...this.args, rootValue: event });
-    let byDocument = results.get(event);
-    if (!byDocument) results.set(event, (byDocument = new WeakMap()));
+    let bySchema = results.get(event);
+    if (!bySchema) results.set(event, (bySchema = new WeakMap()));
+    let byDocument = bySchema.get(this.args.schema);
+    if (!byDocument) bySchema.set(this.args.schema, (byDocument = new WeakMap()));
     let byKey = byDocument.get(this.args.document);
     if (!byKey) byDocument.set(this.args.document, (byKey = new Map()));
     this.key ??= `${this.args.operationName ?? ''} ${JSON.stringify(this.args.variableValues ?? null)}`;

@@ -1,6 +1,7 @@
-// Subscriptions through event-execution.ts on a small schema: a shared event is executed once per document
-// and variables whoever takes it, an unshared one once per subscriber; the errors before the stream and
-// from it are reported as yoga's executor reports them; return() reaches the source.
+// Subscriptions through event-execution.ts on a small schema: a shared event is executed once per document,
+// operation and variables whoever takes it, an unshared one once per subscriber (with its own caller); the
+// errors before the stream and from it are reported as yoga's executor reports them; return() reaches the
+// source, a failed source is closed, and an event still executing when the subscriber leaves is dropped.
 import {
   GraphQLError,
   GraphQLInt,
@@ -19,6 +20,8 @@ type Tick = { n: number };
 
 function setup() {
   const resolved: number[] = [];
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
   const returned: string[] = [];
   let fail: Error | undefined;
   // Each subscriber's source: the events given to `emit`, in order.
@@ -34,6 +37,16 @@ function setup() {
         },
       },
       label: { type: GraphQLString, args: { prefix: { type: GraphQLString } }, resolve: (tick, args) => `${args.prefix ?? ''}${tick.n}` },
+      // Reads the caller, as Order.shippingAddress does.
+      viewer: { type: GraphQLString, resolve: (_tick, _args, context: { name: string }) => context.name },
+      // Resolved once `release` is called: an event still executing.
+      later: {
+        type: GraphQLInt,
+        resolve: async (tick) => {
+          await held;
+          return tick.n;
+        },
+      },
     },
   });
   const schema = new GraphQLSchema({
@@ -76,14 +89,15 @@ function setup() {
   });
   // One document per query text, as yoga's parser cache gives it.
   const documents = new Map<string, DocumentNode>();
-  const start = (query: string, variables: Record<string, unknown>, name = 'caller') => {
+  const start = (query: string, variables: Record<string, unknown>, name = 'caller', operationName?: string) => {
     if (!documents.has(query)) documents.set(query, parse(query));
-    return subscribe({ schema, document: documents.get(query)!, variableValues: variables, contextValue: { name } });
+    return subscribe({ schema, document: documents.get(query)!, variableValues: variables, contextValue: { name }, operationName });
   };
   return {
     start,
     resolved,
     returned,
+    release: () => release(),
     emit: (event: Tick) => {
       for (const push of sources) push(event);
     },
@@ -132,6 +146,40 @@ describe('subscription events (event-execution.ts)', () => {
     expect(t.resolved.filter((n) => n === 3)).toHaveLength(3);
   });
 
+  it('an unshared event object given to two callers is executed for each: fields may read the caller', async () => {
+    const t = setup();
+    const query = `subscription($from: Int!) { ticks(from: $from) { viewer } }`;
+    const alice = iterator(await t.start(query, { from: 0 }, 'alice'));
+    const bob = iterator(await t.start(query, { from: 0 }, 'bob'));
+    t.emit({ n: 1 }); // one object to both, as the orders watchers hand one row to every orderChanged subscriber
+    const [a, b] = await Promise.all([alice.next(), bob.next()]);
+    expect(a.value).toEqual({ data: { ticks: { viewer: 'alice' } } });
+    expect(b.value).toEqual({ data: { ticks: { viewer: 'bob' } } });
+  });
+
+  it('two operations of one document do not share a shared event', async () => {
+    const t = setup();
+    const query = `subscription A($from: Int!) { ticks(from: $from) { n } } subscription B($from: Int!) { ticks(from: $from) { label } }`;
+    const a = iterator(await t.start(query, { from: 0 }, 'a', 'A'));
+    const b = iterator(await t.start(query, { from: 0 }, 'b', 'B'));
+    t.emit(sharedEvent({ n: 2 }));
+    const [ra, rb] = await Promise.all([a.next(), b.next()]);
+    expect(ra.value).toEqual({ data: { ticks: { n: 2 } } });
+    expect(rb.value).toEqual({ data: { ticks: { label: '2' } } });
+  });
+
+  it('an event still executing when the subscriber leaves is not delivered', async () => {
+    const t = setup();
+    const a = iterator(await t.start(`subscription($from: Int!) { ticks(from: $from) { later } }`, { from: 0 }, 'a'));
+    const pending = a.next();
+    t.emit({ n: 3 });
+    await new Promise((resolve) => setImmediate(resolve)); // taken from the source, waiting in its resolver
+    await a.return!();
+    t.release();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(t.returned).toEqual(['a']);
+  });
+
   it('a variable that does not coerce is the client error BAD_USER_INPUT; an error of the resolver is its own', async () => {
     const t = setup();
     const bad = (await t.start(SUB, { from: 'x' })) as ExecutionResult;
@@ -152,6 +200,7 @@ describe('subscription events (event-execution.ts)', () => {
     expect(t.returned).toEqual(['b']);
     t.failWith(new Error('the database went away'));
     const failed = await a.next().catch((error: unknown) => error);
+    expect(t.returned).toEqual(['b', 'a']); // closed after it failed
     expect(failed).toBeInstanceOf(GraphQLError);
     expect((failed as GraphQLError).message).toBe('the database went away');
     expect((failed as GraphQLError).originalError?.message).toBe('the database went away');
