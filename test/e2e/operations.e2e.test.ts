@@ -170,12 +170,26 @@ describeIf(needsPostgres('the postgres.js driver behind a TCP proxy'), 'database
       const s = server;
       const acked = new Map<string, string>(); // commandId -> orderId
       const failed: { commandId: string; customer: string }[] = [];
+      // A request left unanswered would otherwise hold the test until vitest's timeout, which says nothing
+      // and prints no logs: past the deadline (CONSISTENCY_TIMEOUT_MS and a connect timeout, with room to
+      // spare) it fails, naming the command.
+      const unanswered: string[] = [];
+      const send = async (customer: string, commandId: string) => {
+        const started = Date.now();
+        try {
+          return await s.gql(CREATE, input(customer, commandId), { signal: AbortSignal.timeout(15_000) });
+        } catch (error) {
+          if (!(error instanceof Error && error.name === 'TimeoutError')) throw error;
+          unanswered.push(`${commandId} (no answer in ${Date.now() - started} ms)`);
+          throw new Error(`the server did not answer ${commandId} in ${Date.now() - started} ms`, { cause: error });
+        }
+      };
       let running = true;
       const writers = Array.from({ length: 8 }, async (_, w) => {
         for (let i = 0; running; i++) {
           const commandId = `cut-${w}-${i}`;
           try {
-            const r = await s.gql(CREATE, input(`c-${w}`, commandId));
+            const r = await send(`c-${w}`, commandId);
             if (r.data?.createOrder) acked.set(commandId, r.data.createOrder.orderId);
             else failed.push({ commandId, customer: `c-${w}` });
           } catch {
@@ -191,6 +205,7 @@ describeIf(needsPostgres('the postgres.js driver behind a TCP proxy'), 'database
       await new Promise((r) => setTimeout(r, 500));
       running = false;
       await Promise.all(writers);
+      expect(unanswered, 'commands the server did not answer').toEqual([]);
       expect(cuts).toBeGreaterThan(0);
       expect(acked.size).toBeGreaterThan(10);
       expect(s.child.exitCode).toBeNull(); // the process lived through it
@@ -205,7 +220,7 @@ describeIf(needsPostgres('the postgres.js driver behind a TCP proxy'), 'database
       }
       // A failed command, retried with its commandId, answers its first result if it had one.
       for (const { commandId, customer } of failed.slice(0, 20)) {
-        const retried = await s.gql(CREATE, input(customer, commandId));
+        const retried = await send(customer, commandId);
         expect(retried.errors, commandId).toBeUndefined();
         const first = stored.get(commandId);
         if (first) expect(retried.data.createOrder.orderId).toBe(first.stream_id);

@@ -27,7 +27,12 @@ export type ServerProcess = {
   origin: string;
   logs: string[];
   exited: Promise<number | null>;
-  gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<{ status: number; data?: T; errors?: any[] }>;
+  /** `signal` aborts the request (and its wait for the body): a request the server never answers fails. */
+  gql<T = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ status: number; data?: T; errors?: any[] }>;
   kill(signal: NodeJS.Signals): void;
 };
 
@@ -61,11 +66,12 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     origin,
     logs,
     exited,
-    async gql(query, variables) {
+    async gql(query, variables, options = {}) {
       const response = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
         body: JSON.stringify({ query, variables }),
+        signal: options.signal,
       });
       return { status: response.status, ...((await response.json()) as object) };
     },
