@@ -5,10 +5,13 @@
 // OS temp folder, with `npm ci` there), that checkout is measured too, alternating with this one run by run,
 // and the summary gives this checkout's median over the baseline's. Goals (issue 24): ≤ 0.5× on the two
 // restarts, ≤ 0.7× on a fresh folder.
+// Each run also reads the server's resident set size one second after /ready (every process of its group,
+// from /proc: Linux only, else none): the idle RSS of the service as `npm start` runs it (issue 32's goal:
+// at most 200 MB).
 // Env: STARTUP_RUNS (5 per case and checkout), STARTUP_CASES (postgres,pglite,pglite-fresh), STARTUP_BASELINE,
 // STARTUP_VIA_NPM, and lib.ts's BENCH_DATABASE_URL.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -77,8 +80,29 @@ function spawnStart(target: Checkout, port: number, database: Record<string, str
   return spawn(command, args as string[], { cwd: target.dir, env: childEnv, detached: true, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-/** Seconds from spawn to /ready answering 200; the server is stopped (SIGTERM to its group) before it returns. */
-async function timeToReady(target: Checkout, database: Record<string, string>): Promise<number> {
+/** The summed resident set size of the processes of group `pgid`, in bytes (null without /proc). */
+function groupRssBytes(pgid: number): number | null {
+  if (!existsSync('/proc/self/stat')) return null;
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      // Field 5 of stat is the process group; the command name (field 2) may hold spaces, so split after it.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      if (Number(fields[2]) !== pgid) continue;
+      const rss = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (rss) total += Number(rss[1]) * 1024;
+    } catch {
+      // The process exited in between.
+    }
+  }
+  return total;
+}
+
+/**
+ * Seconds from spawn to /ready answering 200, and the server's RSS a second later; the server is stopped
+ * (SIGTERM to its group) before it returns.
+ */
+async function timeToReady(target: Checkout, database: Record<string, string>): Promise<{ seconds: number; rssBytes: number | null }> {
   const port = await freePort();
   const started = performance.now();
   const child = spawnStart(target, port, database);
@@ -91,7 +115,11 @@ async function timeToReady(target: Checkout, database: Record<string, string>): 
         (response) => response.ok,
         () => false,
       );
-      if (ready) return (performance.now() - started) / 1000;
+      if (ready) {
+        const seconds = (performance.now() - started) / 1000;
+        await sleep(1000);
+        return { seconds, rssBytes: groupRssBytes(child.pid!) };
+      }
       await sleep(10);
     }
   } finally {
@@ -151,6 +179,7 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
     }
 
     const seconds = new Map<string, number[]>();
+    const rssMb = new Map<string, number[]>();
     for (let n = 0; n < runs; n++) {
       for (const c of cases) {
         // Alternate who goes first, so that a drift of the shared machine's load weighs on both alike.
@@ -161,22 +190,27 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
             fresh = mkdtempSync(path.join(scratch, 'fresh-'));
             database = { PGLITE_DIR: path.join(fresh, 'pglite') };
           } else database = databases.get(target)![c];
-          const s = await timeToReady(target, database);
+          const { seconds: s, rssBytes } = await timeToReady(target, database);
           if (fresh) rmSync(fresh, { recursive: true, force: true });
           const key = `${c}\u0000${target.label}`;
           seconds.set(key, [...(seconds.get(key) ?? []), s]);
-          log(`startup ${c} ${target.label}: ${s.toFixed(2)} s`);
+          if (rssBytes !== null) rssMb.set(key, [...(rssMb.get(key) ?? []), rssBytes / 1024 / 1024]);
+          log(
+            `startup ${c} ${target.label}: ${s.toFixed(2)} s${rssBytes === null ? '' : `, RSS ${(rssBytes / 1024 / 1024).toFixed(1)} MB`}`,
+          );
         }
       }
     }
 
     const record = recorderWithLoad(context);
     const measurements: Measurement[] = [];
-    const rows: string[] = ['case          checkout                 median   range           ratio  goal'];
+    const rows: string[] = ['case          checkout                 median   range           ratio  goal   idle RSS (median)'];
     for (const c of cases) {
       const medians = targets.map((target) => median(seconds.get(`${c}\u0000${target.label}`)!));
       for (const [i, target] of targets.entries()) {
         const values = seconds.get(`${c}\u0000${target.label}`)!;
+        const rss = rssMb.get(`${c}\u0000${target.label}`);
+        const idleRssMb = rss ? round(median(rss), 1) : null;
         const ratio = i === 0 && targets.length > 1 ? medians[0]! / medians[1]! : null;
         const line = {
           system: target.label,
@@ -194,12 +228,17 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
           pool: 0,
         };
         measurements.push(
-          record(line, { minMs: round(Math.min(...values) * 1000, 0), ratioToBaseline: ratio === null ? null : round(ratio, 2) }),
+          record(line, {
+            minMs: round(Math.min(...values) * 1000, 0),
+            ratioToBaseline: ratio === null ? null : round(ratio, 2),
+            idleRssMb,
+          }),
         );
         rows.push(
           `${c.padEnd(13)} ${target.label.padEnd(24)} ${medians[i]!.toFixed(2).padStart(5)} s  ` +
             `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)} s`.padEnd(16) +
-            (ratio === null ? '' : `  ${ratio.toFixed(2)}×  ≤ ${GOALS[c]}×`),
+            (ratio === null ? ''.padEnd(15) : `  ${ratio.toFixed(2)}×  ≤ ${GOALS[c]}×`) +
+            (idleRssMb === null ? '' : `  ${idleRssMb} MB`),
         );
       }
     }
