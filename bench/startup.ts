@@ -208,8 +208,9 @@ export async function run(context: BenchContext): Promise<ScenarioOutcome> {
     for (const c of cases) {
       const medians = targets.map((target) => median(seconds.get(`${c}\u0000${target.label}`)!));
       for (const [i, target] of targets.entries()) {
-        const values = seconds.get(`${c}\u0000${target.label}`)!;
-        const rss = rssMb.get(`${c}\u0000${target.label}`);
+        const key = `${c}\u0000${target.label}`;
+        const values = seconds.get(key)!;
+        const rss = rssMb.get(key);
         const idleRssMb = rss ? round(median(rss), 1) : null;
         const ratio = i === 0 && targets.length > 1 ? medians[0]! / medians[1]! : null;
         const line = {

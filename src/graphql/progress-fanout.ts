@@ -1,8 +1,8 @@
 // projectionProgress without `until`: one follower of the tracker per process, shared by every such
 // subscription. Each advance becomes its event once (the position, and caughtUp against one read of the
-// log's head, executed once per selection), and each subscriber takes the latest event of each projection it follows when it is ready
-// for one: a slow subscriber skips positions instead of queueing them, and an advance costs the
-// subscribers that wait for it, not every subscriber.
+// log's head, executed once per selection), and each subscriber takes the latest event of each projection
+// it follows when it is ready for one: a slow subscriber skips positions instead of queueing them, and an
+// advance costs the subscribers that wait for it, not every subscriber.
 import { isAtOrAfter, type Position } from '../core/position.ts';
 import type { GraphQLServices } from './context.ts';
 import { EndingStream } from './ending-stream.ts';
